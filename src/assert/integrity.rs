@@ -1,0 +1,209 @@
+//! Checks every trace of a traffic block must pass whatever the scenario
+//! expects: one trace per request (else propagation broke), a trace for
+//! every sampled request, one root, no orphans, unique span ids, children
+//! inside their parent's time window.
+
+use std::collections::HashSet;
+
+use super::tree::TraceTree;
+use super::{BlockView, Failure, Outcome, OutcomeSource};
+
+/// Clocks round to microseconds, and Jaeger adds its own adjustments: a
+/// child may overhang its parent by this much before it counts.
+pub const TIME_WINDOW_SLACK_US: u64 = 1_000;
+
+/// Failures listed per outcome; the count says how many there were.
+const SHOWN: usize = 5;
+
+pub fn check(block: &BlockView<'_>) -> Vec<Outcome> {
+    vec![
+        one_trace_per_request(block),
+        every_sampled_request_has_a_trace(block),
+        per_trace(
+            block,
+            "one root span per trace",
+            "integrity.single_root",
+            |tree| {
+                (tree.roots.len() != 1).then(|| {
+                    let roots = tree
+                        .roots
+                        .iter()
+                        .map(|&r| tree.nodes[r].label())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    (
+                        None,
+                        "1 root".to_string(),
+                        format!("{} roots: {roots}", tree.roots.len()),
+                    )
+                })
+            },
+        ),
+        per_trace(block, "no orphan spans", "integrity.no_orphans", |tree| {
+            tree.orphans.first().map(|&o| {
+                let span = tree.nodes[o].span;
+                (
+                    Some(format!("{} [{}]", tree.nodes[o].label(), span.span_id)),
+                    format!(
+                        "parent {} in the trace",
+                        span.parent_span_id().unwrap_or("?")
+                    ),
+                    "parent missing".to_string(),
+                )
+            })
+        }),
+        per_trace(
+            block,
+            "unique span ids",
+            "integrity.unique_span_ids",
+            |tree| {
+                let mut seen = HashSet::new();
+                tree.nodes
+                    .iter()
+                    .find(|n| !seen.insert(n.span.span_id.as_str()))
+                    .map(|n| {
+                        (
+                            Some(n.span.span_id.clone()),
+                            "each span id once".to_string(),
+                            format!("span id {} more than once", n.span.span_id),
+                        )
+                    })
+            },
+        ),
+        per_trace(
+            block,
+            "children inside their parent's time window",
+            "integrity.time_window",
+            |tree| {
+                tree.nodes.iter().find_map(|n| {
+                    let parent = tree.nodes[n.parent?].span;
+                    let (child, pstart) = (n.span, parent.start_time);
+                    let pend = pstart + parent.duration;
+                    let cend = child.start_time + child.duration;
+                    let outside = child.start_time + TIME_WINDOW_SLACK_US < pstart
+                        || cend > pend + TIME_WINDOW_SLACK_US;
+                    outside.then(|| {
+                        (
+                            Some(format!("{} [{}]", n.label(), child.span_id)),
+                            format!("within {pstart}..{pend} µs"),
+                            format!("{}..{cend} µs", child.start_time),
+                        )
+                    })
+                })
+            },
+        ),
+    ]
+}
+
+fn outcome(block: &BlockView<'_>, name: &str, check: &'static str) -> Outcome {
+    Outcome {
+        name: name.to_string(),
+        source: OutcomeSource::Integrity { check },
+        traffic: block.name.to_string(),
+        passed: true,
+        observed: String::new(),
+        failures: Vec::new(),
+        failure_count: 0,
+    }
+}
+
+fn one_trace_per_request(block: &BlockView<'_>) -> Outcome {
+    let mut out = outcome(block, "each request is one trace", "integrity.propagation");
+    let mut with_traces = 0;
+    for record in block.records {
+        let Some(traces) = block.traces_of.get(record.request_id.as_str()) else {
+            continue;
+        };
+        with_traces += 1;
+        if traces.len() > 1 {
+            out.failure_count += 1;
+            if out.failures.len() < SHOWN {
+                out.failures.push(Failure {
+                    trace_id: Some(
+                        traces
+                            .iter()
+                            .map(|t| t.trace_id.clone())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                    request_id: Some(record.request_id.clone()),
+                    span: None,
+                    expected: "1 trace".into(),
+                    observed: format!("{} traces: propagation broke", traces.len()),
+                });
+            }
+        }
+    }
+    out.passed = out.failure_count == 0;
+    out.observed = format!(
+        "{} of {with_traces} requests are one trace",
+        with_traces - out.failure_count
+    );
+    out
+}
+
+fn every_sampled_request_has_a_trace(block: &BlockView<'_>) -> Outcome {
+    let mut out = outcome(
+        block,
+        "every sampled request has a trace",
+        "integrity.complete",
+    );
+    let sampled: Vec<_> = block.records.iter().filter(|r| r.sampled).collect();
+    for record in &sampled {
+        if !block.traces_of.contains_key(record.request_id.as_str()) {
+            out.failure_count += 1;
+            if out.failures.len() < SHOWN {
+                out.failures.push(Failure {
+                    trace_id: record.trace_id.clone(),
+                    request_id: Some(record.request_id.clone()),
+                    span: None,
+                    expected: "a trace in the collector".into(),
+                    observed: match record.status {
+                        Some(s) => format!("none (the request answered {s})"),
+                        None => "none (the request got no response)".into(),
+                    },
+                });
+            }
+        }
+    }
+    out.passed = out.failure_count == 0;
+    out.observed = format!(
+        "{} of {} sampled requests have a trace",
+        sampled.len() - out.failure_count,
+        sampled.len()
+    );
+    out
+}
+
+/// A check applied to each trace: `find` returns (span, expected, observed)
+/// for the first problem in a trace.
+fn per_trace(
+    block: &BlockView<'_>,
+    name: &str,
+    check: &'static str,
+    find: impl Fn(&TraceTree<'_>) -> Option<(Option<String>, String, String)>,
+) -> Outcome {
+    let mut out = outcome(block, name, check);
+    for trace in &block.traces {
+        let tree = TraceTree::new(trace);
+        if let Some((span, expected, observed)) = find(&tree) {
+            out.failure_count += 1;
+            if out.failures.len() < SHOWN {
+                out.failures.push(Failure {
+                    trace_id: Some(trace.trace_id.clone()),
+                    request_id: None,
+                    span,
+                    expected,
+                    observed,
+                });
+            }
+        }
+    }
+    out.passed = out.failure_count == 0;
+    out.observed = format!(
+        "{} of {} traces pass",
+        block.traces.len() - out.failure_count,
+        block.traces.len()
+    );
+    out
+}

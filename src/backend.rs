@@ -1,0 +1,178 @@
+//! Where spans go and traces are read from: the embedded collector (the
+//! default) or an existing Jaeger. Either way the mesh gets an OTLP/HTTP
+//! URL and the assertions get a Jaeger query API client.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method};
+
+use crate::collector::{CollectorConfig, RunningCollector};
+use crate::jaeger::JaegerClient;
+use crate::mesh::upstream::Upstream;
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub enum BackendChoice {
+    Embedded(CollectorConfig),
+    /// A Jaeger already running: its query API root and OTLP/HTTP root.
+    External {
+        query_url: String,
+        otlp_url: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("cannot start the embedded collector: {0}")]
+    Bind(std::io::Error),
+    #[error("{0}")]
+    Unusable(String),
+}
+
+pub enum Backend {
+    Embedded(RunningCollector),
+    External {
+        query_url: String,
+        otlp_traces_url: String,
+    },
+}
+
+impl Backend {
+    pub async fn start(choice: &BackendChoice) -> Result<Backend, BackendError> {
+        match choice {
+            BackendChoice::Embedded(config) => RunningCollector::start_ephemeral(config)
+                .await
+                .map(Backend::Embedded)
+                .map_err(BackendError::Bind),
+            BackendChoice::External {
+                query_url,
+                otlp_url,
+            } => {
+                let backend = Backend::External {
+                    query_url: query_url.trim_end_matches('/').to_string(),
+                    otlp_traces_url: otlp_traces_url(otlp_url),
+                };
+                backend.preflight().await?;
+                Ok(backend)
+            }
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Backend::Embedded(_) => "embedded",
+            Backend::External { .. } => "jaeger",
+        }
+    }
+
+    pub fn query_url(&self) -> String {
+        match self {
+            Backend::Embedded(c) => c.base_url(),
+            Backend::External { query_url, .. } => query_url.clone(),
+        }
+    }
+
+    pub fn otlp_traces_url(&self) -> String {
+        match self {
+            Backend::Embedded(c) => c.otlp_traces_url(),
+            Backend::External {
+                otlp_traces_url, ..
+            } => otlp_traces_url.clone(),
+        }
+    }
+
+    pub fn client(&self) -> Result<JaegerClient, BackendError> {
+        JaegerClient::new(&self.query_url()).map_err(|e| BackendError::Unusable(e.to_string()))
+    }
+
+    /// Check both ends answer before anything runs, so an unreachable
+    /// collector is one clear error, not a run full of missing traces.
+    pub async fn preflight(&self) -> Result<(), BackendError> {
+        let client = self.client()?;
+        client.services().await.map_err(|e| {
+            BackendError::Unusable(format!(
+                "{e}\n  is Jaeger running, and is {} its query API (port 16686)?",
+                self.query_url()
+            ))
+        })?;
+        let otlp = self.otlp_traces_url();
+        let authority = otlp
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split('/').next())
+            .ok_or_else(|| BackendError::Unusable(format!("{otlp} is not an http:// URL")))?;
+        let path = &otlp["http://".len() + authority.len()..];
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("application/x-protobuf"),
+        );
+        // An empty ExportTraceServiceRequest: every OTLP receiver accepts it.
+        let answer = Upstream::default()
+            .send(
+                authority,
+                &Method::POST,
+                path,
+                headers,
+                Bytes::new(),
+                Duration::from_secs(5),
+            )
+            .await;
+        match answer {
+            Ok(r) if (200..300).contains(&r.status) => Ok(()),
+            Ok(r) => Err(BackendError::Unusable(format!(
+                "the OTLP endpoint {otlp} answered {} to an empty export; is it an OTLP/HTTP receiver (port 4318)?",
+                r.status
+            ))),
+            Err(e) => Err(BackendError::Unusable(format!(
+                "the OTLP endpoint {otlp} did not answer: {}",
+                e.body()
+            ))),
+        }
+    }
+
+    pub async fn stop(self) {
+        if let Backend::Embedded(collector) = self {
+            collector.stop().await;
+        }
+    }
+
+    pub fn evicted_traces(&self) -> u64 {
+        match self {
+            Backend::Embedded(c) => c.store().stats().evicted_traces,
+            Backend::External { .. } => 0,
+        }
+    }
+}
+
+/// `http://host:4318` → `http://host:4318/v1/traces`; a URL that already
+/// names the path is kept.
+pub fn otlp_traces_url(otlp: &str) -> String {
+    let trimmed = otlp.trim_end_matches('/');
+    if trimmed.ends_with("/v1/traces") {
+        trimmed.to_string()
+    } else {
+        format!("{trimmed}/v1/traces")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_otlp_base_url_gets_the_traces_path_once() {
+        assert_eq!(
+            otlp_traces_url("http://jaeger:4318"),
+            "http://jaeger:4318/v1/traces"
+        );
+        assert_eq!(
+            otlp_traces_url("http://jaeger:4318/"),
+            "http://jaeger:4318/v1/traces"
+        );
+        assert_eq!(
+            otlp_traces_url("http://j:4318/v1/traces"),
+            "http://j:4318/v1/traces"
+        );
+    }
+}

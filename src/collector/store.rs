@@ -1,0 +1,291 @@
+//! The embedded collector's in-memory span store.
+//!
+//! Shaped like Jaeger v2's memory storage: traces kept in arrival order up to
+//! `max_traces` (the oldest evicted first, and counted so the report can say
+//! so), a service → operations index, and a search that walks traces newest
+//! first and keeps a trace when one of its spans matches every filter.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use super::span::{SpanKind, StatusCode, StoredSpan, TraceId};
+
+/// What a search asks for; times in microseconds, durations in nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanFilter {
+    pub service: Option<String>,
+    pub operation: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub start_min_us: Option<u64>,
+    pub start_max_us: Option<u64>,
+    pub min_duration_ns: Option<u64>,
+    pub max_duration_ns: Option<u64>,
+    pub limit: usize,
+}
+
+impl SpanFilter {
+    fn matches(&self, span: &StoredSpan) -> bool {
+        if self
+            .service
+            .as_ref()
+            .is_some_and(|s| *s != span.process.service_name)
+        {
+            return false;
+        }
+        if self
+            .operation
+            .as_ref()
+            .is_some_and(|o| *o != span.operation)
+        {
+            return false;
+        }
+        let start = span.start_us();
+        if self.start_min_us.is_some_and(|min| start < min)
+            || self.start_max_us.is_some_and(|max| start > max)
+        {
+            return false;
+        }
+        let duration = span.duration_nanos();
+        if self.min_duration_ns.is_some_and(|min| duration < min)
+            || self.max_duration_ns.is_some_and(|max| duration > max)
+        {
+            return false;
+        }
+        self.tags.iter().all(|(key, value)| {
+            if key == "error" {
+                // Jaeger v2 answers `error` from the span status.
+                let want_error = value == "true";
+                return if want_error {
+                    span.status == StatusCode::Error
+                } else {
+                    span.status == StatusCode::Ok
+                };
+            }
+            span.has_attribute(key, value)
+        })
+    }
+}
+
+pub type StoredTrace = Vec<Arc<StoredSpan>>;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    pub traces: usize,
+    pub spans: u64,
+    pub evicted_traces: u64,
+}
+
+pub struct Store {
+    max_traces: usize,
+    inner: RwLock<Inner>,
+    spans_received: AtomicU64,
+}
+
+#[derive(Default)]
+struct Inner {
+    traces: HashMap<TraceId, StoredTrace>,
+    /// Oldest first; a trace enters when its first span arrives.
+    order: VecDeque<TraceId>,
+    operations: BTreeMap<String, BTreeSet<(String, SpanKind)>>,
+    evicted: u64,
+}
+
+impl Store {
+    pub fn new(max_traces: usize) -> Self {
+        Store {
+            max_traces: max_traces.max(1),
+            inner: RwLock::default(),
+            spans_received: AtomicU64::new(0),
+        }
+    }
+
+    pub fn insert(&self, spans: Vec<StoredSpan>) {
+        self.spans_received
+            .fetch_add(spans.len() as u64, Ordering::Relaxed);
+        let mut inner = self.inner.write().expect("store lock poisoned");
+        for span in spans {
+            inner
+                .operations
+                .entry(span.process.service_name.clone())
+                .or_default()
+                .insert((span.operation.clone(), span.kind));
+            let trace_id = span.trace_id;
+            match inner.traces.get_mut(&trace_id) {
+                Some(trace) => trace.push(Arc::new(span)),
+                None => {
+                    inner.traces.insert(trace_id, vec![Arc::new(span)]);
+                    inner.order.push_back(trace_id);
+                    while inner.order.len() > self.max_traces {
+                        let oldest = inner.order.pop_front().expect("order is not empty");
+                        inner.traces.remove(&oldest);
+                        inner.evicted += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn trace(&self, id: TraceId) -> Option<StoredTrace> {
+        let inner = self.inner.read().expect("store lock poisoned");
+        inner.traces.get(&id).cloned()
+    }
+
+    /// Traces with at least one span matching the filter, newest first.
+    pub fn find(&self, filter: &SpanFilter) -> Vec<StoredTrace> {
+        let inner = self.inner.read().expect("store lock poisoned");
+        inner
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| inner.traces.get(id))
+            .filter(|trace| trace.iter().any(|span| filter.matches(span)))
+            .take(filter.limit)
+            .cloned()
+            .collect()
+    }
+
+    pub fn services(&self) -> Vec<String> {
+        let inner = self.inner.read().expect("store lock poisoned");
+        inner.operations.keys().cloned().collect()
+    }
+
+    /// Operations of a service with their kinds, optionally of one kind.
+    pub fn operations(&self, service: &str, kind: Option<SpanKind>) -> Vec<(String, SpanKind)> {
+        let inner = self.inner.read().expect("store lock poisoned");
+        inner
+            .operations
+            .get(service)
+            .map(|ops| {
+                ops.iter()
+                    .filter(|(_, k)| kind.is_none_or(|want| *k == want))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let inner = self.inner.read().expect("store lock poisoned");
+        StoreStats {
+            traces: inner.traces.len(),
+            spans: self.spans_received.load(Ordering::Relaxed),
+            evicted_traces: inner.evicted,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::collector::span::{StoredProcess, StoredRef};
+
+    pub(crate) fn span(trace: u128, id: u64, service: &str, op: &str) -> StoredSpan {
+        StoredSpan {
+            trace_id: TraceId(trace),
+            span_id: id,
+            references: vec![],
+            flags: 1,
+            operation: op.into(),
+            kind: SpanKind::Server,
+            status: StatusCode::Unset,
+            start_unix_nano: 1_000_000 * id,
+            end_unix_nano: 1_000_000 * id + 5_000_000,
+            tags: vec![],
+            logs: vec![],
+            process: Arc::new(StoredProcess {
+                service_name: service.into(),
+                tags: vec![],
+                search_attrs: vec![],
+            }),
+            search_attrs: vec![("http.status_code".into(), "200".into())],
+            warnings: vec![],
+        }
+    }
+
+    fn all(limit: usize) -> SpanFilter {
+        SpanFilter {
+            limit,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn spans_of_one_trace_arriving_apart_form_one_trace() {
+        let store = Store::new(10);
+        store.insert(vec![span(1, 1, "a", "x")]);
+        let mut child = span(1, 2, "b", "y");
+        child.references.push(StoredRef {
+            follows_from: false,
+            trace_id: TraceId(1),
+            span_id: 1,
+        });
+        store.insert(vec![child]);
+        assert_eq!(store.trace(TraceId(1)).unwrap().len(), 2);
+        assert_eq!(store.stats().traces, 1);
+        assert_eq!(store.services(), ["a", "b"]);
+    }
+
+    #[test]
+    fn the_oldest_trace_is_evicted_past_max_traces_and_counted() {
+        let store = Store::new(2);
+        for t in 1..=3 {
+            store.insert(vec![span(t, 1, "a", "x")]);
+        }
+        assert!(store.trace(TraceId(1)).is_none());
+        assert!(store.trace(TraceId(3)).is_some());
+        assert_eq!(store.stats().evicted_traces, 1);
+    }
+
+    #[test]
+    fn search_walks_newest_first_and_stops_at_the_limit() {
+        let store = Store::new(10);
+        for t in 1..=3 {
+            store.insert(vec![span(t, 1, "a", "x")]);
+        }
+        let found = store.find(&all(2));
+        let ids: Vec<_> = found.iter().map(|t| t[0].trace_id.0).collect();
+        assert_eq!(ids, [3, 2]);
+    }
+
+    #[test]
+    fn every_filter_must_hold_on_the_same_span() {
+        let store = Store::new(10);
+        store.insert(vec![span(1, 1, "a", "x"), span(1, 2, "b", "y")]);
+        let mut filter = all(10);
+        filter.service = Some("a".into());
+        filter.operation = Some("y".into());
+        assert!(store.find(&filter).is_empty(), "service a has no span y");
+        filter.operation = Some("x".into());
+        filter.tags = vec![("http.status_code".into(), "200".into())];
+        assert_eq!(store.find(&filter).len(), 1);
+        filter.tags = vec![("http.status_code".into(), "500".into())];
+        assert!(store.find(&filter).is_empty());
+    }
+
+    #[test]
+    fn duration_and_start_bounds_filter_spans() {
+        let store = Store::new(10);
+        store.insert(vec![span(1, 1, "a", "x")]); // 5 ms, starts at 1000 µs
+        let mut filter = all(10);
+        filter.min_duration_ns = Some(6_000_000);
+        assert!(store.find(&filter).is_empty());
+        filter.min_duration_ns = Some(5_000_000);
+        assert_eq!(store.find(&filter).len(), 1);
+        filter.start_min_us = Some(1_001);
+        assert!(store.find(&filter).is_empty());
+    }
+
+    #[test]
+    fn the_error_tag_is_answered_from_the_span_status() {
+        let store = Store::new(10);
+        let mut failed = span(1, 1, "a", "x");
+        failed.status = StatusCode::Error;
+        store.insert(vec![failed, span(2, 1, "a", "x")]);
+        let mut filter = all(10);
+        filter.tags = vec![("error".into(), "true".into())];
+        let found = store.find(&filter);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0][0].trace_id, TraceId(1));
+    }
+}

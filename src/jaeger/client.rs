@@ -1,0 +1,221 @@
+//! A small client for Jaeger's HTTP query API (port 16686).
+//!
+//! Assertions read traces only through this client, so the same code works
+//! against the embedded collector and against a real Jaeger.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
+
+use super::model::{Envelope, Trace};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the Jaeger query API at {url} did not answer: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the Jaeger query API answered {status} to {url}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("the Jaeger query API sent JSON tracelab cannot read from {url}: {source}")]
+    Decode {
+        url: String,
+        source: serde_json::Error,
+    },
+    #[error("{0} is not an http:// URL")]
+    BadUrl(String),
+}
+
+/// Filters of `GET /api/traces`, as Jaeger's query parser reads them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceQuery {
+    pub service: String,
+    pub operation: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// Microseconds since the epoch.
+    pub start_us: Option<u64>,
+    pub end_us: Option<u64>,
+    pub min_duration: Option<Duration>,
+    pub max_duration: Option<Duration>,
+    pub limit: Option<usize>,
+}
+
+impl TraceQuery {
+    pub fn for_service(service: impl Into<String>) -> Self {
+        TraceQuery {
+            service: service.into(),
+            ..Default::default()
+        }
+    }
+
+    /// The query string, with `tags` as the JSON map the Jaeger UI sends.
+    pub fn to_query_string(&self) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("service", &self.service);
+        if let Some(op) = &self.operation {
+            q.append_pair("operation", op);
+        }
+        if !self.tags.is_empty() {
+            let json = serde_json::to_string(&self.tags).expect("string map serialises");
+            q.append_pair("tags", &json);
+        }
+        if let Some(start) = self.start_us {
+            q.append_pair("start", &start.to_string());
+        }
+        if let Some(end) = self.end_us {
+            q.append_pair("end", &end.to_string());
+        }
+        if let Some(d) = self.min_duration {
+            q.append_pair("minDuration", &format!("{}us", d.as_micros()));
+        }
+        if let Some(d) = self.max_duration {
+            q.append_pair("maxDuration", &format!("{}us", d.as_micros()));
+        }
+        if let Some(limit) = self.limit {
+            q.append_pair("limit", &limit.to_string());
+        }
+        q.finish()
+    }
+}
+
+#[derive(Clone)]
+pub struct JaegerClient {
+    base: String,
+    http: Client<HttpConnector, Empty<Bytes>>,
+    timeout: Duration,
+}
+
+impl JaegerClient {
+    /// `base` is the query API root, e.g. `http://127.0.0.1:16686`.
+    pub fn new(base: &str) -> Result<Self, ClientError> {
+        let base = base.trim_end_matches('/').to_string();
+        if !base.starts_with("http://") {
+            return Err(ClientError::BadUrl(base));
+        }
+        Ok(JaegerClient {
+            base,
+            http: Client::builder(TokioExecutor::new()).build_http(),
+            timeout: Duration::from_secs(10),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub async fn services(&self) -> Result<Vec<String>, ClientError> {
+        let env: Envelope<Option<Vec<String>>> = self.get_json("/api/services").await?;
+        Ok(env.data.unwrap_or_default())
+    }
+
+    pub async fn operations(&self, service: &str) -> Result<Vec<String>, ClientError> {
+        let path = format!("/api/services/{}/operations", encode_path(service));
+        let env: Envelope<Option<Vec<String>>> = self.get_json(&path).await?;
+        Ok(env.data.unwrap_or_default())
+    }
+
+    pub async fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>, ClientError> {
+        let path = format!("/api/traces?{}", query.to_query_string());
+        let env: Envelope<Option<Vec<Trace>>> = self.get_json(&path).await?;
+        Ok(env.data.unwrap_or_default())
+    }
+
+    /// One trace by id; `Ok(None)` when Jaeger answers 404.
+    pub async fn trace(&self, trace_id: &str) -> Result<Option<Trace>, ClientError> {
+        let path = format!("/api/traces/{}", encode_path(trace_id));
+        match self.get_json::<Envelope<Option<Vec<Trace>>>>(&path).await {
+            Ok(env) => Ok(env.data.and_then(|mut v| v.pop())),
+            Err(ClientError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// GET a path and return status and body, whatever the status.
+    pub async fn get_raw(&self, path_and_query: &str) -> Result<(u16, Bytes), ClientError> {
+        let url = format!("{}{}", self.base, path_and_query);
+        let uri: hyper::Uri = url.parse().map_err(|_| ClientError::BadUrl(url.clone()))?;
+        let unreachable = |reason: String| ClientError::Unreachable {
+            url: url.clone(),
+            reason,
+        };
+        let response = tokio::time::timeout(self.timeout, self.http.get(uri))
+            .await
+            .map_err(|_| unreachable(format!("no answer within {:?}", self.timeout)))?
+            .map_err(|e| unreachable(error_chain(&e)))?;
+        let status = response.status().as_u16();
+        let body = tokio::time::timeout(self.timeout, response.into_body().collect())
+            .await
+            .map_err(|_| unreachable("the body did not arrive in time".into()))?
+            .map_err(|e| unreachable(e.to_string()))?
+            .to_bytes();
+        Ok((status, body))
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let (status, body) = self.get_raw(path).await?;
+        let url = format!("{}{}", self.base, path);
+        if status != 200 {
+            return Err(ClientError::Status {
+                url,
+                status,
+                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|source| ClientError::Decode { url, source })
+    }
+}
+
+fn encode_path(segment: &str) -> String {
+    form_urlencoded::byte_serialize(segment.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// "error sending request: connection refused" rather than just the outer layer.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        source = inner.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_string_carries_every_filter_the_jaeger_parser_reads() {
+        let mut q = TraceQuery::for_service("front-proxy");
+        q.operation = Some("check Availability".into());
+        q.tags.insert("http.status_code".into(), "200".into());
+        q.start_us = Some(1);
+        q.end_us = Some(2);
+        q.min_duration = Some(Duration::from_millis(3));
+        q.limit = Some(20);
+        assert_eq!(
+            q.to_query_string(),
+            "service=front-proxy&operation=check+Availability\
+             &tags=%7B%22http.status_code%22%3A%22200%22%7D&start=1&end=2&minDuration=3000us&limit=20"
+        );
+    }
+
+    #[test]
+    fn a_path_segment_is_percent_encoded() {
+        assert_eq!(encode_path("my service/1"), "my%20service%2F1");
+    }
+}

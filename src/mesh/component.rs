@@ -1,0 +1,173 @@
+//! One running component: its HTTP handler, shared by proxies and services.
+//! It reads the request whole, settles the request id and dispatches to
+//! `proxy` or `service` by role.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, request::Parts};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use opentelemetry::trace::SpanContext;
+use opentelemetry_sdk::trace::SdkTracer;
+
+use super::envoy::REQUEST_ID_HEADER;
+use super::telemetry::ExportCounters;
+use super::upstream::Upstream;
+use super::{proxy, service};
+use crate::scenario::model::{Component, HeaderFormat, Propagation, Role};
+use crate::server::{Body, Handler, text};
+
+/// Requests larger than this are refused with 413, as Envoy's buffer limit does.
+const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+/// How long a hop waits for the next one (Envoy's default route timeout is 15 s).
+pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Where each component listens, by name: `host:port`.
+pub type Directory = HashMap<String, String>;
+
+pub struct ComponentRuntime {
+    pub spec: Component,
+    pub tracer: SdkTracer,
+    pub counters: Arc<ExportCounters>,
+    pub directory: Arc<Directory>,
+    pub upstream: Upstream,
+    pub local_addr: SocketAddr,
+}
+
+/// A request read whole, with the id every hop tags its span with.
+pub struct Inbound {
+    pub parts: Parts,
+    pub body: Bytes,
+    pub request_id: String,
+    pub peer: SocketAddr,
+}
+
+impl Handler for ComponentRuntime {
+    async fn handle(&self, request: hyper::Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return text(413, "payload too large\n");
+            }
+            Err(_) => return text(400, "could not read the request body\n"),
+        };
+        // The edge keeps a caller's x-request-id (tracelab's traffic sets one
+        // to find its traces) and makes one up otherwise, as Envoy does.
+        let request_id = parts
+            .headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(new_request_id);
+        let inbound = Inbound {
+            parts,
+            body,
+            request_id,
+            peer,
+        };
+        match self.spec.role {
+            Role::Proxy => proxy::handle(self, inbound).await,
+            Role::Service => service::handle(self, inbound).await,
+        }
+    }
+}
+
+impl ComponentRuntime {
+    /// The formats this component's Envoy reads and writes.
+    pub fn formats(&self) -> &[HeaderFormat] {
+        match &self.spec.propagation {
+            Propagation::Formats(formats) => formats,
+            Propagation::None => &DEFAULT_FORMATS,
+        }
+    }
+
+    pub fn forwards_context(&self) -> bool {
+        !matches!(self.spec.propagation, Propagation::None)
+    }
+
+    pub fn authority_of(&self, component: &str) -> Option<&str> {
+        self.directory.get(component).map(String::as_str)
+    }
+
+    /// Headers for the next hop: the caller's, minus hop-by-hop headers and
+    /// stale trace context; the request id always goes along.
+    pub fn forward_headers(&self, inbound: &HeaderMap, request_id: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in inbound {
+            if !HOP_BY_HOP.contains(&name.as_str()) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        super::propagation::remove_all(&mut headers);
+        headers.remove(super::envoy::DECORATOR_HEADER);
+        if let Ok(value) = HeaderValue::from_str(request_id) {
+            headers.insert(REQUEST_ID_HEADER, value);
+        }
+        headers
+    }
+}
+
+const DEFAULT_FORMATS: [HeaderFormat; 2] = [HeaderFormat::B3, HeaderFormat::W3c];
+
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "host",
+    "content-length",
+];
+
+/// W3C Trace Context Level 2's `traceresponse`, so a caller learns the trace id.
+pub fn traceresponse(context: &SpanContext) -> String {
+    let flags = if context.is_sampled() { "01" } else { "00" };
+    format!("00-{}-{}-{flags}", context.trace_id(), context.span_id())
+}
+
+/// A random UUID v4, as Envoy generates for `x-request-id`.
+pub fn new_request_id() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+pub fn respond(status: u16, headers: HeaderMap, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *response.headers_mut() = headers;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_uuid_v4_shaped_and_differ() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert_eq!(a.matches('-').count(), 4);
+    }
+}

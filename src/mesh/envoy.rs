@@ -1,0 +1,126 @@
+//! The spans an Envoy reports, named and tagged as Envoy names and tags
+//! them, so tracelab's traces look like the sandbox's in Jaeger.
+//!
+//! Envoy's Zipkin tracer sends every tag as a string; so does this module,
+//! except `error`, which Jaeger shows as the bool `error=true` (set here
+//! through the span status, as OpenTelemetry apps do).
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{
+    Span as _, SpanContext, SpanKind, Status, TraceContextExt, Tracer as _,
+};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{SdkTracer, Span};
+
+use super::telemetry::ExportCounters;
+
+/// Header an egress Envoy sends so the next hop names its span the same.
+pub const DECORATOR_HEADER: &str = "x-envoy-decorator-operation";
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const DOWNSTREAM_CLUSTER_HEADER: &str = "x-envoy-downstream-service-cluster";
+
+/// What Envoy knows about a request when it starts the span.
+pub struct RequestFacts<'a> {
+    pub request_id: &'a str,
+    pub method: &'a str,
+    pub url: String,
+    pub user_agent: Option<&'a str>,
+    pub downstream_cluster: Option<&'a str>,
+    pub peer: Option<SocketAddr>,
+    pub request_size: usize,
+    pub upstream_cluster: &'a str,
+}
+
+/// How the request ended, for the closing tags.
+pub struct ResponseFacts {
+    /// `None` when no response came (connection failure, timeout).
+    pub status: Option<u16>,
+    pub response_size: usize,
+    /// Envoy's response flags (`UF`, `UT`, `NR`, ...), `-` when none.
+    pub flags: &'static str,
+}
+
+/// An open span and the counters it reports to when it ends.
+pub struct EnvoySpan {
+    span: Span,
+    counters: Arc<ExportCounters>,
+}
+
+impl EnvoySpan {
+    pub fn start(
+        tracer: &SdkTracer,
+        counters: &Arc<ExportCounters>,
+        operation: impl Into<Cow<'static, str>>,
+        kind: SpanKind,
+        node_id: &str,
+        parent: Option<&SpanContext>,
+        facts: &RequestFacts<'_>,
+    ) -> EnvoySpan {
+        let parent_cx = match parent {
+            Some(sc) => Context::new().with_remote_span_context(sc.clone()),
+            None => Context::new(),
+        };
+        let attributes = vec![
+            KeyValue::new("component", "proxy"),
+            KeyValue::new("node_id", node_id.to_string()),
+            KeyValue::new("guid:x-request-id", facts.request_id.to_string()),
+            KeyValue::new("http.url", facts.url.clone()),
+            KeyValue::new("http.method", facts.method.to_string()),
+            KeyValue::new("http.protocol", "HTTP/1.1"),
+            KeyValue::new(
+                "downstream_cluster",
+                facts.downstream_cluster.unwrap_or("-").to_string(),
+            ),
+            KeyValue::new("user_agent", facts.user_agent.unwrap_or("-").to_string()),
+            KeyValue::new(
+                "peer.address",
+                facts.peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+            ),
+            KeyValue::new("request_size", facts.request_size.to_string()),
+            KeyValue::new("upstream_cluster", facts.upstream_cluster.to_string()),
+            KeyValue::new("upstream_cluster.name", facts.upstream_cluster.to_string()),
+        ];
+        let span = tracer
+            .span_builder(operation)
+            .with_kind(kind)
+            .with_start_time(SystemTime::now())
+            .with_attributes(attributes)
+            .start_with_context(tracer, &parent_cx);
+        EnvoySpan {
+            span,
+            counters: Arc::clone(counters),
+        }
+    }
+
+    pub fn context(&self) -> SpanContext {
+        self.span.span_context().clone()
+    }
+
+    pub fn finish(mut self, response: &ResponseFacts) {
+        let status_text = response
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "0".into());
+        self.span
+            .set_attribute(KeyValue::new("http.status_code", status_text));
+        self.span.set_attribute(KeyValue::new(
+            "response_size",
+            response.response_size.to_string(),
+        ));
+        self.span
+            .set_attribute(KeyValue::new("response_flags", response.flags));
+        // Envoy marks 5xx and "no response" as errors; 4xx is the caller's fault.
+        if response.status.is_none_or(|s| s >= 500) {
+            self.span.set_status(Status::error(""));
+        }
+        if self.span.span_context().is_sampled() {
+            self.counters.ended.fetch_add(1, Ordering::Relaxed);
+        }
+        self.span.end_with_timestamp(SystemTime::now());
+    }
+}

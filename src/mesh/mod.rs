@@ -1,0 +1,252 @@
+//! The running mesh: every component of a scenario as a real HTTP/1.1
+//! server on tokio + hyper, each with its own OpenTelemetry tracer.
+//!
+//! It reads the scenario model, exports spans to the collector over OTLP,
+//! and answers the traffic generator. Layout: `component` (the handler),
+//! `proxy` and `service` (the two roles), `envoy` (span names and tags),
+//! `propagation` (trace headers), `telemetry` (exporters), `upstream` (the
+//! HTTP client for the next hop).
+
+pub mod component;
+pub mod envoy;
+pub mod propagation;
+pub mod proxy;
+pub mod service;
+pub mod telemetry;
+pub mod upstream;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use self::component::{ComponentRuntime, Directory};
+use self::telemetry::{DeliveryStats, ExportCounters, ExportSettings, TelemetryError};
+use self::upstream::Upstream;
+use crate::scenario::model::{Role, Scenario};
+
+#[derive(Debug, Clone)]
+pub struct MeshOptions {
+    pub export: ExportSettings,
+    pub bind_ip: IpAddr,
+    /// Start only these components (`tracelab serve --only`); all when empty.
+    pub only: Vec<String>,
+    /// Where components not started here listen: name → `host:port`.
+    pub peers: HashMap<String, String>,
+    /// Ignore fixed ports from the script and pick free ones.
+    pub ephemeral_ports: bool,
+}
+
+impl MeshOptions {
+    pub fn new(export: ExportSettings) -> Self {
+        MeshOptions {
+            export,
+            bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            only: Vec::new(),
+            peers: HashMap::new(),
+            ephemeral_ports: true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    #[error("{component} cannot listen on {addr}: {reason}")]
+    Bind {
+        component: String,
+        addr: SocketAddr,
+        reason: String,
+    },
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
+    #[error("{0}")]
+    Topology(String),
+}
+
+/// A component as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub name: String,
+    pub role: Role,
+    pub addr: SocketAddr,
+}
+
+struct Telemetry {
+    name: String,
+    provider: SdkTracerProvider,
+    counters: Arc<ExportCounters>,
+}
+
+pub struct RunningMesh {
+    endpoints: Vec<Endpoint>,
+    directory: Arc<Directory>,
+    telemetry: Vec<Telemetry>,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningMesh {
+    /// Bind every component first (so a taken port fails before anything
+    /// runs), then serve them all.
+    pub async fn start(
+        scenario: &Scenario,
+        options: &MeshOptions,
+    ) -> Result<RunningMesh, MeshError> {
+        let selected: Vec<_> = scenario
+            .components
+            .iter()
+            .filter(|c| options.only.is_empty() || options.only.contains(&c.name))
+            .collect();
+        if let Some(missing) = options
+            .only
+            .iter()
+            .find(|n| scenario.component(n).is_none())
+        {
+            return Err(MeshError::Topology(format!(
+                "--only {missing}: the scenario has no component of that name"
+            )));
+        }
+
+        let mut listeners = Vec::new();
+        for component in &selected {
+            let port = if options.ephemeral_ports {
+                0
+            } else {
+                component.port.unwrap_or(0)
+            };
+            let addr = SocketAddr::new(options.bind_ip, port);
+            let listener = TcpListener::bind(addr).await.map_err(|e| MeshError::Bind {
+                component: component.name.clone(),
+                addr,
+                reason: bind_reason(&e, port),
+            })?;
+            listeners.push(listener);
+        }
+
+        let mut directory: Directory = options.peers.clone();
+        let mut endpoints = Vec::new();
+        for (component, listener) in selected.iter().zip(&listeners) {
+            let addr = listener.local_addr().map_err(|e| MeshError::Bind {
+                component: component.name.clone(),
+                addr: SocketAddr::new(options.bind_ip, 0),
+                reason: e.to_string(),
+            })?;
+            let reachable = if addr.ip().is_unspecified() {
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+            } else {
+                addr
+            };
+            directory.insert(component.name.clone(), reachable.to_string());
+            endpoints.push(Endpoint {
+                name: component.name.clone(),
+                role: component.role,
+                addr,
+            });
+        }
+        let directory = Arc::new(directory);
+
+        let stop = CancellationToken::new();
+        let upstream = Upstream::default();
+        let mut telemetry = Vec::new();
+        let mut tasks = Vec::new();
+        for ((component, listener), endpoint) in selected.into_iter().zip(listeners).zip(&endpoints)
+        {
+            let counters = Arc::new(ExportCounters::default());
+            let provider =
+                telemetry::provider(&component.name, &options.export, 1.0, Arc::clone(&counters))?;
+            let runtime = Arc::new(ComponentRuntime {
+                spec: component.clone(),
+                tracer: provider.tracer("tracelab"),
+                counters: Arc::clone(&counters),
+                directory: Arc::clone(&directory),
+                upstream: upstream.clone(),
+                local_addr: endpoint.addr,
+            });
+            let token = stop.clone();
+            tasks.push(tokio::spawn(async move {
+                crate::server::serve(listener, runtime, token.cancelled_owned()).await;
+            }));
+            telemetry.push(Telemetry {
+                name: component.name.clone(),
+                provider,
+                counters,
+            });
+        }
+        Ok(RunningMesh {
+            endpoints,
+            directory,
+            telemetry,
+            stop,
+            tasks,
+        })
+    }
+
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+
+    /// `host:port` of a component, started here or a peer.
+    pub fn authority_of(&self, name: &str) -> Option<&str> {
+        self.directory.get(name).map(String::as_str)
+    }
+
+    /// Export every span ended so far; returns delivery counts per component.
+    pub async fn flush(&self) -> Vec<(String, DeliveryStats)> {
+        let mut waits = Vec::new();
+        for t in &self.telemetry {
+            let provider = t.provider.clone();
+            // force_flush blocks its thread until the batch is exported.
+            waits.push(tokio::task::spawn_blocking(move || provider.force_flush()));
+        }
+        for wait in waits {
+            let _ = wait.await;
+        }
+        self.delivery()
+    }
+
+    pub fn delivery(&self) -> Vec<(String, DeliveryStats)> {
+        self.telemetry
+            .iter()
+            .map(|t| (t.name.clone(), t.counters.snapshot()))
+            .collect()
+    }
+
+    /// Stop serving (in-flight requests finish), then flush and shut down
+    /// every exporter.
+    pub async fn stop(self) -> Vec<(String, DeliveryStats)> {
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let mut waits = Vec::new();
+        for t in &self.telemetry {
+            let provider = t.provider.clone();
+            waits.push(tokio::task::spawn_blocking(move || provider.shutdown()));
+        }
+        for wait in waits {
+            let _ = wait.await;
+        }
+        self.telemetry
+            .iter()
+            .map(|t| (t.name.clone(), t.counters.snapshot()))
+            .collect()
+    }
+}
+
+fn bind_reason(e: &std::io::Error, port: u16) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "port {port} is already in use (another `tracelab up`, or the sandbox's own containers?); \
+             stop that program or leave the port out of the scenario to pick a free one"
+        ),
+        std::io::ErrorKind::PermissionDenied => {
+            format!("not allowed to listen on port {port} (ports below 1024 need privileges)")
+        }
+        _ => e.to_string(),
+    }
+}

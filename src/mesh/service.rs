@@ -1,0 +1,254 @@
+//! A service: an Envoy sidecar in front of an app. The sidecar reports a
+//! server span on the way in (named by the caller's decorator header, else
+//! the route's, else `ingress`); the app makes its calls, each through the
+//! sidecar's egress as a client span, then replies.
+
+use std::sync::OnceLock;
+
+use http::{HeaderMap, HeaderValue, Method, Response};
+use opentelemetry::trace::{SpanContext, SpanKind};
+
+use super::component::{ComponentRuntime, Inbound, UPSTREAM_TIMEOUT, respond, traceresponse};
+use super::envoy::{DECORATOR_HEADER, EnvoySpan, REQUEST_ID_HEADER, RequestFacts, ResponseFacts};
+use super::propagation;
+use crate::scenario::model::{Action, Call, Handler, Step};
+use crate::server::Body;
+
+/// The cluster an ingress Envoy routes to: the app beside it.
+const LOCAL_CLUSTER: &str = "local_service";
+
+pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
+    let Inbound {
+        parts,
+        body,
+        request_id,
+        peer,
+    } = inbound;
+    let path = parts.uri.path();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let host = header(&parts.headers, "host")
+        .map(str::to_string)
+        .unwrap_or_else(|| rt.local_addr.to_string());
+    let route = rt.spec.routes.iter().find(|r| r.path.matches(path));
+
+    let parent = propagation::extract(rt.formats(), &parts.headers);
+    let operation = header(&parts.headers, DECORATOR_HEADER)
+        .map(str::to_string)
+        .or_else(|| route.and_then(|r| r.operation.clone()))
+        .unwrap_or_else(|| "ingress".to_string());
+    let facts = RequestFacts {
+        request_id: &request_id,
+        method: parts.method.as_str(),
+        url: format!("http://{host}{path_and_query}"),
+        user_agent: header(&parts.headers, "user-agent"),
+        downstream_cluster: header(&parts.headers, super::envoy::DOWNSTREAM_CLUSTER_HEADER),
+        peer: Some(peer),
+        request_size: body.len(),
+        upstream_cluster: LOCAL_CLUSTER,
+    };
+    let span = EnvoySpan::start(
+        &rt.tracer,
+        &rt.counters,
+        operation,
+        SpanKind::Server,
+        &rt.spec.name,
+        parent.as_ref(),
+        &facts,
+    );
+
+    let handler = match route.map(|r| &r.action) {
+        Some(Action::Respond(handler)) => handler,
+        _ => {
+            let body = "route not found\n";
+            span.finish(&ResponseFacts {
+                status: Some(404),
+                response_size: body.len(),
+                flags: "NR",
+            });
+            return respond(404, HeaderMap::new(), body.into());
+        }
+    };
+
+    let context = span.context();
+    let (status, body, mut headers) = run_handler(rt, handler, &context, &request_id).await;
+    if let Ok(value) = HeaderValue::from_str(&traceresponse(&context)) {
+        headers.insert("traceresponse", value);
+    }
+    span.finish(&ResponseFacts {
+        status: Some(status),
+        response_size: body.len(),
+        flags: "-",
+    });
+    respond(status, headers, body.into())
+}
+
+/// What a call came back with, for the app's reply.
+struct CallOutcome {
+    service: String,
+    status: u16,
+}
+
+async fn run_handler(
+    rt: &ComponentRuntime,
+    handler: &Handler,
+    server: &SpanContext,
+    request_id: &str,
+) -> (u16, String, HeaderMap) {
+    let mut failed: Option<CallOutcome> = None;
+    for step in &handler.steps {
+        match step {
+            Step::Call(call) => {
+                let outcome = make_call(rt, call, server, request_id).await;
+                if outcome.status >= 500 && failed.is_none() {
+                    failed = Some(outcome);
+                }
+            }
+        }
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    for (name, value) in &handler.reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    // An app whose call failed fails too: the error travels up the trace.
+    if let Some(failure) = failed
+        && handler.reply.status < 500
+    {
+        let body = format!(
+            "{} failed: {} answered {}\n",
+            rt.spec.name, failure.service, failure.status
+        );
+        return (failure.status, body, headers);
+    }
+    (
+        handler.reply.status,
+        fill_placeholders(rt, &handler.reply.body),
+        headers,
+    )
+}
+
+async fn make_call(
+    rt: &ComponentRuntime,
+    call: &Call,
+    server: &SpanContext,
+    request_id: &str,
+) -> CallOutcome {
+    // An app that drops trace headers makes its sidecar start a new trace.
+    let parent = rt.forwards_context().then_some(server);
+    let operation = call
+        .operation
+        .clone()
+        .unwrap_or_else(|| format!("egress {}", call.service));
+    let facts = RequestFacts {
+        request_id,
+        method: &call.method,
+        url: format!("http://{}{}", call.service, call.path),
+        user_agent: Some(concat!("tracelab/", env!("CARGO_PKG_VERSION"))),
+        downstream_cluster: None,
+        peer: Some(rt.local_addr),
+        request_size: 0,
+        upstream_cluster: &call.service,
+    };
+    let span = EnvoySpan::start(
+        &rt.tracer,
+        &rt.counters,
+        operation,
+        SpanKind::Client,
+        &rt.spec.name,
+        parent,
+        &facts,
+    );
+    let context = span.context();
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+    headers.insert(
+        "user-agent",
+        HeaderValue::from_static(concat!("tracelab/", env!("CARGO_PKG_VERSION"))),
+    );
+    propagation::inject(
+        rt.formats(),
+        &context,
+        parent.map(|p| p.span_id()),
+        &mut headers,
+    );
+    if let Some(op) = &call.operation
+        && let Ok(value) = HeaderValue::from_str(op)
+    {
+        headers.insert(DECORATOR_HEADER, value);
+    }
+    let method = Method::from_bytes(call.method.as_bytes()).unwrap_or(Method::GET);
+    let Some(authority) = rt.authority_of(&call.service) else {
+        span.finish(&ResponseFacts {
+            status: Some(503),
+            response_size: 0,
+            flags: "NC",
+        });
+        return CallOutcome {
+            service: call.service.clone(),
+            status: 503,
+        };
+    };
+    let result = rt
+        .upstream
+        .send(
+            authority,
+            &method,
+            &call.path,
+            headers,
+            Default::default(),
+            UPSTREAM_TIMEOUT,
+        )
+        .await;
+    let (status, size, flags) = match &result {
+        Ok(r) => (r.status, r.body.len(), "-"),
+        Err(f) => (f.status(), f.body().len(), f.flag()),
+    };
+    span.finish(&ResponseFacts {
+        status: Some(status),
+        response_size: size,
+        flags,
+    });
+    CallOutcome {
+        service: call.service.clone(),
+        status,
+    }
+}
+
+/// `{service}` and `{hostname}` in a reply body, as the sandbox's app
+/// answers "Hello from behind Envoy (service 1)! hostname ...".
+fn fill_placeholders(rt: &ComponentRuntime, body: &str) -> String {
+    if !body.contains('{') {
+        return body.to_string();
+    }
+    body.replace("{service}", &rt.spec.name)
+        .replace("{hostname}", hostname())
+        .replace("{ip}", &rt.local_addr.ip().to_string())
+}
+
+fn hostname() -> &'static str {
+    static HOSTNAME: OnceLock<String> = OnceLock::new();
+    HOSTNAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into())
+    })
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}

@@ -1,0 +1,179 @@
+//! One OpenTelemetry tracer provider per component, exporting OTLP/HTTP
+//! protobuf in batches, with counters that say how many spans reached the
+//! collector and how many did not.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry_otlp::{Protocol, SpanExporter as OtlpExporter, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::runtime::Tokio;
+use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, Sampler, SdkTracerProvider, SpanData, SpanExporter,
+};
+
+/// How spans leave a component.
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    /// Full OTLP/HTTP traces URL, e.g. `http://127.0.0.1:4318/v1/traces`.
+    pub otlp_traces_url: String,
+    /// Spans buffered per component before the oldest are dropped (and counted).
+    pub max_queue_size: usize,
+    pub max_batch_size: usize,
+    pub scheduled_delay: Duration,
+    pub timeout: Duration,
+}
+
+impl ExportSettings {
+    pub fn new(otlp_traces_url: impl Into<String>) -> Self {
+        ExportSettings {
+            otlp_traces_url: otlp_traces_url.into(),
+            max_queue_size: 1 << 16,
+            max_batch_size: 512,
+            scheduled_delay: Duration::from_millis(200),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Delivery counts for one component's exporter.
+#[derive(Debug, Default)]
+pub struct ExportCounters {
+    pub ended: AtomicU64,
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// A snapshot of [`ExportCounters`], summed over components when needed.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryStats {
+    /// Spans the component finished.
+    pub ended: u64,
+    /// Spans the collector accepted.
+    pub delivered: u64,
+    /// Spans in batches the collector refused or never answered.
+    pub failed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl DeliveryStats {
+    /// Spans that never reached the collector: failed, dropped or still queued.
+    pub fn undelivered(&self) -> u64 {
+        self.ended.saturating_sub(self.delivered)
+    }
+
+    pub fn add(&mut self, other: &DeliveryStats) {
+        self.ended += other.ended;
+        self.delivered += other.delivered;
+        self.failed += other.failed;
+        if other.last_error.is_some() {
+            self.last_error.clone_from(&other.last_error);
+        }
+    }
+}
+
+impl ExportCounters {
+    pub fn snapshot(&self) -> DeliveryStats {
+        DeliveryStats {
+            ended: self.ended.load(Ordering::Relaxed),
+            delivered: self.delivered.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            last_error: self.last_error.lock().expect("counter lock").clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct CountingExporter<E> {
+    inner: E,
+    counters: Arc<ExportCounters>,
+}
+
+impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let n = batch.len() as u64;
+        let result = self.inner.export(batch).await;
+        match &result {
+            Ok(()) => {
+                self.counters.delivered.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.counters.failed.fetch_add(n, Ordering::Relaxed);
+                *self.counters.last_error.lock().expect("counter lock") = Some(e.to_string());
+            }
+        }
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the OTLP exporter for {service}: {reason}")]
+pub struct TelemetryError {
+    pub service: String,
+    pub reason: String,
+}
+
+/// A tracer provider whose spans carry `service.name = service`.
+/// `sample_ratio` applies to traces this component starts; it follows the
+/// caller's decision otherwise, as Envoy does.
+pub fn provider(
+    service: &str,
+    settings: &ExportSettings,
+    sample_ratio: f64,
+    counters: Arc<ExportCounters>,
+) -> Result<SdkTracerProvider, TelemetryError> {
+    let exporter = OtlpExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(settings.otlp_traces_url.clone())
+        .with_timeout(settings.timeout)
+        .build()
+        .map_err(|e| TelemetryError {
+            service: service.to_string(),
+            reason: e.to_string(),
+        })?;
+    let exporter = CountingExporter {
+        inner: exporter,
+        counters,
+    };
+    let batch = BatchConfigBuilder::default()
+        .with_max_queue_size(settings.max_queue_size)
+        .with_max_export_batch_size(settings.max_batch_size)
+        .with_scheduled_delay(settings.scheduled_delay)
+        .build();
+    let processor = BatchSpanProcessor::builder(exporter, Tokio)
+        .with_batch_config(batch)
+        .build();
+    let root = if sample_ratio >= 1.0 {
+        Sampler::AlwaysOn
+    } else {
+        Sampler::TraceIdRatioBased(sample_ratio)
+    };
+    Ok(SdkTracerProvider::builder()
+        .with_resource(
+            Resource::builder_empty()
+                .with_attributes([KeyValue::new("service.name", service.to_string())])
+                .build(),
+        )
+        .with_sampler(Sampler::ParentBased(Box::new(root)))
+        .with_span_processor(processor)
+        .build())
+}

@@ -1,0 +1,210 @@
+//! One scenario, start to verdict: backend → mesh → traffic → flush →
+//! gather → assertions → report model. Whatever fails, the mesh and the
+//! collector are stopped (spans flushed) before the error is returned.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Instant, UNIX_EPOCH};
+
+use crate::assert::gather::{self, Gathered, WaitSettings, Wanted};
+use crate::assert::{self};
+use crate::backend::{Backend, BackendChoice};
+use crate::error::Error;
+use crate::mesh::telemetry::{DeliveryStats, ExportSettings};
+use crate::mesh::{MeshOptions, RunningMesh};
+use crate::report::model::{
+    CollectorInfo, ComponentInfo, ScenarioReport, TraceStats, TrafficReport,
+};
+use crate::scenario::Scenario;
+use crate::traffic::stats::TrafficSummary;
+use crate::traffic::{self, RequestRecord, TrafficRun};
+
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub backend: BackendChoice,
+    pub wait: WaitSettings,
+}
+
+/// Progress events, for a progress bar; the run itself never prints.
+pub trait Observer: Send + Sync {
+    fn phase(&self, _scenario: &str, _text: &str) {}
+    fn traffic_started(&self, _block: &str, _requests: u64) {}
+    fn request_done(&self, _record: &RequestRecord) {}
+    fn traffic_finished(&self, _block: &str) {}
+}
+
+/// An observer that ignores everything (tests, `-q`).
+pub struct Silent;
+impl Observer for Silent {}
+
+pub async fn run_scenario(
+    scenario: &Scenario,
+    settings: &RunSettings,
+    observer: Arc<dyn Observer>,
+) -> Result<ScenarioReport, Error> {
+    let clock = Instant::now();
+    observer.phase(&scenario.name, "starting the collector");
+    let backend = Backend::start(&settings.backend)
+        .await
+        .map_err(|e| Error::Infra(e.to_string()))?;
+    observer.phase(&scenario.name, "starting the mesh");
+    let options = MeshOptions::new(ExportSettings::new(backend.otlp_traces_url()));
+    let mesh = match RunningMesh::start(scenario, &options).await {
+        Ok(mesh) => mesh,
+        Err(e) => {
+            backend.stop().await;
+            return Err(Error::Infra(format!("{}: {e}", scenario.file.display())));
+        }
+    };
+
+    let result = drive(scenario, settings, &backend, &mesh, observer).await;
+    let delivery = mesh.stop().await;
+    let evicted = backend.evicted_traces();
+    let info = CollectorInfo {
+        kind: backend.kind().to_string(),
+        query_url: backend.query_url(),
+        otlp_traces_url: backend.otlp_traces_url(),
+    };
+    backend.stop().await;
+    let (runs, gathered, components) = result?;
+
+    let outcomes = assert::evaluate(scenario, &runs, &gathered);
+    let mut total = DeliveryStats::default();
+    for (_, stats) in &delivery {
+        total.add(stats);
+    }
+    let mut warnings = Vec::new();
+    if total.undelivered() > 0 {
+        warnings.push(format!(
+            "{} of {} spans did not reach the collector{}",
+            total.undelivered(),
+            total.ended,
+            total
+                .last_error
+                .as_ref()
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
+        ));
+    }
+    if evicted > 0 {
+        warnings.push(format!(
+            "the embedded collector evicted {evicted} old traces (max traces reached); raise --max-traces"
+        ));
+    }
+    if !gathered.complete {
+        warnings.push(format!(
+            "traces may be incomplete: the span count was still changing or requests lacked traces after {:.1} s",
+            gathered.waited.as_secs_f64()
+        ));
+    }
+    let passed = outcomes.iter().all(|o| o.passed);
+    Ok(ScenarioReport {
+        name: scenario.name.clone(),
+        file: scenario.file.display().to_string(),
+        collector: info,
+        components,
+        traffic: runs
+            .iter()
+            .map(|run| TrafficReport {
+                name: run.name.clone(),
+                target: run.target.clone(),
+                summary: TrafficSummary::of(run),
+                trace_ids: run
+                    .records
+                    .iter()
+                    .filter_map(|r| r.trace_id.clone().filter(|_| r.sampled))
+                    .collect(),
+            })
+            .collect(),
+        traces: TraceStats {
+            traces: gathered.traces.len(),
+            spans: gathered.spans,
+            complete: gathered.complete,
+            waited_ms: gathered.waited.as_secs_f64() * 1000.0,
+            polls: gathered.polls,
+        },
+        delivery: total,
+        outcomes,
+        warnings,
+        passed,
+        duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
+    })
+}
+
+type Driven = (Vec<TrafficRun>, Gathered, Vec<ComponentInfo>);
+
+async fn drive(
+    scenario: &Scenario,
+    settings: &RunSettings,
+    backend: &Backend,
+    mesh: &RunningMesh,
+    observer: Arc<dyn Observer>,
+) -> Result<Driven, Error> {
+    let components = mesh
+        .endpoints()
+        .iter()
+        .map(|e| ComponentInfo {
+            name: e.name.clone(),
+            role: e.role.to_string(),
+            address: e.addr.to_string(),
+        })
+        .collect();
+
+    let mut runs = Vec::new();
+    for block in &scenario.traffic {
+        let authority = mesh
+            .authority_of(&block.target)
+            .ok_or_else(|| Error::Infra(format!("{} is not running", block.target)))?
+            .to_string();
+        observer.traffic_started(&block.name, block.requests);
+        let obs = Arc::clone(&observer);
+        let run = traffic::run(block, &authority, Arc::new(move |r| obs.request_done(r))).await;
+        observer.traffic_finished(&block.name);
+        runs.push(run);
+    }
+
+    observer.phase(&scenario.name, "flushing spans");
+    mesh.flush().await;
+
+    observer.phase(&scenario.name, "reading traces back");
+    let request_ids: HashSet<String> = runs
+        .iter()
+        .flat_map(|r| r.records.iter().map(|rec| rec.request_id.clone()))
+        .collect();
+    let sampled_ids: HashSet<String> = runs
+        .iter()
+        .flat_map(|r| r.records.iter().filter(|rec| rec.sampled))
+        .map(|rec| rec.request_id.clone())
+        .collect();
+    let services: Vec<String> = scenario.components.iter().map(|c| c.name.clone()).collect();
+    // A second of slack for clocks that disagree by a little.
+    let start_us = runs
+        .iter()
+        .map(|r| {
+            r.started
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_micros() as u64
+        })
+        .min()
+        .unwrap_or_else(gather::now_us)
+        .saturating_sub(1_000_000);
+    let client = backend.client().map_err(|e| Error::Infra(e.to_string()))?;
+    let wanted = Wanted {
+        services: &services,
+        request_ids: &request_ids,
+        sampled_ids: &sampled_ids,
+        start_us,
+    };
+    let gathered = if request_ids.is_empty() {
+        Gathered {
+            complete: true,
+            ..Default::default()
+        }
+    } else {
+        gather::gather(&client, &wanted, &settings.wait)
+            .await
+            .map_err(|e| Error::Infra(format!("reading traces back failed: {e}")))?
+    };
+    Ok((runs, gathered, components))
+}

@@ -1,0 +1,270 @@
+//! Running a scenario script in a sandboxed Rhai engine and checking what it
+//! declared.
+//!
+//! The engine has limits on operations, call depth, sizes and wall time, no
+//! `eval`, and errors that name `file:line:col`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rhai::{Engine, EvalAltResult, Position};
+
+use super::api::{self, Draft};
+use super::model::{Origin, Scenario};
+use super::validate;
+
+/// Limits that stop a runaway or hostile script; generous for real ones.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    pub max_expr_depth: usize,
+    pub max_string_size: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+    pub wall_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 5_000_000,
+            max_call_levels: 64,
+            max_expr_depth: 128,
+            max_string_size: 1 << 20,
+            max_array_size: 100_000,
+            max_map_size: 10_000,
+            wall_time: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read the scenario {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Script(ScriptError),
+}
+
+/// An error at a place in a script.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptError {
+    pub file: PathBuf,
+    pub origin: Origin,
+    pub message: String,
+}
+
+impl fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.origin.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.origin.line,
+                self.origin.column,
+                self.message
+            )
+        }
+    }
+}
+
+pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+    load_with_limits(path, &Limits::default())
+}
+
+pub fn load_with_limits(path: &Path, limits: &Limits) -> Result<Scenario, LoadError> {
+    let source = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_source(path, &source, limits)
+}
+
+/// Load a script whose text is already in memory; `path` names it in errors.
+pub fn load_source(path: &Path, source: &str, limits: &Limits) -> Result<Scenario, LoadError> {
+    let draft = Arc::new(Mutex::new(Draft::default()));
+    let engine = sandboxed_engine(limits, path, &draft);
+    let script_error = |err: &EvalAltResult| LoadError::Script(describe(path, err));
+
+    let ast = engine
+        .compile(source)
+        .map_err(|e| script_error(&EvalAltResult::from(e)))?;
+    engine.run_ast(&ast).map_err(|e| script_error(&e))?;
+    drop(engine);
+
+    let draft = Arc::try_unwrap(draft)
+        .map(|m| m.into_inner().expect("draft lock"))
+        .unwrap_or_else(|shared| std::mem::take(&mut *shared.lock().expect("draft lock")));
+    validate::finish(path, draft).map_err(LoadError::Script)
+}
+
+fn sandboxed_engine(limits: &Limits, path: &Path, draft: &api::SharedDraft) -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_levels)
+        .set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_max_modules(0);
+    engine.disable_symbol("eval");
+
+    let started = Instant::now();
+    let wall_time = limits.wall_time;
+    engine.on_progress(move |_| {
+        (started.elapsed() > wall_time)
+            .then(|| format!("the script ran longer than {} s", wall_time.as_secs_f64()).into())
+    });
+
+    // print/debug go to stderr with their place, never into the report.
+    let file = path.display().to_string();
+    let print_file = file.clone();
+    engine.on_print(move |text| eprintln!("{print_file}: {text}"));
+    engine.on_debug(move |text, _source, pos| eprintln!("{file}:{}: {text}", pos_text(pos)));
+
+    api::register(&mut engine, draft);
+    engine
+}
+
+fn pos_text(pos: Position) -> String {
+    format!(
+        "{}:{}",
+        pos.line().unwrap_or(0),
+        pos.position().unwrap_or(0)
+    )
+}
+
+/// The innermost error (inside script functions) with its own position, in
+/// words a scenario author can act on.
+fn describe(path: &Path, err: &EvalAltResult) -> ScriptError {
+    let inner = err.unwrap_inner();
+    let mut position = inner.position();
+    if position.is_none() {
+        position = err.position();
+    }
+    let bare = without_position(inner);
+    let message = match inner {
+        EvalAltResult::ErrorTooManyOperations(_) => {
+            "the script ran too many operations (an endless loop?); the limit keeps scenarios finite".to_string()
+        }
+        EvalAltResult::ErrorStackOverflow(_) => {
+            "calls nest too deep (endless recursion?)".to_string()
+        }
+        EvalAltResult::ErrorTerminated(..) => format!("stopped: {}", terminated_reason(inner)),
+        EvalAltResult::ErrorDataTooLarge(what, _) => {
+            format!("{what} grew past the scenario limit")
+        }
+        EvalAltResult::ErrorFunctionNotFound(signature, _) => format!(
+            "no function {signature}: see docs/scenarios.md for the functions and their arguments"
+        ),
+        _ => bare,
+    };
+    ScriptError {
+        file: path.to_path_buf(),
+        origin: Origin {
+            line: position.line().unwrap_or(0),
+            column: position.position().unwrap_or(0),
+        },
+        message,
+    }
+}
+
+/// Rhai's message without its " (line 1, position 5)" tail.
+fn without_position(err: &EvalAltResult) -> String {
+    let text = err.to_string();
+    let tail = format!(" ({})", err.position());
+    match text.strip_suffix(&tail) {
+        Some(stripped) if !err.position().is_none() => stripped.to_string(),
+        _ => text,
+    }
+}
+
+fn terminated_reason(err: &EvalAltResult) -> String {
+    match err {
+        EvalAltResult::ErrorTerminated(token, _) => token
+            .clone()
+            .into_string()
+            .unwrap_or_else(|_| "terminated".into()),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Scenario, String> {
+        load_source(Path::new("test.rhai"), text, &Limits::default()).map_err(|e| e.to_string())
+    }
+
+    const SANDBOX: &str = r#"
+        proxy("front-proxy", #{ routes: [route("/*", #{ to: "service1", operation: "checkAvailability" })] });
+        service("service1", #{ routes: [route("/trace/1", #{ calls: [request("service2", "/trace/2", #{ operation: "checkStock" })] })] });
+        service("service2", #{ routes: [route("/trace/2")] });
+        traffic("t", #{ requests: 3, path: "/trace/1" });
+        expect_traces("t", span("front-proxy", "checkAvailability"));
+    "#;
+
+    #[test]
+    fn a_sandbox_script_becomes_a_scenario_named_after_its_file() {
+        let scenario = load_text(SANDBOX).unwrap();
+        assert_eq!(scenario.name, "test");
+        assert_eq!(scenario.components.len(), 3);
+        assert_eq!(scenario.traffic[0].target, "front-proxy");
+        assert_eq!(scenario.expectations.len(), 1);
+    }
+
+    #[test]
+    fn a_syntax_error_names_line_and_column() {
+        let err = load_text("let x = ;\n").unwrap_err();
+        assert!(err.starts_with("test.rhai:1:9: "), "{err}");
+    }
+
+    #[test]
+    fn a_misspelled_option_is_an_error_listing_the_real_keys() {
+        let err = load_text("\n\nlet r = route(\"/\", #{ bdy: \"x\" });").unwrap_err();
+        assert!(err.starts_with("test.rhai:3:9: "), "{err}");
+        assert!(err.contains("unknown field `bdy`"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_function_says_where_to_look() {
+        let err = load_text("servise(\"a\", #{});").unwrap_err();
+        assert!(err.contains("test.rhai:1:1: no function servise"), "{err}");
+    }
+
+    #[test]
+    fn an_endless_loop_hits_the_operation_limit() {
+        let err = load_text("loop { }").unwrap_err();
+        assert!(err.contains("too many operations"), "{err}");
+    }
+
+    #[test]
+    fn endless_recursion_is_stopped() {
+        let err = load_text("fn f(n) { f(n + 1) } f(0);").unwrap_err();
+        assert!(err.contains("nest too deep"), "{err}");
+    }
+
+    #[test]
+    fn eval_is_disabled() {
+        let err = load_text("eval(\"1\");").unwrap_err();
+        assert!(err.contains("test.rhai:1:1"), "{err}");
+    }
+
+    #[test]
+    fn an_error_inside_a_script_function_points_inside_it() {
+        let err = load_text("fn bad() {\n  route(\"nope\")\n}\nbad();").unwrap_err();
+        assert!(err.starts_with("test.rhai:2:3: "), "{err}");
+        assert!(err.contains("a path starts with '/'"), "{err}");
+    }
+}

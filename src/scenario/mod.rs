@@ -1,0 +1,13 @@
+//! Scenarios: a Rhai script in, plain data ([`model::Scenario`]) out.
+//!
+//! `api` holds the functions scripts call, `load` runs a script in a
+//! sandboxed engine, `validate` checks the declarations against each other.
+//! Nothing downstream of this module sees Rhai.
+
+pub mod api;
+pub mod load;
+pub mod model;
+pub mod validate;
+
+pub use load::{LoadError, ScriptError, load};
+pub use model::Scenario;

@@ -1,0 +1,195 @@
+//! The traffic generator: sends a scenario's requests into the mesh and
+//! records, per request, its id, status, latency and trace id.
+//!
+//! Each request carries a fresh `x-request-id`; every span of its trace is
+//! tagged with it (`guid:x-request-id`), which is how the assertions find
+//! the traces of a traffic block in Jaeger, even when propagation broke.
+
+pub mod stats;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use crate::mesh::component::new_request_id;
+use crate::mesh::upstream::Upstream;
+use crate::scenario::model::Traffic;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRecord {
+    pub request_id: String,
+    /// `None` when no response came.
+    pub status: Option<u16>,
+    pub latency: Duration,
+    /// From the edge's `traceresponse` header, as Jaeger prints trace ids.
+    pub trace_id: Option<String>,
+    /// The edge sampled the trace (`traceresponse` flags), so it must arrive.
+    pub sampled: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TrafficRun {
+    pub name: String,
+    pub target: String,
+    pub records: Vec<RequestRecord>,
+    pub started: SystemTime,
+    pub elapsed: Duration,
+}
+
+/// Send `block`'s requests to `authority` (`host:port`), `concurrency` at a
+/// time; `on_done` is told of every finished request (for progress bars).
+pub async fn run(
+    block: &Traffic,
+    authority: &str,
+    on_done: Arc<dyn Fn(&RequestRecord) + Send + Sync>,
+) -> TrafficRun {
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let client = Upstream::default();
+    let method = Method::from_bytes(block.method.as_bytes()).unwrap_or(Method::GET);
+    let body = Bytes::from(block.body.clone());
+    let mut base_headers = HeaderMap::new();
+    for (name, value) in &block.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            base_headers.insert(name, value);
+        }
+    }
+    base_headers.insert(
+        "user-agent",
+        HeaderValue::from_static(concat!("tracelab/", env!("CARGO_PKG_VERSION"))),
+    );
+
+    let workers = block.concurrency.min(block.requests as usize).max(1);
+    let mut tasks = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let next = Arc::clone(&next);
+        let client = client.clone();
+        let method = method.clone();
+        let body = body.clone();
+        let headers = base_headers.clone();
+        let authority = authority.to_string();
+        let path = block.path.clone();
+        let timeout = block.timeout;
+        let total = block.requests;
+        let on_done = Arc::clone(&on_done);
+        tasks.push(tokio::spawn(async move {
+            let mut records = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                let record = one_request(
+                    &client, &authority, &method, &path, &headers, &body, timeout,
+                )
+                .await;
+                on_done(&record);
+                records.push(record);
+            }
+            records
+        }));
+    }
+    let mut records = Vec::with_capacity(block.requests as usize);
+    for task in tasks {
+        if let Ok(mut part) = task.await {
+            records.append(&mut part);
+        }
+    }
+    TrafficRun {
+        name: block.name.clone(),
+        target: block.target.clone(),
+        records,
+        started,
+        elapsed: clock.elapsed(),
+    }
+}
+
+async fn one_request(
+    client: &Upstream,
+    authority: &str,
+    method: &Method,
+    path: &str,
+    base_headers: &HeaderMap,
+    body: &Bytes,
+    timeout: Duration,
+) -> RequestRecord {
+    let request_id = new_request_id();
+    let mut headers = base_headers.clone();
+    headers.insert(
+        "x-request-id",
+        HeaderValue::from_str(&request_id).expect("a uuid is a valid header value"),
+    );
+    let started = Instant::now();
+    let result = client
+        .send(authority, method, path, headers, body.clone(), timeout)
+        .await;
+    let latency = started.elapsed();
+    match result {
+        Ok(response) => {
+            let traceresponse = response
+                .headers
+                .get("traceresponse")
+                .and_then(|v| v.to_str().ok());
+            RequestRecord {
+                request_id,
+                status: Some(response.status),
+                latency,
+                trace_id: traceresponse.and_then(trace_id_from_traceresponse),
+                sampled: traceresponse.is_some_and(|v| v.ends_with("-01")),
+                error: None,
+            }
+        }
+        Err(failure) => RequestRecord {
+            request_id,
+            status: None,
+            latency,
+            trace_id: None,
+            sampled: false,
+            error: Some(failure.body()),
+        },
+    }
+}
+
+/// `00-<trace>-<span>-<flags>` → the trace id as Jaeger prints it (16 hex
+/// digits when the high half is zero).
+pub fn trace_id_from_traceresponse(value: &str) -> Option<String> {
+    let trace = value.split('-').nth(1)?;
+    if trace.len() != 32 || !trace.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(normalize_trace_id(trace))
+}
+
+/// Jaeger's spelling of a trace id.
+pub fn normalize_trace_id(hex: &str) -> String {
+    let lower = hex.to_ascii_lowercase();
+    let padded = format!("{lower:0>32}");
+    match padded.strip_prefix("0000000000000000") {
+        Some(low) => low.to_string(),
+        None => padded,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceresponse_gives_the_trace_id_in_jaegers_spelling() {
+        assert_eq!(
+            trace_id_from_traceresponse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+                .as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(
+            trace_id_from_traceresponse("00-0000000000000000a3ce929d0e0e4736-00f067aa0ba902b7-01")
+                .as_deref(),
+            Some("a3ce929d0e0e4736")
+        );
+        assert_eq!(trace_id_from_traceresponse("garbage"), None);
+    }
+}
