@@ -87,6 +87,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
 
+    /// Listen on the ports scenarios fix (e.g. the sandbox's 8000) instead
+    /// of free ones.
+    #[arg(long)]
+    pub fixed_ports: bool,
+
     /// Traces the embedded collector keeps before evicting the oldest.
     #[arg(long, value_name = "N")]
     pub max_traces: Option<usize>,
@@ -208,7 +213,11 @@ fn run_mode(args: RunArgs) -> Result<Mode, Error> {
     };
     Ok(Mode::Run(RunOptions {
         files: args.files,
-        settings: RunSettings { backend, wait },
+        settings: RunSettings {
+            backend,
+            wait,
+            fixed_ports: args.fixed_ports,
+        },
         verbosity,
     }))
 }

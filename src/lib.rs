@@ -42,7 +42,7 @@ pub use error::Error;
 
 use crate::cli::{CheckOptions, Mode, RunOptions};
 use crate::report::RunReport;
-use crate::run::{Observer, run_scenario};
+use crate::run::{Observer, run_scenario, start_backend};
 
 /// What the binary does once the command line is understood: the exit code.
 pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Error> {
@@ -71,10 +71,18 @@ pub async fn run_files(
     observer: Arc<dyn Observer>,
 ) -> Result<RunReport, Error> {
     let scenarios = load_all(&options.files)?;
+    let backend = start_backend(&options.settings).await?;
     let mut reports = Vec::new();
     for scenario in &scenarios {
-        reports.push(run_scenario(scenario, &options.settings, Arc::clone(&observer)).await?);
+        match run_scenario(scenario, &backend, &options.settings, Arc::clone(&observer)).await {
+            Ok(report) => reports.push(report),
+            Err(e) => {
+                backend.stop().await;
+                return Err(e);
+            }
+        }
     }
+    backend.stop().await;
     Ok(RunReport::new(reports))
 }
 

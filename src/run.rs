@@ -23,6 +23,19 @@ use crate::traffic::{self, RequestRecord, TrafficRun};
 pub struct RunSettings {
     pub backend: BackendChoice,
     pub wait: WaitSettings,
+    /// Honour ports fixed in scripts; otherwise every component gets a free one.
+    pub fixed_ports: bool,
+}
+
+impl RunSettings {
+    /// The embedded collector, free ports, default waiting: what tests want.
+    pub fn embedded() -> Self {
+        RunSettings {
+            backend: BackendChoice::Embedded(Default::default()),
+            wait: WaitSettings::default(),
+            fixed_ports: false,
+        }
+    }
 }
 
 /// Progress events, for a progress bar; the run itself never prints.
@@ -37,35 +50,38 @@ pub trait Observer: Send + Sync {
 pub struct Silent;
 impl Observer for Silent {}
 
+/// Start the backend the settings ask for (exit 3 when it cannot be used).
+pub async fn start_backend(settings: &RunSettings) -> Result<Backend, Error> {
+    Backend::start(&settings.backend)
+        .await
+        .map_err(|e| Error::Infra(e.to_string()))
+}
+
+/// Run one scenario against a started backend; the caller stops the backend
+/// (so several scenarios share one, and tests can read it afterwards).
 pub async fn run_scenario(
     scenario: &Scenario,
+    backend: &Backend,
     settings: &RunSettings,
     observer: Arc<dyn Observer>,
 ) -> Result<ScenarioReport, Error> {
     let clock = Instant::now();
-    observer.phase(&scenario.name, "starting the collector");
-    let backend = Backend::start(&settings.backend)
-        .await
-        .map_err(|e| Error::Infra(e.to_string()))?;
     observer.phase(&scenario.name, "starting the mesh");
-    let options = MeshOptions::new(ExportSettings::new(backend.otlp_traces_url()));
-    let mesh = match RunningMesh::start(scenario, &options).await {
-        Ok(mesh) => mesh,
-        Err(e) => {
-            backend.stop().await;
-            return Err(Error::Infra(format!("{}: {e}", scenario.file.display())));
-        }
-    };
+    let mut options = MeshOptions::new(ExportSettings::new(backend.otlp_traces_url()));
+    options.ephemeral_ports = !settings.fixed_ports;
+    let evicted_before = backend.evicted_traces();
+    let mesh = RunningMesh::start(scenario, &options)
+        .await
+        .map_err(|e| Error::Infra(format!("{}: {e}", scenario.file.display())))?;
 
-    let result = drive(scenario, settings, &backend, &mesh, observer).await;
+    let result = drive(scenario, settings, backend, &mesh, observer).await;
     let delivery = mesh.stop().await;
-    let evicted = backend.evicted_traces();
+    let evicted = backend.evicted_traces() - evicted_before;
     let info = CollectorInfo {
         kind: backend.kind().to_string(),
         query_url: backend.query_url(),
         otlp_traces_url: backend.otlp_traces_url(),
     };
-    backend.stop().await;
     let (runs, gathered, components) = result?;
 
     let outcomes = assert::evaluate(scenario, &runs, &gathered);

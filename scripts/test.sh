@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command: everything the test suite needs, then the suite.
+#
+#   scripts/test.sh            # what CI runs (.ci/run), and what you run
+#   scripts/test.sh -- NAME    # extra arguments go to `cargo test`
+#
+# Installs are cached outside the clone (~/.cache/tracelab, or $TRACELAB_CACHE)
+# and skipped when present, so a second run starts testing at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export TRACELAB_CACHE="${TRACELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracelab}"
+mkdir -p "$TRACELAB_CACHE"
+
+# A real Jaeger v2, built from the Go module proxy (tests against it fail
+# rather than skip unless TRACELAB_SKIP_JAEGER=1).
+if [ "${TRACELAB_SKIP_JAEGER:-0}" != "1" ] && [ -z "${TRACELAB_JAEGER_BIN:-}" ]; then
+  TRACELAB_JAEGER_BIN="$(scripts/install-jaeger.sh)"
+  export TRACELAB_JAEGER_BIN
+fi
+
+if [ "${1:-}" = "--" ]; then shift; fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked "$@"

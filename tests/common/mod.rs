@@ -1,0 +1,66 @@
+//! Helpers shared by the integration tests: the binary, scratch scenarios,
+//! free ports.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root, where `scenarios/` lives.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn scenario_path(name: &str) -> PathBuf {
+    root().join("scenarios").join(name)
+}
+
+/// Run the built `tracelab` binary with `args`, without a terminal (so no
+/// colour, no progress bars).
+pub fn tracelab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tracelab"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("TRACELAB_JAEGER_URL")
+        .env_remove("TRACELAB_OTLP_ENDPOINT")
+        .env_remove("TRACELAB_CONFIG")
+        .output()
+        .expect("the tracelab binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Write `text` as `name` in a fresh temporary folder; keep the folder alive.
+pub fn scratch_scenario(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write scenario");
+    (dir, path)
+}
+
+/// The sandbox scenario's text with `from` replaced by `to` (which must occur).
+pub fn sandbox_with(from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(scenario_path("jaeger.rhai")).expect("jaeger.rhai");
+    assert!(
+        text.contains(from),
+        "jaeger.rhai no longer contains {from:?}"
+    );
+    text.replacen(from, to, 1)
+}
+
+/// A port nothing listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}

@@ -1,0 +1,36 @@
+//! Every scenario shipped in `scenarios/` passes on the embedded collector.
+
+mod common;
+
+use std::sync::Arc;
+
+use tracelab::run::{RunSettings, Silent, run_scenario, start_backend};
+
+#[tokio::test]
+async fn every_scenario_in_the_scenarios_folder_passes_on_the_embedded_collector() {
+    let mut files: Vec<_> = std::fs::read_dir(common::root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let settings = RunSettings::embedded();
+    let backend = start_backend(&settings).await.unwrap();
+    let mut failed = Vec::new();
+    for file in &files {
+        let scenario = tracelab::scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+        let report = run_scenario(&scenario, &backend, &settings, Arc::new(Silent))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        if !report.passed {
+            let text = tracelab::report::human::render(
+                &tracelab::report::RunReport::new(vec![report]),
+                tracelab::report::human::Verbosity::Quiet,
+            );
+            failed.push(text);
+        }
+    }
+    backend.stop().await;
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
