@@ -89,9 +89,11 @@
           clippy = tracelab.overrideAttrs (old: {
             pname = "tracelab-clippy";
             nativeBuildInputs = old.nativeBuildInputs ++ [ pkgs.clippy ];
+            # The plain cargo: buildRustPackage's cargo-auditable wrapper sets
+            # RUSTC_WORKSPACE_WRAPPER, which clippy needs for itself.
             buildPhase = ''
               runHook preBuild
-              cargo clippy --offline --locked --all-targets -- -D warnings
+              ${lib.getExe pkgs.cargo} clippy --offline --locked --all-targets -- -D warnings
               runHook postBuild
             '';
             doCheck = false;

@@ -291,7 +291,7 @@ let
     # checks
     "checks.clippy runs clippy on every target with -D warnings" =
       checks.clippy.builder == "buildRustPackage"
-      && contains "cargo clippy --offline --locked --all-targets -- -D warnings" checks.clippy.buildPhase
+      && contains "/nix/store/stub-cargo/bin/cargo clippy --offline --locked --all-targets -- -D warnings" checks.clippy.buildPhase
       && builtins.elem "clippy" (map (p: p.name) checks.clippy.nativeBuildInputs)
       && !checks.clippy.doCheck;
     "checks.rustfmt checks every Rust file" =
