@@ -284,8 +284,13 @@ fn select<'s>(
         .filter(|c| options.only.is_empty() || options.only.contains(&c.name))
         .filter(|c| !options.peers.contains_key(&c.name))
         .collect();
-    let reachable =
-        |name: &str| options.peers.contains_key(name) || selected.iter().any(|c| c.name == name);
+    let started = |name: &str| selected.iter().any(|c| c.name == name);
+    if let Some(idle) = options.ports.keys().find(|n| !started(n)) {
+        return Err(MeshError::Topology(format!(
+            "--port {idle}: {idle} is not started here, so it listens on no port here"
+        )));
+    }
+    let reachable = |name: &str| options.peers.contains_key(name) || started(name);
     for component in &selected {
         if let Some(next) = upstreams(component).find(|n| !reachable(n)) {
             return Err(MeshError::Topology(format!(
@@ -386,6 +391,19 @@ mod tests {
         assert!(
             err.contains("--port service3: the scenario has no component of that name")
                 && err.contains("(components: front-proxy, service1, service2)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_port_for_a_component_not_started_here_is_refused() {
+        let scenario = sandbox();
+        let mut options = options();
+        options.only = vec!["service2".into()];
+        options.ports.insert("service1".into(), 8000);
+        let err = select(&scenario, &options).unwrap_err().to_string();
+        assert!(
+            err.contains("--port service1: service1 is not started here"),
             "{err}"
         );
     }
