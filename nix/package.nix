@@ -40,6 +40,9 @@ rustPlatform.buildRustPackage {
   };
   cargoLock.lockFile = ../Cargo.lock;
 
+  # The tests serve and call HTTP on 127.0.0.1; macOS's sandbox needs leave.
+  __darwinAllowLocalNetworking = true;
+
   env = {
     TRACELAB_JAEGER_BIN = lib.getExe jaeger;
     TRACELAB_SKIP_BROWSER = "1";
