@@ -1,6 +1,8 @@
 //! The command line: clap options as typed, then [`Mode`], the one value the
 //! rest of tracelab reads (flags > environment > `tracelab.toml` > defaults).
 
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use crate::config::{self, Config, VerbosityName};
 use crate::error::Error;
 use crate::report::human::Verbosity;
 use crate::run::RunSettings;
+use crate::serve::ServeOptions;
 
 const ABOUT: &str = "Scripted, reproducible distributed-tracing labs";
 
@@ -35,6 +38,12 @@ Examples:
   tracelab check scenarios/*.rhai         validate scripts without running them
   tracelab run --jaeger-url http://localhost:16686 \\
                --otlp-endpoint http://localhost:4318 scenarios/jaeger.rhai
+
+Spread over machines (each `serve` exports to the same Jaeger):
+  tracelab serve scenarios/jaeger.rhai --only service2 --bind 0.0.0.0 \\
+               --port service2=8000 --otlp-endpoint http://jaeger:4318
+  tracelab run scenarios/jaeger.rhai --peer front-proxy=front:8000 ... \\
+               --jaeger-url http://jaeger:16686 --otlp-endpoint http://jaeger:4318
 
 Exit codes: 0 all checks passed, 1 a check failed, 2 the script or the
 command line is wrong, 3 the infrastructure failed (a port, a collector).
@@ -65,6 +74,9 @@ pub enum Command {
     Run(RunArgs),
     /// Validate scenarios without starting anything.
     Check(CheckArgs),
+    /// Serve some components of a scenario until SIGINT/SIGTERM (one
+    /// machine's share of a topology spread over several).
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args, Default)]
@@ -107,6 +119,48 @@ pub struct RunArgs {
     /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+
+    /// A component running elsewhere (e.g. `tracelab serve` on another
+    /// machine): not started here; traffic and calls go to HOST:PORT.
+    /// Repeatable. Needs --jaeger-url and --otlp-endpoint: the collector
+    /// the peers export to.
+    #[arg(long = "peer", value_name = "NAME=HOST:PORT", value_parser = parse_peer)]
+    pub peers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The scenario whose components to serve.
+    #[arg(value_name = "SCENARIO")]
+    pub file: PathBuf,
+
+    /// Serve this component; repeatable. Every component that is not a
+    /// --peer when left out.
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+
+    /// Where a component served elsewhere listens, for the requests the
+    /// components served here send it. Repeatable.
+    #[arg(long = "peer", value_name = "NAME=HOST:PORT", value_parser = parse_peer)]
+    pub peers: Vec<(String, String)>,
+
+    /// Listen port of a component, over the scenario's (0 picks a free
+    /// one; without either, a free one too). Repeatable.
+    #[arg(long = "port", value_name = "NAME=PORT", value_parser = parse_port)]
+    pub ports: Vec<(String, u16)>,
+
+    /// Address to listen on; 0.0.0.0 to be reachable from other machines.
+    #[arg(long, value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+
+    /// Export spans to this OTLP/HTTP endpoint (port 4318), e.g.
+    /// http://jaeger:4318.
+    #[arg(long, value_name = "URL", env = "TRACELAB_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -120,11 +174,49 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 500ms, 10s)"))
 }
 
+/// `NAME=HOST:PORT` → (name, `host:port`).
+fn parse_peer(text: &str) -> Result<(String, String), String> {
+    let shape = || format!("{text:?}: write NAME=HOST:PORT, e.g. service2=10.0.0.2:8000");
+    let (name, authority) = text.split_once('=').ok_or_else(shape)?;
+    let (host, port) = authority.rsplit_once(':').ok_or_else(shape)?;
+    if name.is_empty() || host.is_empty() || host.contains('/') {
+        return Err(shape());
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok((name.to_string(), authority.to_string())),
+        _ => Err(format!("{text:?}: {port:?} is not a port (1-65535)")),
+    }
+}
+
+/// `NAME=PORT` → (name, port).
+fn parse_port(text: &str) -> Result<(String, u16), String> {
+    let (name, port) = text
+        .split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .ok_or_else(|| format!("{text:?}: write NAME=PORT, e.g. service1=8000"))?;
+    let port = port
+        .parse()
+        .map_err(|_| format!("{text:?}: {port:?} is not a port (0-65535)"))?;
+    Ok((name.to_string(), port))
+}
+
+/// Repeated flags into a map; a name given twice is a usage error.
+fn by_name<V>(flag: &str, pairs: Vec<(String, V)>) -> Result<HashMap<String, V>, Error> {
+    let mut map = HashMap::new();
+    for (name, value) in pairs {
+        if map.insert(name.clone(), value).is_some() {
+            return Err(Error::Usage(format!("{flag} {name} is given twice")));
+        }
+    }
+    Ok(map)
+}
+
 /// What to do, with every default settled.
 #[derive(Debug)]
 pub enum Mode {
     Run(RunOptions),
     Check(CheckOptions),
+    Serve(ServeOptions),
 }
 
 #[derive(Debug)]
@@ -144,9 +236,36 @@ impl Cli {
         match self.command {
             Some(Command::Check(args)) => Ok(Mode::Check(CheckOptions { files: args.files })),
             Some(Command::Run(args)) => run_mode(args),
+            Some(Command::Serve(args)) => serve_mode(args),
             None => run_mode(self.run),
         }
     }
+}
+
+fn serve_mode(args: ServeArgs) -> Result<Mode, Error> {
+    let config: Config = config::load(args.config.as_deref())?;
+    let otlp = args
+        .otlp_endpoint
+        .or(config.collector.otlp_endpoint)
+        .ok_or_else(|| {
+            Error::Usage(
+                "serve needs --otlp-endpoint: where should spans be exported? (e.g. http://jaeger:4318)"
+                    .into(),
+            )
+        })?;
+    if !otlp.starts_with("http://") {
+        return Err(Error::Usage(format!(
+            "--otlp-endpoint {otlp}: give an http:// URL (TLS is not supported)"
+        )));
+    }
+    Ok(Mode::Serve(ServeOptions {
+        file: args.file,
+        only: args.only,
+        peers: by_name("--peer", args.peers)?,
+        ports: by_name("--port", args.ports)?,
+        bind_ip: args.bind,
+        otlp_traces_url: crate::backend::otlp_traces_url(&otlp),
+    }))
 }
 
 fn run_mode(args: RunArgs) -> Result<Mode, Error> {
@@ -191,6 +310,14 @@ fn run_mode(args: RunArgs) -> Result<Mode, Error> {
             ));
         }
     };
+    let peers = by_name("--peer", args.peers)?;
+    if !peers.is_empty() && matches!(backend, BackendChoice::Embedded(_)) {
+        return Err(Error::Usage(
+            "--peer needs --jaeger-url and --otlp-endpoint: peers export their spans to a \
+             collector that is not this run's own, and the traces must be read from it"
+                .into(),
+        ));
+    }
     let mut wait = WaitSettings::default();
     if let BackendChoice::External { .. } = backend {
         // A real Jaeger batches before storing: poll less often, wait longer.
@@ -217,6 +344,7 @@ fn run_mode(args: RunArgs) -> Result<Mode, Error> {
             backend,
             wait,
             fixed_ports: args.fixed_ports,
+            peers,
         },
         verbosity,
     }))
@@ -293,5 +421,88 @@ mod tests {
             BackendChoice::External { .. }
         ));
         assert_eq!(run.settings.wait.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn serve_takes_components_peers_ports_and_a_bind_address() {
+        let Mode::Serve(serve) = mode(&[
+            "tracelab",
+            "serve",
+            "scenarios/jaeger.rhai",
+            "--only",
+            "service1",
+            "--peer",
+            "service2=service2:8000",
+            "--port",
+            "service1=8000",
+            "--bind",
+            "0.0.0.0",
+            "--otlp-endpoint",
+            "http://jaeger:4318",
+        ])
+        .unwrap() else {
+            panic!("not serve");
+        };
+        assert_eq!(serve.only, ["service1"]);
+        assert_eq!(serve.peers["service2"], "service2:8000");
+        assert_eq!(serve.ports["service1"], 8000);
+        assert_eq!(serve.bind_ip.to_string(), "0.0.0.0");
+        assert_eq!(serve.otlp_traces_url, "http://jaeger:4318/v1/traces");
+    }
+
+    #[test]
+    fn serve_without_an_otlp_endpoint_is_a_usage_error() {
+        // clap reads the flag's environment variable; only judge without it.
+        if std::env::var_os("TRACELAB_OTLP_ENDPOINT").is_some() {
+            return;
+        }
+        let err = mode(&["tracelab", "serve", "a.rhai"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().contains("serve needs --otlp-endpoint"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_peer_must_be_name_equals_host_colon_port() {
+        assert_eq!(
+            parse_peer("service2=10.0.0.2:8000").unwrap(),
+            ("service2".to_string(), "10.0.0.2:8000".to_string())
+        );
+        assert!(parse_peer("[::1]:8000").is_err());
+        assert!(parse_peer("service2=10.0.0.2").is_err());
+        assert!(parse_peer("=h:1").is_err());
+        assert!(parse_peer("s=http://h:1").is_err());
+        assert!(parse_peer("s=h:0").unwrap_err().contains("not a port"));
+        assert!(parse_peer("s=h:99999").unwrap_err().contains("not a port"));
+    }
+
+    #[test]
+    fn a_peer_given_twice_is_a_usage_error() {
+        let err = mode(&[
+            "tracelab",
+            "--jaeger-url",
+            "http://j:16686",
+            "--otlp-endpoint",
+            "http://j:4318",
+            "--peer",
+            "service2=a:1",
+            "--peer",
+            "service2=b:1",
+            "a.rhai",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("--peer service2 is given twice"));
+    }
+
+    #[test]
+    fn peers_need_an_external_collector() {
+        let err = mode(&["tracelab", "--peer", "service2=h:8000", "a.rhai"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().contains("--peer needs --jaeger-url"),
+            "{err}"
+        );
     }
 }

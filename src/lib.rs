@@ -18,8 +18,9 @@
 //!
 //! Around them: [`cli`] (flags → [`cli::Mode`]), [`config`] (the optional
 //! `tracelab.toml`), [`backend`] (embedded collector or a real Jaeger),
-//! [`run`] (one scenario start to verdict), [`server`] (serving a handler
-//! with graceful shutdown), [`error`] (exit codes).
+//! [`run`] (one scenario start to verdict), [`serve`] (some components
+//! served until stopped, for topologies spread over machines), [`server`]
+//! (serving a handler with graceful shutdown), [`error`] (exit codes).
 
 pub mod assert;
 pub mod backend;
@@ -32,6 +33,7 @@ pub mod mesh;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod serve;
 pub mod server;
 pub mod traffic;
 
@@ -43,6 +45,7 @@ pub use error::Error;
 use crate::cli::{CheckOptions, Mode, RunOptions};
 use crate::report::RunReport;
 use crate::run::{Observer, run_scenario, start_backend};
+use crate::serve::{ServeOptions, Serving};
 
 /// What the binary does once the command line is understood: the exit code.
 pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Error> {
@@ -61,7 +64,28 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
             check_files(&options)?;
             Ok(error::EXIT_PASSED)
         }
+        Mode::Serve(options) => {
+            serve_until_signal(&options).await?;
+            Ok(error::EXIT_PASSED)
+        }
     }
+}
+
+/// `tracelab serve`: start, say where, serve until SIGINT/SIGTERM, then say
+/// whether every span reached the collector.
+async fn serve_until_signal(options: &ServeOptions) -> Result<(), Error> {
+    let shutdown = serve::shutdown_signal()
+        .map_err(|e| Error::Infra(format!("cannot watch for SIGINT/SIGTERM: {e}")))?;
+    let serving = Serving::start(options).await?;
+    anstream::print!("{}", serving.describe());
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let delivery = serving
+        .run_until(shutdown, |warning| {
+            anstream::eprintln!("tracelab: warning: {warning}");
+        })
+        .await;
+    anstream::print!("{}", serve::describe_delivery(&delivery));
+    Ok(())
 }
 
 /// Load every scenario first (a broken script stops the run before anything

@@ -2,7 +2,7 @@
 //! gather → assertions → report model. Whatever fails, the mesh and the
 //! collector are stopped (spans flushed) before the error is returned.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Instant, UNIX_EPOCH};
 
@@ -11,7 +11,7 @@ use crate::assert::{self};
 use crate::backend::{Backend, BackendChoice};
 use crate::error::Error;
 use crate::mesh::telemetry::{DeliveryStats, ExportSettings};
-use crate::mesh::{MeshOptions, RunningMesh};
+use crate::mesh::{MeshError, MeshOptions, RunningMesh};
 use crate::report::model::{
     CollectorInfo, ComponentInfo, ScenarioReport, TraceStats, TrafficReport,
 };
@@ -25,6 +25,9 @@ pub struct RunSettings {
     pub wait: WaitSettings,
     /// Honour ports fixed in scripts; otherwise every component gets a free one.
     pub fixed_ports: bool,
+    /// Components that run elsewhere (`--peer NAME=HOST:PORT`): not started
+    /// here; traffic and calls go to them. They export to the same collector.
+    pub peers: HashMap<String, String>,
 }
 
 impl RunSettings {
@@ -34,6 +37,7 @@ impl RunSettings {
             backend: BackendChoice::Embedded(Default::default()),
             wait: WaitSettings::default(),
             fixed_ports: false,
+            peers: HashMap::new(),
         }
     }
 }
@@ -69,10 +73,11 @@ pub async fn run_scenario(
     observer.phase(&scenario.name, "starting the mesh");
     let mut options = MeshOptions::new(ExportSettings::new(backend.otlp_traces_url()));
     options.ephemeral_ports = !settings.fixed_ports;
+    options.peers = settings.peers.clone();
     let evicted_before = backend.evicted_traces();
     let mesh = RunningMesh::start(scenario, &options)
         .await
-        .map_err(|e| Error::Infra(format!("{}: {e}", scenario.file.display())))?;
+        .map_err(|e| mesh_error(scenario, e))?;
 
     let result = drive(scenario, settings, backend, &mesh, observer).await;
     let delivery = mesh.stop().await;
@@ -147,6 +152,16 @@ pub async fn run_scenario(
     })
 }
 
+/// A selection that does not fit the scenario is the user's to fix (exit
+/// 2); anything else is the machine's (exit 3).
+pub fn mesh_error(scenario: &Scenario, error: MeshError) -> Error {
+    let text = format!("{}: {error}", scenario.file.display());
+    match error {
+        MeshError::Topology(_) => Error::Usage(text),
+        _ => Error::Infra(text),
+    }
+}
+
 type Driven = (Vec<TrafficRun>, Gathered, Vec<ComponentInfo>);
 
 async fn drive(
@@ -156,6 +171,14 @@ async fn drive(
     mesh: &RunningMesh,
     observer: Arc<dyn Observer>,
 ) -> Result<Driven, Error> {
+    let peers = mesh.peers().iter().map(|(name, authority)| ComponentInfo {
+        name: name.clone(),
+        role: scenario
+            .component(name)
+            .map(|c| format!("{} peer", c.role))
+            .unwrap_or_else(|| "peer".into()),
+        address: authority.clone(),
+    });
     let components = mesh
         .endpoints()
         .iter()
@@ -164,6 +187,7 @@ async fn drive(
             role: e.role.to_string(),
             address: e.addr.to_string(),
         })
+        .chain(peers)
         .collect();
 
     let mut runs = Vec::new();
