@@ -1,12 +1,19 @@
-//! The terminal report: topology, traffic, traces, each check as ✔/✘ with
-//! what was seen, and the verdict. Colour comes from `anstream`, which drops
-//! it when the output is not a terminal or `NO_COLOR` is set.
+//! The terminal report: topology, traffic, traces (with a waterfall of the
+//! slowest), each check as ✔/✘ with what was seen (and, for a failed shape,
+//! the expected tree beside the actual one), and the verdict. Colour comes
+//! from `anstream`, which drops it when the output is not a terminal or
+//! `NO_COLOR` is set. `trees` draws the waterfalls and comparisons.
+
+pub mod trees;
 
 use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::model::{RunReport, ScenarioReport};
+use super::model::{
+    LabInfo, LabStopped, RunReport, ScenarioReport, ShownReason, ShownTrace, TraceListing,
+};
+use super::waterfall::format_duration_us;
 use crate::assert::{Outcome, OutcomeSource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,16 +40,45 @@ pub fn render(report: &RunReport, verbosity: Verbosity) -> String {
     for scenario in &report.scenarios {
         render_scenario(&mut out, scenario, verbosity);
     }
+    if let Some(shown) = &report.shown_trace
+        && verbosity != Verbosity::Quiet
+    {
+        render_shown_trace(&mut out, shown, verbosity, 0);
+        out.push('\n');
+    }
+    for w in &report.warnings {
+        let _ = writeln!(out, "{} {w}", paint(YELLOW, "warning:"));
+    }
     if report.scenarios.len() > 1 {
         let passed = report.scenarios.iter().filter(|s| s.passed).count();
+        let (checks_passed, checks) = report.checks();
         let _ = writeln!(
             out,
-            "{} {passed} of {} scenarios passed",
+            "{} {passed} of {} scenarios passed, {checks_passed} of {checks} checks",
             verdict(report.passed),
             report.scenarios.len()
         );
     }
     out
+}
+
+fn render_shown_trace(out: &mut String, shown: &ShownTrace, verbosity: Verbosity, indent: usize) {
+    let why = match shown.reason {
+        ShownReason::Slowest => "slowest",
+        ShownReason::Requested => "requested",
+    };
+    let _ = writeln!(
+        out,
+        "{}{} {}",
+        " ".repeat(indent),
+        paint(BOLD, format!("{why}:")),
+        trees::waterfall_header(&shown.waterfall)
+    );
+    out.push_str(&trees::waterfall(
+        &shown.waterfall,
+        indent + 2,
+        verbosity == Verbosity::Verbose,
+    ));
 }
 
 fn verdict(passed: bool) -> String {
@@ -131,6 +167,9 @@ fn render_scenario(out: &mut String, s: &ScenarioReport, verbosity: Verbosity) {
             "    {} traces, {} spans, {completeness}",
             s.traces.traces, s.traces.spans
         );
+        if let Some(shown) = &s.shown_trace {
+            render_shown_trace(out, shown, verbosity, 4);
+        }
         if verbosity == Verbosity::Verbose {
             let d = &s.delivery;
             let _ = writeln!(
@@ -141,11 +180,14 @@ fn render_scenario(out: &mut String, s: &ScenarioReport, verbosity: Verbosity) {
         }
         let _ = writeln!(out, "{}", paint(BOLD, "  checks"));
     }
-    for o in &s.outcomes {
+    for (i, o) in s.outcomes.iter().enumerate() {
         let integrity = matches!(o.source, OutcomeSource::Integrity { .. });
         let show = !o.passed || (!quiet && (!integrity || verbosity == Verbosity::Verbose));
         if show {
             render_outcome(out, s, o);
+        }
+        for c in s.comparisons.iter().filter(|c| c.outcome == i) {
+            out.push_str(&trees::comparison(c, 8));
         }
     }
     if !quiet {
@@ -225,4 +267,109 @@ fn render_outcome(out: &mut String, s: &ScenarioReport, o: &Outcome) {
             o.failure_count - o.failures.len()
         );
     }
+}
+
+/// What `tracelab up` prints once everything listens.
+pub fn render_lab(lab: &LabInfo) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {} is up",
+        paint(BOLD, &lab.scenario),
+        paint(DIM, format!("({})", lab.file))
+    );
+    let _ = writeln!(out, "{}", paint(BOLD, "  topology"));
+    let width = lab
+        .components
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
+    for c in &lab.components {
+        let _ = writeln!(
+            out,
+            "    {:width$}  {:7}  http://{}",
+            c.name, c.role, c.address
+        );
+    }
+    if let Some(url) = &lab.try_url {
+        let _ = writeln!(out, "  try           curl {url}");
+    }
+    let _ = writeln!(out, "  trace viewer  {}", paint(BOLD, &lab.viewer_url));
+    let _ = writeln!(out, "  query API     {}/api/services", lab.query_url);
+    let _ = writeln!(out, "  OTLP/HTTP     {}", lab.otlp_traces_url);
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(DIM, "Ctrl-C stops everything (spans are flushed first).")
+    );
+    out
+}
+
+/// What `tracelab up` prints when it has stopped.
+pub fn render_lab_stopped(s: &LabStopped) -> String {
+    let mut text = format!(
+        "stopped: {} spans ended, {} delivered; the collector held {} traces, {} spans\n",
+        s.delivery.ended, s.delivery.delivered, s.traces, s.spans
+    );
+    if s.delivery.undelivered() > 0 {
+        text.push_str(&format!(
+            "{} {} spans did not reach the collector\n",
+            paint(YELLOW, "warning:"),
+            s.delivery.undelivered()
+        ));
+    }
+    text
+}
+
+/// `tracelab traces`: a line per trace with `list`, else a waterfall each.
+pub fn render_traces(listing: &TraceListing, list: bool, tags: bool) -> String {
+    let mut out = String::new();
+    if listing.traces.is_empty() {
+        let _ = writeln!(out, "no traces ({}) in {}", listing.query, listing.source);
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(
+            DIM,
+            format!(
+                "{} traces ({}) from {}",
+                listing.traces.len(),
+                listing.query,
+                listing.source
+            )
+        )
+    );
+    for w in &listing.traces {
+        if list {
+            let s = w.summary();
+            let _ = writeln!(
+                out,
+                "{}  {}  {:>10}  {} spans  {}  {}",
+                s.trace_id,
+                start_time(s.start_us),
+                format_duration_us(s.duration_us),
+                s.spans,
+                paint(BOLD, &s.root),
+                paint(DIM, s.services.join(", "))
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "\n{}  {}",
+                trees::waterfall_header(w),
+                paint(DIM, start_time(w.start_us))
+            );
+            out.push_str(&trees::waterfall(w, 2, tags));
+        }
+    }
+    out
+}
+
+/// Microseconds since the epoch as RFC 3339 UTC with milliseconds.
+pub fn start_time(us: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(us);
+    humantime::format_rfc3339_millis(time).to_string()
 }
