@@ -373,3 +373,128 @@ pub fn start_time(us: u64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(us);
     humantime::format_rfc3339_millis(time).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    fn plain(text: &str) -> String {
+        anstream::adapter::strip_str(text).to_string()
+    }
+
+    fn one(scenario: ScenarioReport) -> RunReport {
+        RunReport::new(vec![scenario])
+    }
+
+    #[test]
+    fn a_passing_scenario_shows_topology_traffic_the_slowest_trace_and_checks() {
+        let text = plain(&render(&one(fixture::passing()), Verbosity::Normal));
+        let expected = "\
+jaeger-tracing sandbox (scenarios/jaeger.rhai)
+  collector  embedded query http://127.0.0.1:16686 · otlp http://127.0.0.1:16686/v1/traces
+  topology
+    front-proxy  proxy    http://127.0.0.1:8000
+    service1     service  http://127.0.0.1:8001
+    service2     service  http://127.0.0.1:8002
+  traffic
+    sandbox → front-proxy: 2 requests, 2×200, 0 errors, 400 req/s
+      latency p50 1.50 ms · p90 2.25 ms · p99 2.25 ms · max 2.25 ms
+  traces
+    2 traces, 8 spans, complete after 2 polls, 120 ms
+    slowest: trace 4bf92f3577b34da6 · 4 spans · 3 services · depth 4 · 2.00 ms
+                                    0                                  2.00 ms
+      front-proxy checkAvailability │████████████████████████████████████████│ 2.00 ms
+        service1 checkAvailability  │  ████████████████████████████████████  │ 1.80 ms
+          service1 checkStock       │      ████████████████████████          │ 1.20 ms
+            service2 checkStock     │          ████████████                  │ 600 µs
+  checks
+    ✔ the 4-span chain — 2 of 2 traces match scenarios/jaeger.rhai:41:1
+    ✔ 1 integrity checks (-v lists them)
+  PASS 2 of 2 checks passed in 0.25 s
+
+";
+        assert_eq!(text, expected, "\n{text}");
+    }
+
+    #[test]
+    fn a_failed_shape_shows_the_expected_tree_beside_the_actual_one() {
+        let text = plain(&render(&one(fixture::failing()), Verbosity::Normal));
+        let expected = "\
+  checks
+    ✘ the 4-span chain — 0 of 2 traces match wrong.rhai:41:1
+        trace 4bf92f3577b34da6, at service1 checkStock (client) [c]
+          expected: children: service2 checkStok (server)
+          observed: no child service2 checkStok (server); instead: service2 checkStock (server)
+        … and 1 more
+          expected                                 actual (trace 4bf92f3577b34da6)
+          front-proxy checkAvailability (client)   front-proxy checkAvailability (client)
+            service1 checkAvailability (server)      service1 checkAvailability (server)
+              service1 checkStock (client)             service1 checkStock (client)
+        ✘       service2 checkStok (server)      ✘       service2 checkStock (server)
+    ✘ each request is one trace (sandbox) — 1 of 2 requests are one trace
+        trace aa, bb, request r-2
+          expected: 1 trace
+          observed: 2 traces: propagation broke
+  warning: 1 of 8 spans did not reach the collector
+  FAIL 0 of 2 checks passed in 0.25 s
+";
+        assert!(text.contains(expected), "\n{text}");
+        assert!(!text.contains("slowest:"), "no traces drawn: {text}");
+    }
+
+    #[test]
+    fn quiet_keeps_failures_and_verdicts_only() {
+        let text = plain(&render(&fixture::run(), Verbosity::Quiet));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "  PASS 2 of 2 checks passed in 0.25 s (jaeger-tracing sandbox)"
+        );
+        assert!(
+            text.contains("✘       service2 checkStok (server)"),
+            "{text}"
+        );
+        for absent in ["topology", "slowest:", "requested:", "✔"] {
+            assert!(!text.contains(absent), "{absent} in {text}");
+        }
+        assert_eq!(
+            lines.last().copied(),
+            Some("FAIL 1 of 2 scenarios passed, 2 of 4 checks")
+        );
+    }
+
+    #[test]
+    fn verbose_adds_integrity_checks_delivery_and_span_tags() {
+        let text = plain(&render(&fixture::run(), Verbosity::Verbose));
+        assert!(
+            text.contains(
+                "    ✔ each request is one trace (sandbox) — 2 of 2 requests are one trace"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("spans exported: 8 ended, 8 delivered, 0 failed"));
+        assert!(
+            text.contains(
+                "      front-proxy checkAvailability │████████████████████████████████████████│ 2.00 ms\n        span.kind=client  http.status_code=200\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_requested_trace_and_run_warnings_come_after_the_scenarios() {
+        let text = plain(&render(&fixture::run(), Verbosity::Normal));
+        let requested = text.find("requested: trace 4bf92f3577b34da6").unwrap();
+        let last_scenario = text.find("misspelt (wrong.rhai)").unwrap();
+        assert!(requested > last_scenario, "{text}");
+        assert!(text.contains("\nwarning: a run-level warning\n"), "{text}");
+    }
+
+    #[test]
+    fn colour_marks_failures_in_red_on_a_terminal() {
+        let text = render(&one(fixture::failing()), Verbosity::Normal);
+        assert!(text.contains(&paint(RED, "✘")), "{text}");
+        assert!(text.contains(&paint(RED, "FAIL")));
+    }
+}

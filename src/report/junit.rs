@@ -102,3 +102,76 @@ fn failure_text(s: &ScenarioReport, index: usize, o: &Outcome, place: Option<&st
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    #[test]
+    fn one_suite_per_scenario_and_one_case_per_check_with_failures_explained() {
+        let xml = render(&fixture::run());
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "testsuites");
+        assert_eq!(root.attribute("tests"), Some("4"));
+        assert_eq!(root.attribute("failures"), Some("2"));
+        let suites: Vec<_> = root
+            .children()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .collect();
+        let names: Vec<_> = suites
+            .iter()
+            .map(|s| s.attribute("name").unwrap())
+            .collect();
+        assert_eq!(names, ["jaeger-tracing sandbox", "misspelt"]);
+        assert_eq!(suites[1].attribute("time"), Some("0.250"));
+
+        let cases: Vec<_> = suites[1]
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        let case_names: Vec<_> = cases.iter().map(|c| c.attribute("name").unwrap()).collect();
+        assert_eq!(
+            case_names,
+            ["the 4-span chain", "each request is one trace (sandbox)"]
+        );
+        assert_eq!(cases[0].attribute("classname"), Some("misspelt.sandbox"));
+
+        let failure = cases[0]
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert_eq!(failure.attribute("message"), Some("0 of 2 traces match"));
+        assert_eq!(failure.attribute("type"), Some("expectation"));
+        let text = failure.text().unwrap();
+        assert!(text.starts_with("declared at wrong.rhai:41:1\n"), "{text}");
+        assert!(
+            text.contains("  observed: no child service2 checkStok (server)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "✘       service2 checkStok (server)      ✘       service2 checkStock (server)"
+            ),
+            "the tree comparison, without colour: {text}"
+        );
+        assert!(!text.contains('\u{1b}'), "no ANSI escapes: {text}");
+
+        let integrity = cases[1]
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert_eq!(integrity.attribute("type"), Some("integrity.propagation"));
+
+        let passing: Vec<_> = suites[0]
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert!(
+            passing
+                .iter()
+                .all(|c| !c.children().any(|n| n.has_tag_name("failure")))
+        );
+    }
+}

@@ -8,6 +8,8 @@
 //! progress on stderr while a run goes on.
 
 pub mod compare;
+#[cfg(test)]
+pub(crate) mod fixture;
 pub mod human;
 pub mod json;
 pub mod junit;
