@@ -13,7 +13,7 @@ use anstyle::{AnsiColor, Style};
 use super::model::{
     LabInfo, LabStopped, RunReport, ScenarioReport, ShownReason, ShownTrace, TraceListing,
 };
-use super::waterfall::format_duration_us;
+use super::waterfall::{format_duration_us, format_start_time};
 use crate::assert::{Outcome, OutcomeSource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,7 +349,7 @@ pub fn render_traces(listing: &TraceListing, list: bool, tags: bool) -> String {
                 out,
                 "{}  {}  {:>10}  {} spans  {}  {}",
                 s.trace_id,
-                start_time(s.start_us),
+                format_start_time(s.start_us),
                 format_duration_us(s.duration_us),
                 s.spans,
                 paint(BOLD, &s.root),
@@ -360,18 +360,12 @@ pub fn render_traces(listing: &TraceListing, list: bool, tags: bool) -> String {
                 out,
                 "\n{}  {}",
                 trees::waterfall_header(w),
-                paint(DIM, start_time(w.start_us))
+                paint(DIM, format_start_time(w.start_us))
             );
             out.push_str(&trees::waterfall(w, 2, tags));
         }
     }
     out
-}
-
-/// Microseconds since the epoch as RFC 3339 UTC with milliseconds.
-pub fn start_time(us: u64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(us);
-    humantime::format_rfc3339_millis(time).to_string()
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod junit;
 pub mod model;
 pub mod progress;
 pub mod waterfall;
+pub mod web;
 
 pub use model::{RunReport, ScenarioReport};
 

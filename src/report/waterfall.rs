@@ -201,6 +201,12 @@ pub fn format_duration_us(us: u64) -> String {
     }
 }
 
+/// Microseconds since the epoch as RFC 3339 UTC with milliseconds.
+pub fn format_start_time(us: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(us);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
