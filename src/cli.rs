@@ -473,4 +473,91 @@ mod tests {
         ));
         assert_eq!(run.settings.wait.timeout, Duration::from_secs(30));
     }
+
+    #[test]
+    fn reports_are_repeatable_and_only_one_takes_stdout() {
+        let Mode::Run(run) = mode(&[
+            "tracelab",
+            "--report",
+            "json",
+            "--report",
+            "junit=out/junit.xml",
+            "--show-trace",
+            "abc",
+            "a.rhai",
+        ])
+        .unwrap() else {
+            panic!("not a run");
+        };
+        assert_eq!(
+            run.reports,
+            [
+                ReportTarget {
+                    format: Format::Json,
+                    path: None
+                },
+                ReportTarget {
+                    format: Format::Junit,
+                    path: Some(PathBuf::from("out/junit.xml"))
+                },
+            ]
+        );
+        assert_eq!(run.settings.show_trace.as_deref(), Some("abc"));
+        let err = mode(&["tracelab", "--report", "human", "a.rhai"]).unwrap_err();
+        assert!(err.to_string().contains("give it a path"), "{err}");
+        let err = mode(&["tracelab", "--report", "json=", "a.rhai"]).unwrap_err();
+        assert!(err.to_string().contains("give a path after `=`"), "{err}");
+    }
+
+    #[test]
+    fn up_listens_where_the_sandbox_and_jaeger_do_unless_moved() {
+        let Mode::Up(up) = mode(&["tracelab", "up", "scenarios/jaeger.rhai"]).unwrap() else {
+            panic!("not up");
+        };
+        assert_eq!((up.ui_port, up.otlp_port), (16686, 4318));
+        assert!(up.ports.is_empty());
+        let Mode::Up(up) = mode(&[
+            "tracelab",
+            "up",
+            "--port",
+            "front-proxy=8080",
+            "--ui-port",
+            "0",
+            "s.rhai",
+        ])
+        .unwrap() else {
+            panic!("not up");
+        };
+        assert_eq!(up.ports, [("front-proxy".to_string(), 8080)]);
+        assert_eq!(up.ui_port, 0);
+        let err = mode(&["tracelab", "up", "--port", "front-proxy", "s.rhai"]).unwrap_err();
+        assert!(err.to_string().contains("write COMPONENT=PORT"), "{err}");
+    }
+
+    #[test]
+    fn traces_read_a_local_up_by_default() {
+        let Mode::Traces(t) = mode(&["tracelab", "traces", "--service", "front-proxy"]).unwrap()
+        else {
+            panic!("not traces");
+        };
+        assert_eq!(t.jaeger_url, "http://localhost:16686");
+        assert_eq!(t.query.service, "front-proxy");
+        assert_eq!(t.query.limit, Some(20));
+        assert!(t.trace_id.is_none());
+        let Mode::Traces(t) = mode(&[
+            "tracelab",
+            "traces",
+            "--jaeger-url",
+            "http://j:16686",
+            "--min-duration",
+            "2ms",
+            "4bf92f3577b34da6",
+        ])
+        .unwrap() else {
+            panic!("not traces");
+        };
+        assert_eq!(t.trace_id.as_deref(), Some("4bf92f3577b34da6"));
+        assert_eq!(t.query.min_duration, Some(Duration::from_millis(2)));
+        assert_eq!(t.jaeger_url, "http://j:16686");
+    }
 }
