@@ -13,9 +13,13 @@ use crate::backend::BackendChoice;
 use crate::collector::CollectorConfig;
 use crate::config::{self, Config, VerbosityName};
 use crate::error::Error;
+use crate::jaeger::client::TraceQuery;
 use crate::report::human::Verbosity;
+use crate::report::{Format, ReportTarget};
 use crate::run::RunSettings;
 use crate::serve::ServeOptions;
+use crate::traces::{DEFAULT_JAEGER_URL, TracesOptions};
+use crate::up::{DEFAULT_OTLP_PORT, DEFAULT_UI_PORT, UpOptions};
 
 const ABOUT: &str = "Scripted, reproducible distributed-tracing labs";
 
@@ -36,6 +40,11 @@ Examples:
   tracelab scenarios/jaeger.rhai          run Envoy's Jaeger sandbox, check its traces
   tracelab run scenarios/*.rhai           run several scenarios, sum up
   tracelab check scenarios/*.rhai         validate scripts without running them
+  tracelab --report junit=junit.xml --report json=report.json scenarios/*.rhai
+                                          also write JUnit and JSON reports for CI
+  tracelab up scenarios/jaeger.rhai       keep the sandbox running: curl localhost:8000/trace/1,
+                                          then open the trace viewer on http://localhost:16686
+  tracelab traces --service front-proxy   print a running `up`'s traces as waterfalls
   tracelab run --jaeger-url http://localhost:16686 \\
                --otlp-endpoint http://localhost:4318 scenarios/jaeger.rhai
 
@@ -77,6 +86,12 @@ pub enum Command {
     /// Serve some components of a scenario until SIGINT/SIGTERM (one
     /// machine's share of a topology spread over several).
     Serve(ServeArgs),
+    /// Start a scenario's topology and the trace viewer, and keep them
+    /// running until Ctrl-C (like `docker compose up` in the sandbox).
+    Up(UpArgs),
+    /// Find traces in a Jaeger query API (a running `tracelab up` by
+    /// default) and print them as waterfalls.
+    Traces(TracesArgs),
 }
 
 #[derive(Debug, Args, Default)]
@@ -112,9 +127,21 @@ pub struct RunArgs {
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// Also list passing integrity checks and span delivery counts.
+    /// Also list passing integrity checks, span delivery counts and the
+    /// tags of the waterfall's spans.
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Also write the report as `json` (docs/report.schema.json) or `junit`
+    /// XML, to PATH, or to stdout without one (the terminal report then
+    /// goes to stderr). Repeatable.
+    #[arg(long = "report", value_name = "FORMAT[=PATH]", value_parser = ReportTarget::parse)]
+    pub reports: Vec<ReportTarget>,
+
+    /// Draw this trace as a waterfall, read from the collector, instead of
+    /// each scenario's slowest.
+    #[arg(long, value_name = "TRACE_ID")]
+    pub show_trace: Option<String>,
 
     /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
     #[arg(long, value_name = "PATH")]
@@ -170,6 +197,88 @@ pub struct CheckArgs {
     pub files: Vec<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The scenario whose topology to start (its traffic is not sent).
+    #[arg(value_name = "SCENARIO")]
+    pub file: PathBuf,
+
+    /// Port of the trace viewer and the Jaeger query API.
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_UI_PORT)]
+    pub ui_port: u16,
+
+    /// Port of the OTLP/HTTP receiver (POST /v1/traces).
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_OTLP_PORT)]
+    pub otlp_port: u16,
+
+    /// Move a component to another port (0 picks a free one), e.g.
+    /// `--port front-proxy=8080`. Repeatable.
+    #[arg(long = "port", value_name = "COMPONENT=PORT", value_parser = parse_port_override)]
+    pub ports: Vec<(String, u16)>,
+
+    /// Traces the collector keeps before evicting the oldest.
+    #[arg(long, value_name = "N")]
+    pub max_traces: Option<usize>,
+
+    /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TracesArgs {
+    /// Print this trace; without it, search by --service.
+    #[arg(value_name = "TRACE_ID")]
+    pub trace_id: Option<String>,
+
+    /// Traces with a span of this service.
+    #[arg(short, long, required_unless_present = "trace_id")]
+    pub service: Option<String>,
+
+    /// ... and of this operation.
+    #[arg(short, long)]
+    pub operation: Option<String>,
+
+    /// Traces with a span lasting at least this long, e.g. 5ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub min_duration: Option<Duration>,
+
+    /// Traces with a span lasting at most this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_duration: Option<Duration>,
+
+    /// How many traces at most.
+    #[arg(short, long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+
+    /// One line per trace instead of waterfalls.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Show each span's tags.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// The Jaeger query API to read [default: http://localhost:16686, where
+    /// `tracelab up` serves it].
+    #[arg(long, value_name = "URL", env = "TRACELAB_JAEGER_URL")]
+    pub jaeger_url: Option<String>,
+
+    /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+fn parse_port_override(text: &str) -> Result<(String, u16), String> {
+    let (name, port) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: write COMPONENT=PORT, e.g. front-proxy=8080"))?;
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("{port:?} is not a port (0 to 65535)"))?;
+    Ok((name.to_string(), port))
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 500ms, 10s)"))
 }
@@ -217,6 +326,8 @@ pub enum Mode {
     Run(RunOptions),
     Check(CheckOptions),
     Serve(ServeOptions),
+    Up(UpOptions),
+    Traces(TracesOptions),
 }
 
 #[derive(Debug)]
@@ -224,6 +335,8 @@ pub struct RunOptions {
     pub files: Vec<PathBuf>,
     pub settings: RunSettings,
     pub verbosity: Verbosity,
+    /// Reports to write besides the terminal one.
+    pub reports: Vec<ReportTarget>,
 }
 
 #[derive(Debug)]
@@ -237,6 +350,8 @@ impl Cli {
             Some(Command::Check(args)) => Ok(Mode::Check(CheckOptions { files: args.files })),
             Some(Command::Run(args)) => run_mode(args),
             Some(Command::Serve(args)) => serve_mode(args),
+            Some(Command::Up(args)) => up_mode(args),
+            Some(Command::Traces(args)) => traces_mode(args),
             None => run_mode(self.run),
         }
     }
@@ -268,10 +383,72 @@ fn serve_mode(args: ServeArgs) -> Result<Mode, Error> {
     }))
 }
 
+fn up_mode(args: UpArgs) -> Result<Mode, Error> {
+    let config: Config = config::load(args.config.as_deref())?;
+    let mut collector = CollectorConfig::default();
+    if let Some(max) = args.max_traces.or(config.collector.max_traces) {
+        if max == 0 {
+            return Err(Error::Usage("--max-traces must be at least 1".into()));
+        }
+        collector.max_traces = max;
+    }
+    Ok(Mode::Up(UpOptions {
+        file: args.file,
+        ui_port: args.ui_port,
+        otlp_port: args.otlp_port,
+        ports: args.ports,
+        collector,
+    }))
+}
+
+fn traces_mode(args: TracesArgs) -> Result<Mode, Error> {
+    let config: Config = config::load(args.config.as_deref())?;
+    let jaeger_url = args
+        .jaeger_url
+        .or(config.collector.jaeger_url)
+        .unwrap_or_else(|| DEFAULT_JAEGER_URL.to_string());
+    if !jaeger_url.starts_with("http://") {
+        return Err(Error::Usage(format!(
+            "--jaeger-url {jaeger_url}: give an http:// URL (TLS is not supported)"
+        )));
+    }
+    if args.limit == 0 {
+        return Err(Error::Usage("--limit must be at least 1".into()));
+    }
+    let query = TraceQuery {
+        service: args.service.unwrap_or_default(),
+        operation: args.operation,
+        min_duration: args.min_duration,
+        max_duration: args.max_duration,
+        limit: Some(args.limit),
+        ..TraceQuery::default()
+    };
+    Ok(Mode::Traces(TracesOptions {
+        jaeger_url,
+        trace_id: args.trace_id,
+        query,
+        list: args.list,
+        tags: args.verbose,
+    }))
+}
+
 fn run_mode(args: RunArgs) -> Result<Mode, Error> {
     if args.files.is_empty() {
         return Err(Error::Usage(
             "no scenario given: try `tracelab scenarios/jaeger.rhai` (see --help)".into(),
+        ));
+    }
+    let to_stdout: Vec<&ReportTarget> = args.reports.iter().filter(|r| r.path.is_none()).collect();
+    if to_stdout.len() > 1 {
+        return Err(Error::Usage(
+            "only one --report can go to stdout: give the others a path, e.g. --report junit=junit.xml"
+                .into(),
+        ));
+    }
+    if to_stdout.iter().any(|r| r.format == Format::Human) {
+        return Err(Error::Usage(
+            "--report human without a path is the default output: give it a path, e.g. --report human=report.txt"
+                .into(),
         ));
     }
     let config: Config = config::load(args.config.as_deref())?;
@@ -345,8 +522,10 @@ fn run_mode(args: RunArgs) -> Result<Mode, Error> {
             wait,
             fixed_ports: args.fixed_ports,
             peers,
+            show_trace: args.show_trace,
         },
         verbosity,
+        reports: args.reports,
     }))
 }
 
@@ -504,5 +683,92 @@ mod tests {
             err.to_string().contains("--peer needs --jaeger-url"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn reports_are_repeatable_and_only_one_takes_stdout() {
+        let Mode::Run(run) = mode(&[
+            "tracelab",
+            "--report",
+            "json",
+            "--report",
+            "junit=out/junit.xml",
+            "--show-trace",
+            "abc",
+            "a.rhai",
+        ])
+        .unwrap() else {
+            panic!("not a run");
+        };
+        assert_eq!(
+            run.reports,
+            [
+                ReportTarget {
+                    format: Format::Json,
+                    path: None
+                },
+                ReportTarget {
+                    format: Format::Junit,
+                    path: Some(PathBuf::from("out/junit.xml"))
+                },
+            ]
+        );
+        assert_eq!(run.settings.show_trace.as_deref(), Some("abc"));
+        let err = mode(&["tracelab", "--report", "human", "a.rhai"]).unwrap_err();
+        assert!(err.to_string().contains("give it a path"), "{err}");
+        let err = mode(&["tracelab", "--report", "json=", "a.rhai"]).unwrap_err();
+        assert!(err.to_string().contains("give a path after `=`"), "{err}");
+    }
+
+    #[test]
+    fn up_listens_where_the_sandbox_and_jaeger_do_unless_moved() {
+        let Mode::Up(up) = mode(&["tracelab", "up", "scenarios/jaeger.rhai"]).unwrap() else {
+            panic!("not up");
+        };
+        assert_eq!((up.ui_port, up.otlp_port), (16686, 4318));
+        assert!(up.ports.is_empty());
+        let Mode::Up(up) = mode(&[
+            "tracelab",
+            "up",
+            "--port",
+            "front-proxy=8080",
+            "--ui-port",
+            "0",
+            "s.rhai",
+        ])
+        .unwrap() else {
+            panic!("not up");
+        };
+        assert_eq!(up.ports, [("front-proxy".to_string(), 8080)]);
+        assert_eq!(up.ui_port, 0);
+        let err = mode(&["tracelab", "up", "--port", "front-proxy", "s.rhai"]).unwrap_err();
+        assert!(err.to_string().contains("write COMPONENT=PORT"), "{err}");
+    }
+
+    #[test]
+    fn traces_read_a_local_up_by_default() {
+        let Mode::Traces(t) = mode(&["tracelab", "traces", "--service", "front-proxy"]).unwrap()
+        else {
+            panic!("not traces");
+        };
+        assert_eq!(t.jaeger_url, "http://localhost:16686");
+        assert_eq!(t.query.service, "front-proxy");
+        assert_eq!(t.query.limit, Some(20));
+        assert!(t.trace_id.is_none());
+        let Mode::Traces(t) = mode(&[
+            "tracelab",
+            "traces",
+            "--jaeger-url",
+            "http://j:16686",
+            "--min-duration",
+            "2ms",
+            "4bf92f3577b34da6",
+        ])
+        .unwrap() else {
+            panic!("not traces");
+        };
+        assert_eq!(t.trace_id.as_deref(), Some("4bf92f3577b34da6"));
+        assert_eq!(t.query.min_duration, Some(Duration::from_millis(2)));
+        assert_eq!(t.jaeger_url, "http://j:16686");
     }
 }

@@ -21,6 +21,10 @@
 //! [`run`] (one scenario start to verdict), [`serve`] (some components
 //! served until stopped, for topologies spread over machines), [`server`]
 //! (serving a handler with graceful shutdown), [`error`] (exit codes).
+//! [`run`] (one scenario start to verdict), [`up`] (a topology and the
+//! trace viewer kept running), [`traces`] (traces from a query API, laid
+//! out), [`server`] (serving a handler with graceful shutdown), [`error`]
+//! (exit codes).
 
 pub mod assert;
 pub mod backend;
@@ -35,7 +39,9 @@ pub mod run;
 pub mod scenario;
 pub mod serve;
 pub mod server;
+pub mod traces;
 pub mod traffic;
+pub mod up;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,8 +49,8 @@ use std::sync::Arc;
 pub use error::Error;
 
 use crate::cli::{CheckOptions, Mode, RunOptions};
-use crate::report::RunReport;
-use crate::run::{Observer, run_scenario, start_backend};
+use crate::report::{Format, RunReport};
+use crate::run::{Observer, requested_trace, run_scenario, start_backend};
 use crate::serve::{ServeOptions, Serving};
 
 /// What the binary does once the command line is understood: the exit code.
@@ -52,8 +58,7 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
     match mode {
         Mode::Run(options) => {
             let report = run_files(&options, observer).await?;
-            let text = report::human::render(&report, options.verbosity);
-            anstream::print!("{text}");
+            write_reports(&report, &options)?;
             Ok(if report.passed {
                 error::EXIT_PASSED
             } else {
@@ -66,6 +71,20 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
         }
         Mode::Serve(options) => {
             serve_until_signal(&options).await?;
+            Ok(error::EXIT_PASSED)
+        }
+        Mode::Up(options) => {
+            let lab = up::start(&options).await?;
+            anstream::print!("{}", report::human::render_lab(lab.info()));
+            up::shutdown_signal().await;
+            let stopped = lab.stop().await;
+            anstream::print!("{}", report::human::render_lab_stopped(&stopped));
+            Ok(error::EXIT_PASSED)
+        }
+        Mode::Traces(options) => {
+            let listing = traces::find(&options).await?;
+            let text = report::human::render_traces(&listing, options.list, options.tags);
+            anstream::print!("{text}");
             Ok(error::EXIT_PASSED)
         }
     }
@@ -88,6 +107,44 @@ async fn serve_until_signal(options: &ServeOptions) -> Result<(), Error> {
     Ok(())
 }
 
+/// The terminal report on stdout (stderr when another format takes
+/// stdout), then every `--report` in its place.
+fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Error> {
+    let human = report::render(report, Format::Human, options.verbosity);
+    if options.reports.iter().any(|r| r.path.is_none()) {
+        anstream::eprint!("{human}");
+    } else {
+        anstream::print!("{human}");
+    }
+    for target in &options.reports {
+        let mut text = report::render(report, target.format, options.verbosity);
+        match &target.path {
+            None => {
+                use std::io::Write as _;
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .map_err(|e| Error::Infra(format!("cannot write the report to stdout: {e}")))?;
+            }
+            Some(path) => {
+                if target.format == Format::Human {
+                    text = anstream::adapter::strip_str(&text).to_string();
+                }
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Error::Infra(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                std::fs::write(path, text).map_err(|e| {
+                    Error::Infra(format!("cannot write the report {}: {e}", path.display()))
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Load every scenario first (a broken script stops the run before anything
 /// starts), then run them one after another.
 pub async fn run_files(
@@ -106,8 +163,18 @@ pub async fn run_files(
             }
         }
     }
+    let mut report = RunReport::new(reports);
+    if let Some(id) = &options.settings.show_trace {
+        match requested_trace(&backend, id).await {
+            Ok(Some(shown)) => report.shown_trace = Some(shown),
+            Ok(None) => report.warnings.push(format!(
+                "--show-trace {id}: the collector has no such trace"
+            )),
+            Err(e) => report.warnings.push(format!("--show-trace {id}: {e}")),
+        }
+    }
     backend.stop().await;
-    Ok(RunReport::new(reports))
+    Ok(report)
 }
 
 pub fn check_files(options: &CheckOptions) -> Result<(), Error> {

@@ -43,7 +43,7 @@ pub enum OutcomeSource {
     Integrity { check: &'static str },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Failure {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
@@ -53,6 +53,13 @@ pub struct Failure {
     pub span: Option<String>,
     pub expected: String,
     pub observed: String,
+    /// For a trace shape: the expected span the difference is about, as
+    /// child indices from the pattern's root (`[]` is the root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern_path: Option<Vec<usize>>,
+    /// The actual spans where the difference shows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub span_ids: Vec<String>,
 }
 
 /// A traffic block's requests and the traces they produced.
@@ -157,6 +164,7 @@ fn expectation(e: &Expectation, block: &BlockView<'_>) -> Outcome {
                     span: None,
                     expected: format!("{quantifier} matching {}", pattern.label()),
                     observed: "no traces of this traffic reached the collector".into(),
+                    ..Failure::default()
                 });
                 return outcome;
             }
@@ -172,6 +180,7 @@ fn expectation(e: &Expectation, block: &BlockView<'_>) -> Outcome {
                         span: None,
                         expected: format!("{quantifier} matching {}", pattern.label()),
                         observed: "this trace matches".into(),
+                        ..Failure::default()
                     });
                 }
             } else {
@@ -188,6 +197,8 @@ fn expectation(e: &Expectation, block: &BlockView<'_>) -> Outcome {
                             span: diff.span,
                             expected: diff.expected,
                             observed: diff.observed,
+                            pattern_path: Some(diff.pattern_path),
+                            span_ids: diff.span_ids,
                         });
                     }
                 }
