@@ -32,6 +32,7 @@ pub mod cli;
 pub mod collector;
 pub mod config;
 pub mod error;
+pub mod fuzzing;
 pub mod jaeger;
 pub mod mesh;
 pub mod report;
