@@ -18,13 +18,12 @@
 //!
 //! Around them: [`cli`] (flags → [`cli::Mode`]), [`config`] (the optional
 //! `tracelab.toml`), [`backend`] (embedded collector or a real Jaeger),
-//! [`run`] (one scenario start to verdict), [`serve`] (some components
-//! served until stopped, for topologies spread over machines), [`server`]
-//! (serving a handler with graceful shutdown), [`error`] (exit codes).
 //! [`run`] (one scenario start to verdict), [`up`] (a topology and the
-//! trace viewer kept running), [`traces`] (traces from a query API, laid
-//! out), [`server`] (serving a handler with graceful shutdown), [`error`]
-//! (exit codes).
+//! trace viewer kept running), [`serve`] (some components served until
+//! stopped, for topologies spread over machines), [`traces`] (traces from a
+//! query API, laid out), [`server`] (serving a handler with graceful
+//! shutdown), [`signals`] (SIGINT/SIGTERM), [`fuzzing`] (entry points for
+//! the fuzz targets), [`error`] (exit codes).
 
 pub mod assert;
 pub mod backend;
@@ -40,6 +39,7 @@ pub mod run;
 pub mod scenario;
 pub mod serve;
 pub mod server;
+pub mod signals;
 pub mod traces;
 pub mod traffic;
 pub mod up;
@@ -75,9 +75,10 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
             Ok(error::EXIT_PASSED)
         }
         Mode::Up(options) => {
+            let shutdown = watch_signals()?;
             let lab = up::start(&options).await?;
             anstream::print!("{}", report::human::render_lab(lab.info()));
-            up::shutdown_signal().await;
+            shutdown.await;
             let stopped = lab.stop().await;
             anstream::print!("{}", report::human::render_lab_stopped(&stopped));
             Ok(error::EXIT_PASSED)
@@ -94,8 +95,7 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
 /// `tracelab serve`: start, say where, serve until SIGINT/SIGTERM, then say
 /// whether every span reached the collector.
 async fn serve_until_signal(options: &ServeOptions) -> Result<(), Error> {
-    let shutdown = serve::shutdown_signal()
-        .map_err(|e| Error::Infra(format!("cannot watch for SIGINT/SIGTERM: {e}")))?;
+    let shutdown = watch_signals()?;
     let serving = Serving::start(options).await?;
     anstream::print!("{}", serving.describe());
     let _ = std::io::Write::flush(&mut std::io::stdout());
@@ -106,6 +106,11 @@ async fn serve_until_signal(options: &ServeOptions) -> Result<(), Error> {
         .await;
     anstream::print!("{}", serve::describe_delivery(&delivery));
     Ok(())
+}
+
+fn watch_signals() -> Result<impl std::future::Future<Output = ()>, Error> {
+    signals::shutdown_signal()
+        .map_err(|e| Error::Infra(format!("cannot watch for SIGINT/SIGTERM: {e}")))
 }
 
 /// The terminal report on stdout (stderr when another format takes

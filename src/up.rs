@@ -113,22 +113,6 @@ impl RunningLab {
     }
 }
 
-/// Ctrl-C or SIGTERM, whichever comes first.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 fn move_components(scenario: &mut Scenario, ports: &[(String, u16)]) -> Result<(), Error> {
     for (name, port) in ports {
         let known: Vec<&str> = scenario
