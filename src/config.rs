@@ -8,6 +8,7 @@
 //! [collector]
 //! jaeger_url = "http://localhost:16686"   # use a real Jaeger ...
 //! otlp_endpoint = "http://localhost:4318" # ... and export to it
+//! jaeger_bin = "/path/to/jaeger"          # or start this Jaeger per run
 //! max_traces = 100000                     # embedded collector bound
 //! wait_timeout = "10s"                    # how long to wait for traces
 //!
@@ -38,6 +39,7 @@ pub struct Config {
 pub struct CollectorDefaults {
     pub jaeger_url: Option<String>,
     pub otlp_endpoint: Option<String>,
+    pub jaeger_bin: Option<PathBuf>,
     pub max_traces: Option<usize>,
     #[serde(default, with = "humantime_serde_opt")]
     pub wait_timeout: Option<Duration>,

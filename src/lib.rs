@@ -17,7 +17,8 @@
 //! - [`report`]: the report model and its renderings.
 //!
 //! Around them: [`cli`] (flags → [`cli::Mode`]), [`config`] (the optional
-//! `tracelab.toml`), [`backend`] (embedded collector or a real Jaeger),
+//! `tracelab.toml`), [`backend`] (embedded collector, a Jaeger it starts, or
+//! a running Jaeger),
 //! [`run`] (one scenario start to verdict), [`server`] (serving a handler
 //! with graceful shutdown), [`error`] (exit codes).
 
@@ -71,19 +72,47 @@ pub async fn run_files(
     observer: Arc<dyn Observer>,
 ) -> Result<RunReport, Error> {
     let scenarios = load_all(&options.files)?;
-    let backend = start_backend(&options.settings).await?;
-    let mut reports = Vec::new();
-    for scenario in &scenarios {
-        match run_scenario(scenario, &backend, &options.settings, Arc::clone(&observer)).await {
-            Ok(report) => reports.push(report),
-            Err(e) => {
-                backend.stop().await;
-                return Err(e);
+    // Dropping a half-started backend kills a started Jaeger.
+    let backend = tokio::select! {
+        backend = start_backend(&options.settings) => backend?,
+        _ = interrupted() => return Err(Error::Interrupted),
+    };
+    let run_all = async {
+        let mut reports = Vec::new();
+        for scenario in &scenarios {
+            let observer = Arc::clone(&observer);
+            reports.push(run_scenario(scenario, &backend, &options.settings, observer).await?);
+        }
+        Ok(reports)
+    };
+    let result = tokio::select! {
+        result = run_all => result,
+        _ = interrupted() => Err(Error::Interrupted),
+    };
+    backend.stop().await;
+    result.map(RunReport::new)
+}
+
+/// Ctrl-C or SIGTERM: stop what was started before exiting.
+async fn interrupted() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            },
+            Err(_) => {
+                let _ = ctrl_c.await;
             }
         }
     }
-    backend.stop().await;
-    Ok(RunReport::new(reports))
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }
 
 pub fn check_files(options: &CheckOptions) -> Result<(), Error> {

@@ -101,6 +101,10 @@ impl RunningCollector {
         format!("http://{}/v1/traces", self.addr())
     }
 
+    pub fn max_traces(&self) -> usize {
+        self.store.max_traces()
+    }
+
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }

@@ -100,6 +100,10 @@ impl Store {
         }
     }
 
+    pub fn max_traces(&self) -> usize {
+        self.max_traces
+    }
+
     pub fn insert(&self, spans: Vec<StoredSpan>) {
         self.spans_received
             .fetch_add(spans.len() as u64, Ordering::Relaxed);
