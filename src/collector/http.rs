@@ -15,7 +15,7 @@ use prost::Message;
 use super::otlp::{self, Encoding};
 use super::query;
 use super::store::Store;
-use crate::server::{Body, Handler, json, text};
+use crate::server::{Body, Handler, text};
 
 pub struct CollectorHandler {
     pub store: Arc<Store>,
@@ -30,7 +30,7 @@ impl Handler for CollectorHandler {
             (&Method::POST, "/v1/traces") => self.ingest_otlp(request).await,
             (&Method::GET, p) if p.starts_with("/api/") => {
                 match query::handle(&self.store, p, &query) {
-                    Some(answer) => json(answer.status, answer.body),
+                    Some(answer) => api_response(answer),
                     None => text(404, "404 page not found\n"),
                 }
             }
@@ -92,6 +92,19 @@ impl CollectorHandler {
             Err(e) => text(400, format!("{e}\n")),
         }
     }
+}
+
+/// A query API answer; errors carry the header Go's `http.Error` adds.
+fn api_response(answer: query::ApiResponse) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(answer.status)
+        .header("content-type", answer.content_type);
+    if answer.is_error() {
+        builder = builder.header("x-content-type-options", "nosniff");
+    }
+    builder
+        .body(Full::new(Bytes::from(answer.body)))
+        .expect("static response parts are valid")
 }
 
 /// An empty ExportTraceServiceResponse in the request's encoding.

@@ -5,6 +5,9 @@
 //! read it exactly as they read a real Jaeger. The mesh exports to it; the
 //! assertions query it; nothing else touches it.
 
+pub mod adjust;
+pub mod go_json;
+pub mod go_text;
 pub mod http;
 pub mod otlp;
 pub mod query;
