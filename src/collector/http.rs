@@ -99,7 +99,7 @@ fn api_response(answer: query::ApiResponse) -> Response<Body> {
     let mut builder = Response::builder()
         .status(answer.status)
         .header("content-type", answer.content_type);
-    if answer.is_error() {
+    if answer.nosniff {
         builder = builder.header("x-content-type-options", "nosniff");
     }
     builder

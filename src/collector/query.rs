@@ -26,6 +26,8 @@ pub struct ApiResponse {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// Go's `http.Error` adds `X-Content-Type-Options: nosniff`.
+    pub nosniff: bool,
 }
 
 impl ApiResponse {
@@ -38,6 +40,7 @@ impl ApiResponse {
             } else {
                 go_json::to_vec(value)
             },
+            nosniff: false,
         }
     }
 
@@ -60,18 +63,24 @@ impl ApiResponse {
             status,
             content_type: "text/plain; charset=utf-8",
             body,
+            nosniff: true,
         }
-    }
-
-    pub fn is_error(&self) -> bool {
-        self.status >= 400
     }
 }
 
 /// Answer a GET under `/api/`, or `None` when the path is not part of the API.
 pub fn handle(store: &Store, path: &str, query: &str) -> Option<ApiResponse> {
-    let params = Params::parse(query);
     let rest = path.strip_prefix("/api/")?;
+    if query_unescape(path).is_none() {
+        // Go's HTTP server refuses a path with a bad escape before routing.
+        return Some(ApiResponse {
+            status: 400,
+            content_type: "text/plain; charset=utf-8",
+            body: b"400 Bad Request".to_vec(),
+            nosniff: false,
+        });
+    }
+    let params = Params::parse(query);
     let segments: Vec<&str> = rest.split('/').collect();
     Some(match segments.as_slice() {
         ["services"] => {
@@ -646,6 +655,13 @@ mod tests {
         assert_eq!(body["data"], serde_json::json!(["checkAvailability"]));
         let (_, body) = get(&store, "/api/services/nobody/operations");
         assert_eq!(body["data"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn a_path_with_a_bad_escape_is_refused_before_routing_as_go_does() {
+        let response = handle(&store_with_chain(), "/api/services/a%zz/operations", "").unwrap();
+        assert_eq!(response.status, 400);
+        assert_eq!(response.body, b"400 Bad Request");
     }
 
     #[test]

@@ -11,6 +11,8 @@
 mod common;
 mod harness;
 mod otlp;
+mod sandbox;
+mod search;
 mod traces;
 
 pub use harness::{Compare, Pair};
