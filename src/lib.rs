@@ -71,11 +71,15 @@ pub async fn run_files(
     options: &RunOptions,
     observer: Arc<dyn Observer>,
 ) -> Result<RunReport, Error> {
+    // Listen before anything starts, so no interrupt finds a process
+    // started and no handler to stop it.
+    let mut interrupt = Interrupt::listen();
     let scenarios = load_all(&options.files)?;
     // Dropping a half-started backend kills a started Jaeger.
     let backend = tokio::select! {
+        biased;
+        _ = interrupt.recv() => return Err(Error::Interrupted),
         backend = start_backend(&options.settings) => backend?,
-        _ = interrupted() => return Err(Error::Interrupted),
     };
     let run_all = async {
         let mut reports = Vec::new();
@@ -86,32 +90,50 @@ pub async fn run_files(
         Ok(reports)
     };
     let result = tokio::select! {
+        biased;
+        _ = interrupt.recv() => Err(Error::Interrupted),
         result = run_all => result,
-        _ = interrupted() => Err(Error::Interrupted),
     };
     backend.stop().await;
     result.map(RunReport::new)
 }
 
 /// Ctrl-C or SIGTERM: stop what was started before exiting.
-async fn interrupted() {
-    let ctrl_c = tokio::signal::ctrl_c();
+struct Interrupt {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            },
-            Err(_) => {
-                let _ = ctrl_c.await;
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Interrupt {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Interrupt {
+                signals: signal(SignalKind::interrupt())
+                    .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                    .ok(),
             }
         }
+        #[cfg(not(unix))]
+        Interrupt {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        match &mut self.signals {
+            Some((int, term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            None => std::future::pending().await,
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
