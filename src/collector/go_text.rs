@@ -69,6 +69,17 @@ pub fn parse_int(text: &str, bits: u32) -> Result<i64, String> {
     Ok(if negative { -value } else { value } as i64)
 }
 
+/// `strconv.ParseUint(text, 10, bits)`.
+pub fn parse_uint(text: &str, bits: u32) -> Result<u64, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(num_error("ParseUint", text, "invalid syntax"));
+    }
+    text.parse::<u64>()
+        .ok()
+        .filter(|v| bits >= 64 || *v < (1u64 << bits))
+        .ok_or_else(|| num_error("ParseUint", text, "value out of range"))
+}
+
 /// `strconv.ParseUint(text, 16, 64)`.
 pub fn parse_hex_u64(text: &str) -> Result<u64, String> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -1,9 +1,12 @@
 //! The embedded collector: a Jaeger stand-in that needs no install.
 //!
-//! It receives OTLP/HTTP (`otlp`), keeps spans in memory (`store`) and
-//! answers Jaeger's query API (`query`) with Jaeger's JSON, so assertions
-//! read it exactly as they read a real Jaeger. The mesh exports to it; the
-//! assertions query it; nothing else touches it.
+//! It receives OTLP/HTTP (`otlp`) and Zipkin v2 JSON (`zipkin`, what
+//! Envoy's zipkin tracer sends), keeps spans in memory (`store`) and
+//! answers Jaeger's query API (`query`, with Jaeger's adjusters in
+//! `adjust`) byte for byte as Jaeger v2 does (Go's JSON and text in
+//! `go_json` and `go_text`), so assertions read it exactly as they read a
+//! real Jaeger; tests/conformance holds it to that against the real binary.
+//! The mesh exports to it; the assertions query it; nothing else touches it.
 
 pub mod adjust;
 pub mod go_json;
@@ -13,6 +16,7 @@ pub mod otlp;
 pub mod query;
 pub mod span;
 pub mod store;
+pub mod zipkin;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -14,5 +14,6 @@ mod otlp;
 mod sandbox;
 mod search;
 mod traces;
+mod zipkin;
 
 pub use harness::{Compare, Pair};
