@@ -41,7 +41,8 @@ Examples:
                --otlp-endpoint http://localhost:4318 scenarios/jaeger.rhai
 
 Exit codes: 0 all checks passed, 1 a check failed, 2 the script or the
-command line is wrong, 3 the infrastructure failed (a port, a collector).
+command line is wrong, 3 the infrastructure failed (a port, a collector),
+130 interrupted (a Jaeger tracelab started is stopped first).
 Scenario language: docs/scenarios.md";
 
 #[derive(Debug, Parser)]

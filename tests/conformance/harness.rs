@@ -165,6 +165,26 @@ impl Pair {
         );
     }
 
+    /// Export the same OTLP request to both as OTLP JSON.
+    pub async fn export_json(&self, request: &ExportTraceServiceRequest) {
+        let body = Bytes::from(serde_json::to_vec(request).unwrap());
+        let (jaeger, embedded) = self
+            .post_both(
+                "/v1/traces",
+                "application/json",
+                body,
+                &self.jaeger.otlp_traces_url(),
+            )
+            .await;
+        assert_eq!(jaeger.status, 200, "Jaeger refused: {}", jaeger.describe());
+        assert_eq!(
+            embedded.status,
+            200,
+            "the embedded collector refused: {}",
+            embedded.describe()
+        );
+    }
+
     /// POST Zipkin v2 JSON to Jaeger's zipkin receiver and the embedded
     /// collector's `/api/v2/spans`.
     pub async fn post_zipkin(&self, json: &str) -> (Answer, Answer) {

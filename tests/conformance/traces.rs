@@ -585,6 +585,19 @@ async fn every_otlp_span_feature_reads_back_from_the_embedded_collector_as_from_
     let base = now_ns() - 60_000_000_000;
     let cases = feature_cases(base);
     check_cases(&mut pair, &cases).await;
+    // Every attribute type again, as OTLP JSON instead of protobuf.
+    let mut json_case = every_tag_type(base);
+    for resource in &mut json_case.request.resource_spans {
+        for scope in &mut resource.scope_spans {
+            for span in &mut scope.spans {
+                span.trace_id = trace_id(0, 0x1f01);
+            }
+        }
+    }
+    pair.export_json(&json_case.request).await;
+    pair.wait_for_trace("0000000000001f01", 1).await;
+    pair.check("/api/traces/0000000000001f01", Compare::Bytes)
+        .await;
     // The same traces raw (no adjusters) and pretty-printed.
     for case in &cases {
         for query in ["raw=true", "prettyPrint=true", "raw=1&prettyPrint=yes"] {
