@@ -92,7 +92,13 @@ pub async fn run_files(
     let result = tokio::select! {
         biased;
         _ = interrupt.recv() => Err(Error::Interrupted),
+        // A Jaeger that dies mid-run ends the run now, not after the traffic.
+        () = backend.died() => Err(Error::Infra("Jaeger stopped during the run".into())),
         result = run_all => result,
+    };
+    let result = match result {
+        Err(Error::Infra(message)) => Err(Error::Infra(backend.explain(message))),
+        other => other,
     };
     backend.stop().await;
     result.map(RunReport::new)

@@ -182,18 +182,19 @@ fn jaeger_ports(jaeger: u32) -> Vec<u16> {
         .collect()
 }
 
-/// Start a very long run on a started Jaeger, send SIGINT (at once, or once
-/// Jaeger listens on every port), and check both exit.
-fn interrupt_a_long_run(after_jaeger_listens: bool) {
-    let Some(bin) = jaeger_bin() else { return };
+/// A very long run on a started Jaeger, and that Jaeger's pid.
+fn start_a_long_run(
+    bin: &Path,
+    after_jaeger_listens: bool,
+) -> (std::process::Child, u32, tempfile::TempDir) {
     let long = common::sandbox_with("requests: 10,", "requests: 10000000,");
-    let (_dir, scenario) = common::scratch_scenario("long.rhai", &long);
+    let (dir, scenario) = common::scratch_scenario("long.rhai", &long);
     let child = Command::new(env!("CARGO_BIN_EXE_tracelab"))
         .args([
             "run",
             "-q",
             "--jaeger-bin",
-            path_str(&bin),
+            path_str(bin),
             path_str(&scenario),
         ])
         .current_dir(root())
@@ -225,6 +226,14 @@ fn interrupt_a_long_run(after_jaeger_listens: bool) {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+    (child, jaeger, dir)
+}
+
+/// Interrupt a long run (at once, or once Jaeger listens on every port),
+/// and check both tracelab and Jaeger exit.
+fn interrupt_a_long_run(after_jaeger_listens: bool) {
+    let Some(bin) = jaeger_bin() else { return };
+    let (child, jaeger, _dir) = start_a_long_run(&bin, after_jaeger_listens);
     let signalled = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -247,4 +256,44 @@ fn an_interrupt_while_jaeger_starts_kills_it_and_exits_130() {
 #[test]
 fn an_interrupt_during_the_run_stops_the_started_jaeger_and_exits_130() {
     interrupt_a_long_run(true);
+}
+
+/// Wait until some port of the started Jaeger lists the sandbox's front
+/// proxy among its services: traffic is flowing.
+fn wait_for_spans(jaeger: u32) {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        for port in jaeger_ports(jaeger) {
+            let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                continue;
+            };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = stream.write_all(b"GET /api/services HTTP/1.0\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.contains("\"front-proxy\"") {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "no spans reached Jaeger");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_jaeger_that_dies_during_the_run_exits_3_with_the_end_of_its_log() {
+    let Some(bin) = jaeger_bin() else { return };
+    let (child, jaeger, _dir) = start_a_long_run(&bin, true);
+    wait_for_spans(jaeger);
+    let killed = Command::new("kill")
+        .args(["-KILL", &jaeger.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("Jaeger exited (signal: 9"), "{err}");
+    assert!(err.contains("Everything is ready"), "the log tail: {err}");
 }

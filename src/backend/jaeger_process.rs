@@ -107,7 +107,8 @@ impl JaegerPorts {
 
 /// A running Jaeger started by tracelab.
 pub struct JaegerProcess {
-    child: Child,
+    /// Locked only to ask whether Jaeger has exited while a run borrows it.
+    child: std::sync::Mutex<Child>,
     ports: JaegerPorts,
     max_traces: usize,
     /// Holds config.yaml and jaeger.log; removed when dropped.
@@ -160,7 +161,7 @@ impl JaegerProcess {
                 source,
             })?;
         let mut process = JaegerProcess {
-            child,
+            child: std::sync::Mutex::new(child),
             ports,
             max_traces: settings.max_traces,
             dir,
@@ -174,7 +175,7 @@ impl JaegerProcess {
         let client = Upstream::default();
         let authority = format!("127.0.0.1:{}", self.ports.health);
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(status) = self.exit_status() {
                 return Err(JaegerProcessError::Exited {
                     status,
                     log: self.log_tail(),
@@ -242,8 +243,19 @@ impl JaegerProcess {
     }
 
     /// Has Jaeger exited (crashed) since it started?
-    pub fn exit_status(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        child.try_wait().ok().flatten()
+    }
+
+    /// Resolves when Jaeger exits on its own (checked a few times a second).
+    pub async fn exited(&self) -> ExitStatus {
+        loop {
+            if let Some(status) = self.exit_status() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Kill Jaeger and wait for it; its files go with `self`. Memory
@@ -253,7 +265,8 @@ impl JaegerProcess {
     }
 
     async fn kill(&mut self) {
-        let _ = self.child.kill().await;
+        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill().await;
     }
 }
 
@@ -261,10 +274,11 @@ impl Drop for JaegerProcess {
     /// A run dropped half-way (an interrupt during start-up, a panic) still
     /// must not leave Jaeger behind: kill it and reap it before returning.
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.start_kill();
+        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
+        if matches!(child.try_wait(), Ok(None)) {
+            let _ = child.start_kill();
             for _ in 0..200 {
-                if !matches!(self.child.try_wait(), Ok(None)) {
+                if !matches!(child.try_wait(), Ok(None)) {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(5));

@@ -68,17 +68,17 @@ impl Backend {
             }
             BackendChoice::JaegerBinary(settings) => {
                 let backend = Backend::Started(JaegerProcess::start(settings).await?);
-                if let Err(e) = backend.preflight().await {
-                    let log = match &backend {
-                        Backend::Started(p) => p.log_tail(),
-                        _ => String::new(),
-                    };
-                    backend.stop().await;
-                    return Err(BackendError::Unusable(format!(
-                        "{e}\n  the end of Jaeger's log:\n{log}"
-                    )));
+                match backend.preflight().await {
+                    Ok(()) => Ok(backend),
+                    Err(e) => {
+                        let message = match &backend {
+                            Backend::Started(p) => explain_started(p, e.to_string(), true),
+                            _ => e.to_string(),
+                        };
+                        backend.stop().await;
+                        Err(BackendError::Unusable(message))
+                    }
                 }
-                Ok(backend)
             }
         }
     }
@@ -165,6 +165,26 @@ impl Backend {
         }
     }
 
+    /// Add what the backend knows to an infrastructure failure: a started
+    /// Jaeger that has exited says so, with the end of its log.
+    pub fn explain(&self, message: String) -> String {
+        match self {
+            Backend::Started(process) => explain_started(process, message, false),
+            _ => message,
+        }
+    }
+
+    /// Resolves if the backend dies on its own (a started Jaeger exits);
+    /// never for the others.
+    pub async fn died(&self) {
+        match self {
+            Backend::Started(process) => {
+                process.exited().await;
+            }
+            _ => std::future::pending().await,
+        }
+    }
+
     pub fn evicted_traces(&self) -> u64 {
         match self {
             Backend::Embedded(c) => c.store().stats().evicted_traces,
@@ -180,6 +200,22 @@ impl Backend {
             Backend::Started(p) => p.max_traces(),
             Backend::External { .. } => crate::collector::DEFAULT_MAX_TRACES,
         }
+    }
+}
+
+/// A failure of a run on a started Jaeger: whether Jaeger exited, and the
+/// end of its log when it did (or always, with `always_log`).
+fn explain_started(process: &JaegerProcess, message: String, always_log: bool) -> String {
+    match process.exit_status() {
+        Some(status) => format!(
+            "{message}\n  Jaeger exited ({status}); the end of its log:\n{}",
+            process.log_tail()
+        ),
+        None if always_log => format!(
+            "{message}\n  the end of Jaeger's log:\n{}",
+            process.log_tail()
+        ),
+        None => message,
     }
 }
 
