@@ -12,8 +12,10 @@ cd "$(dirname "$0")/.."
 export TRACELAB_CACHE="${TRACELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracelab}"
 mkdir -p "$TRACELAB_CACHE"
 
-# A real Jaeger v2, built from the Go module proxy (tests against it fail
-# rather than skip unless TRACELAB_SKIP_JAEGER=1).
+# A real Jaeger v2, built from the Go module proxy, for the tests that run
+# every scenario on it and hold the embedded collector to its answers
+# (tests/real_jaeger.rs, tests/conformance); they fail rather than skip
+# without it, unless TRACELAB_SKIP_JAEGER=1.
 if [ "${TRACELAB_SKIP_JAEGER:-0}" != "1" ] && [ -z "${TRACELAB_JAEGER_BIN:-}" ]; then
   TRACELAB_JAEGER_BIN="$(scripts/install-jaeger.sh)"
   export TRACELAB_JAEGER_BIN

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::assert::gather::WaitSettings;
 use crate::backend::BackendChoice;
+use crate::backend::jaeger_process::JaegerSettings;
 use crate::collector::CollectorConfig;
 use crate::config::{self, Config, VerbosityName};
 use crate::error::Error;
@@ -32,8 +33,9 @@ tracelab starts that topology in-process, sends the traffic, exports every
 span over OTLP to a Jaeger-compatible collector, reads the traces back through
 Jaeger's query API and checks them.
 
-By default spans go to an embedded collector: nothing to install. Point
---jaeger-url and --otlp-endpoint at a real Jaeger to use it instead.";
+By default spans go to an embedded collector: nothing to install. Give
+--jaeger-bin to have tracelab start a real Jaeger v2 for the run, or point
+--jaeger-url and --otlp-endpoint at a Jaeger already running.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -45,6 +47,8 @@ Examples:
   tracelab up scenarios/jaeger.rhai       keep the sandbox running: curl localhost:8000/trace/1,
                                           then open the trace viewer on http://localhost:16686
   tracelab traces --service front-proxy   print a running `up`'s traces as waterfalls
+  tracelab run --jaeger-bin \"$(scripts/install-jaeger.sh)\" scenarios/jaeger.rhai
+                                          the same against a real Jaeger v2
   tracelab run --jaeger-url http://localhost:16686 \\
                --otlp-endpoint http://localhost:4318 scenarios/jaeger.rhai
 
@@ -55,7 +59,8 @@ Spread over machines (each `serve` exports to the same Jaeger):
                --jaeger-url http://jaeger:16686 --otlp-endpoint http://jaeger:4318
 
 Exit codes: 0 all checks passed, 1 a check failed, 2 the script or the
-command line is wrong, 3 the infrastructure failed (a port, a collector).
+command line is wrong, 3 the infrastructure failed (a port, a collector),
+130 interrupted (a Jaeger tracelab started is stopped first).
 Scenario language: docs/scenarios.md";
 
 #[derive(Debug, Parser)]
@@ -110,6 +115,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL", env = "TRACELAB_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
 
+    /// Start this Jaeger v2 binary on free loopback ports for the run and
+    /// stop it after (scripts/install-jaeger.sh builds one).
+    #[arg(long, value_name = "PATH", env = "TRACELAB_JAEGER_BIN")]
+    pub jaeger_bin: Option<PathBuf>,
+
     /// How long to wait for traces to arrive complete before judging them.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
@@ -119,7 +129,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub fixed_ports: bool,
 
-    /// Traces the embedded collector keeps before evicting the oldest.
+    /// Traces the embedded collector (or a started Jaeger) keeps before
+    /// evicting the oldest.
     #[arg(long, value_name = "N")]
     pub max_traces: Option<usize>,
 
@@ -454,6 +465,7 @@ fn run_mode(args: RunArgs) -> Result<Mode, Error> {
     let config: Config = config::load(args.config.as_deref())?;
     let jaeger_url = args.jaeger_url.or(config.collector.jaeger_url);
     let otlp = args.otlp_endpoint.or(config.collector.otlp_endpoint);
+    let jaeger_bin = args.jaeger_bin.or(config.collector.jaeger_bin);
     let mut collector = CollectorConfig::default();
     if let Some(max) = args.max_traces.or(config.collector.max_traces) {
         if max == 0 {
@@ -462,7 +474,21 @@ fn run_mode(args: RunArgs) -> Result<Mode, Error> {
         collector.max_traces = max;
     }
     let backend = match (jaeger_url, otlp) {
-        (None, None) => BackendChoice::Embedded(collector),
+        (None, None) => match jaeger_bin {
+            None => BackendChoice::Embedded(collector),
+            Some(bin) => {
+                let mut settings = JaegerSettings::new(bin);
+                settings.max_traces = collector.max_traces;
+                BackendChoice::JaegerBinary(settings)
+            }
+        },
+        (Some(_), _) | (_, Some(_)) if jaeger_bin.is_some() => {
+            return Err(Error::Usage(
+                "--jaeger-bin starts a Jaeger, --jaeger-url/--otlp-endpoint use a running one: \
+                 give one or the other (check TRACELAB_JAEGER_BIN, TRACELAB_JAEGER_URL and tracelab.toml)"
+                    .into(),
+            ));
+        }
         (Some(query_url), Some(otlp_url)) => {
             for (flag, url) in [("--jaeger-url", &query_url), ("--otlp-endpoint", &otlp_url)] {
                 if !url.starts_with("http://") {
@@ -496,10 +522,15 @@ fn run_mode(args: RunArgs) -> Result<Mode, Error> {
         ));
     }
     let mut wait = WaitSettings::default();
-    if let BackendChoice::External { .. } = backend {
-        // A real Jaeger batches before storing: poll less often, wait longer.
-        wait.poll_interval = Duration::from_millis(300);
-        wait.timeout = Duration::from_secs(30);
+    match backend {
+        BackendChoice::External { .. } => {
+            // A real Jaeger batches before storing: poll less often, wait longer.
+            wait.poll_interval = Duration::from_millis(300);
+            wait.timeout = Duration::from_secs(30);
+        }
+        // Ours stores at once (no batch processor) but is a real Jaeger.
+        BackendChoice::JaegerBinary(_) => wait.timeout = Duration::from_secs(30),
+        BackendChoice::Embedded(_) => {}
     }
     if let Some(timeout) = args.wait_timeout.or(config.collector.wait_timeout) {
         wait.timeout = timeout;
@@ -534,8 +565,17 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
+    /// Parse as the binary does, minus environment variables (the test
+    /// environment may set TRACELAB_JAEGER_BIN).
     fn mode(args: &[&str]) -> Result<Mode, Error> {
-        Cli::try_parse_from(args)
+        use clap::FromArgMatches;
+        let command = Cli::command()
+            .mut_args(|a| a.env(None))
+            .mut_subcommands(|c| c.mut_args(|a| a.env(None)));
+        let matches = command
+            .try_get_matches_from(args)
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        Cli::from_arg_matches(&matches)
             .map_err(|e| Error::Usage(e.to_string()))?
             .into_mode()
     }
@@ -580,6 +620,43 @@ mod tests {
     fn no_scenario_is_a_usage_error_that_suggests_one() {
         let err = mode(&["tracelab"]).unwrap_err();
         assert!(err.to_string().contains("scenarios/jaeger.rhai"));
+    }
+
+    #[test]
+    fn jaeger_bin_starts_a_jaeger_with_the_max_traces_asked_for() {
+        let Mode::Run(run) = mode(&[
+            "tracelab",
+            "--jaeger-bin",
+            "/opt/jaeger",
+            "--max-traces",
+            "50",
+            "a.rhai",
+        ])
+        .unwrap() else {
+            panic!("not a run");
+        };
+        let BackendChoice::JaegerBinary(settings) = run.settings.backend else {
+            panic!("not a started Jaeger");
+        };
+        assert_eq!(settings.bin, PathBuf::from("/opt/jaeger"));
+        assert_eq!(settings.max_traces, 50);
+    }
+
+    #[test]
+    fn jaeger_bin_with_a_jaeger_url_is_a_usage_error() {
+        let err = mode(&[
+            "tracelab",
+            "--jaeger-bin",
+            "/opt/jaeger",
+            "--jaeger-url",
+            "http://j:16686",
+            "--otlp-endpoint",
+            "http://j:4318",
+            "a.rhai",
+        ])
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("give one or the other"), "{err}");
     }
 
     #[test]

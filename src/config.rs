@@ -8,6 +8,7 @@
 //! [collector]
 //! jaeger_url = "http://localhost:16686"   # use a real Jaeger ...
 //! otlp_endpoint = "http://localhost:4318" # ... and export to it
+//! # jaeger_bin = "/path/to/jaeger"        # or, instead, start one per run
 //! max_traces = 100000                     # embedded collector bound
 //! wait_timeout = "10s"                    # how long to wait for traces
 //!
@@ -38,6 +39,7 @@ pub struct Config {
 pub struct CollectorDefaults {
     pub jaeger_url: Option<String>,
     pub otlp_endpoint: Option<String>,
+    pub jaeger_bin: Option<PathBuf>,
     pub max_traces: Option<usize>,
     #[serde(default, with = "humantime_serde_opt")]
     pub wait_timeout: Option<Duration>,
@@ -109,6 +111,15 @@ mod tests {
         );
         assert_eq!(config.collector.wait_timeout, Some(Duration::from_secs(3)));
         assert_eq!(config.report.verbosity, Some(VerbosityName::Quiet));
+    }
+
+    #[test]
+    fn a_jaeger_binary_can_be_a_default() {
+        let config = parse("[collector]\njaeger_bin = \"/opt/jaeger\"\n").unwrap();
+        assert_eq!(
+            config.collector.jaeger_bin,
+            Some(PathBuf::from("/opt/jaeger"))
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 every check passed, 1 a check failed (not an error: see
 //! [`crate::report::RunReport::passed`]), 2 the script or the command line
-//! is wrong, 3 the infrastructure failed (a port, a collector).
+//! is wrong, 3 the infrastructure failed (a port, a collector), 130
+//! interrupted (Ctrl-C or SIGTERM; started processes are stopped first).
 
 use crate::scenario::LoadError;
 
@@ -10,6 +11,7 @@ pub const EXIT_PASSED: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_INFRA: u8 = 3;
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -19,6 +21,8 @@ pub enum Error {
     Usage(String),
     #[error("{0}")]
     Infra(String),
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {
@@ -26,6 +30,7 @@ impl Error {
         match self {
             Error::Script(_) | Error::Usage(_) => EXIT_USAGE,
             Error::Infra(_) => EXIT_INFRA,
+            Error::Interrupted => EXIT_INTERRUPTED,
         }
     }
 }

@@ -17,13 +17,13 @@
 //! - [`report`]: the report model and its renderings.
 //!
 //! Around them: [`cli`] (flags → [`cli::Mode`]), [`config`] (the optional
-//! `tracelab.toml`), [`backend`] (embedded collector or a real Jaeger),
-//! [`run`] (one scenario start to verdict), [`up`] (a topology and the
-//! trace viewer kept running), [`serve`] (some components served until
-//! stopped, for topologies spread over machines), [`traces`] (traces from a
-//! query API, laid out), [`server`] (serving a handler with graceful
-//! shutdown), [`signals`] (SIGINT/SIGTERM), [`fuzzing`] (entry points for
-//! the fuzz targets), [`error`] (exit codes).
+//! `tracelab.toml`), [`backend`] (embedded collector, a Jaeger it starts, or
+//! a running Jaeger), [`run`] (one scenario start to verdict), [`up`] (a
+//! topology and the trace viewer kept running), [`serve`] (some components
+//! served until stopped, for topologies spread over machines), [`traces`]
+//! (traces from a query API, laid out), [`server`] (serving a handler with
+//! graceful shutdown), [`signals`] (SIGINT/SIGTERM), [`fuzzing`] (entry
+//! points for the fuzz targets), [`error`] (exit codes).
 
 pub mod assert;
 pub mod backend;
@@ -157,30 +157,48 @@ pub async fn run_files(
     options: &RunOptions,
     observer: Arc<dyn Observer>,
 ) -> Result<RunReport, Error> {
+    // Listen before anything starts, so no interrupt finds a process
+    // started and no handler to stop it.
+    let interrupt = watch_signals()?;
+    tokio::pin!(interrupt);
     let scenarios = load_all(&options.files)?;
-    let backend = start_backend(&options.settings).await?;
-    let mut reports = Vec::new();
-    for scenario in &scenarios {
-        match run_scenario(scenario, &backend, &options.settings, Arc::clone(&observer)).await {
-            Ok(report) => reports.push(report),
-            Err(e) => {
-                backend.stop().await;
-                return Err(e);
+    // Dropping a half-started backend kills a started Jaeger.
+    let backend = tokio::select! {
+        biased;
+        () = &mut interrupt => return Err(Error::Interrupted),
+        backend = start_backend(&options.settings) => backend?,
+    };
+    let run_all = async {
+        let mut reports = Vec::new();
+        for scenario in &scenarios {
+            let observer = Arc::clone(&observer);
+            reports.push(run_scenario(scenario, &backend, &options.settings, observer).await?);
+        }
+        let mut report = RunReport::new(reports);
+        if let Some(id) = &options.settings.show_trace {
+            match requested_trace(&backend, id).await {
+                Ok(Some(shown)) => report.shown_trace = Some(shown),
+                Ok(None) => report.warnings.push(format!(
+                    "--show-trace {id}: the collector has no such trace"
+                )),
+                Err(e) => report.warnings.push(format!("--show-trace {id}: {e}")),
             }
         }
-    }
-    let mut report = RunReport::new(reports);
-    if let Some(id) = &options.settings.show_trace {
-        match requested_trace(&backend, id).await {
-            Ok(Some(shown)) => report.shown_trace = Some(shown),
-            Ok(None) => report.warnings.push(format!(
-                "--show-trace {id}: the collector has no such trace"
-            )),
-            Err(e) => report.warnings.push(format!("--show-trace {id}: {e}")),
-        }
-    }
+        Ok(report)
+    };
+    let result = tokio::select! {
+        biased;
+        () = &mut interrupt => Err(Error::Interrupted),
+        // A Jaeger that dies mid-run ends the run now, not after the traffic.
+        () = backend.died() => Err(Error::Infra("Jaeger stopped during the run".into())),
+        result = run_all => result,
+    };
+    let result = match result {
+        Err(Error::Infra(message)) => Err(Error::Infra(backend.explain(message))),
+        other => other,
+    };
     backend.stop().await;
-    Ok(report)
+    result
 }
 
 pub fn check_files(options: &CheckOptions) -> Result<(), Error> {

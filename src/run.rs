@@ -304,6 +304,7 @@ async fn drive(
         request_ids: &request_ids,
         sampled_ids: &sampled_ids,
         start_us,
+        max_limit: backend.max_search_depth(),
     };
     let gathered = if request_ids.is_empty() {
         Gathered {

@@ -44,6 +44,8 @@ pub struct Wanted<'a> {
     pub sampled_ids: &'a HashSet<String>,
     /// Microseconds since the epoch; spans start after this.
     pub start_us: u64,
+    /// The deepest search the backend answers (Jaeger's `max_traces`).
+    pub max_limit: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -97,7 +99,7 @@ pub async fn gather(
 async fn poll(client: &JaegerClient, wanted: &Wanted<'_>) -> Result<Gathered, ClientError> {
     let end_us = now_us() + 60_000_000;
     // Jaeger rejects a search deeper than its max_traces (100000 by default).
-    let limit = (wanted.request_ids.len() * 3 + 100).min(100_000);
+    let limit = (wanted.request_ids.len() * 3 + 100).min(wanted.max_limit.max(1));
     let mut traces: BTreeMap<String, Trace> = BTreeMap::new();
     for service in wanted.services {
         let query = TraceQuery {

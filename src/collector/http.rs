@@ -1,7 +1,8 @@
 //! The embedded collector's HTTP front: OTLP/HTTP ingest on `POST
-//! /v1/traces`, Jaeger's query API on `GET /api/...` and the trace viewer's
-//! pages (`viewer`) on the other GETs, one handler for all so one port is
-//! enough in a run.
+//! /v1/traces`, Zipkin v2 JSON on `POST /api/v2/spans` (Jaeger's zipkin
+//! receiver path), Jaeger's query API on `GET /api/...` and the trace
+//! viewer's pages (`viewer`) on the other GETs, one handler for all so one
+//! port is enough in a run.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,8 +16,8 @@ use prost::Message;
 
 use super::otlp::{self, Encoding};
 use super::store::Store;
-use super::{query, viewer};
-use crate::server::{Body, Handler, json, text};
+use super::{query, viewer, zipkin};
+use crate::server::{Body, Handler, text};
 
 pub struct CollectorHandler {
     pub store: Arc<Store>,
@@ -29,9 +30,10 @@ impl Handler for CollectorHandler {
         let query = request.uri().query().unwrap_or("").to_string();
         match (request.method(), path.as_str()) {
             (&Method::POST, "/v1/traces") => self.ingest_otlp(request).await,
+            (&Method::POST, "/api/v2/spans") => self.ingest_zipkin(request).await,
             (&Method::GET, p) if p.starts_with("/api/") => {
                 match query::handle(&self.store, p, &query) {
-                    Some(answer) => json(answer.status, answer.body),
+                    Some(answer) => api_response(answer),
                     None => text(404, "404 page not found\n"),
                 }
             }
@@ -44,17 +46,7 @@ impl Handler for CollectorHandler {
 
 impl CollectorHandler {
     async fn ingest_otlp(&self, request: Request<Incoming>) -> Response<Body> {
-        let content_type = request
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        let encoding = match content_type.as_str() {
+        let encoding = match media_type(&request).as_str() {
             "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
             "application/json" => Encoding::Json,
             other => {
@@ -66,21 +58,9 @@ impl CollectorHandler {
                 );
             }
         };
-        let body = match Limited::new(request.into_body(), self.max_body_bytes)
-            .collect()
-            .await
-        {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return text(
-                    413,
-                    format!(
-                        "body larger than the limit of {} bytes\n",
-                        self.max_body_bytes
-                    ),
-                );
-            }
-            Err(e) => return text(400, format!("could not read the body: {e}\n")),
+        let body = match self.read_body(request).await {
+            Ok(body) => body,
+            Err(refusal) => return refusal,
         };
         match otlp::decode(&body, encoding) {
             Ok(spans) => {
@@ -90,6 +70,89 @@ impl CollectorHandler {
             Err(e) => text(400, format!("{e}\n")),
         }
     }
+
+    /// Zipkin v2 JSON, answered as Jaeger's zipkin receiver answers: 202
+    /// and no body, or 400 with the reason.
+    async fn ingest_zipkin(&self, request: Request<Incoming>) -> Response<Body> {
+        if media_type(&request) == "application/x-protobuf" {
+            return text(
+                415,
+                "Zipkin protobuf is not supported by the embedded collector: send Zipkin v2 JSON\n",
+            );
+        }
+        if let Some(encoding) = request
+            .headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok())
+            .filter(|e| !e.is_empty() && *e != "identity")
+        {
+            return text(
+                415,
+                format!("content encoding {encoding:?} is not supported: send uncompressed JSON\n"),
+            );
+        }
+        let body = match self.read_body(request).await {
+            Ok(body) => body,
+            Err(refusal) => return refusal,
+        };
+        let spans = zipkin::decode(&body)
+            .and_then(|otlp_request| otlp::translate(otlp_request).map_err(|e| e.to_string()));
+        match spans {
+            Ok(spans) => {
+                self.store.insert(spans);
+                Response::builder()
+                    .status(202)
+                    .body(Full::new(Bytes::new()))
+                    .expect("static response parts are valid")
+            }
+            Err(e) => text(400, format!("{e}\n")),
+        }
+    }
+
+    /// The whole body, or the response refusing it.
+    async fn read_body(&self, request: Request<Incoming>) -> Result<Bytes, Response<Body>> {
+        match Limited::new(request.into_body(), self.max_body_bytes)
+            .collect()
+            .await
+        {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(text(
+                413,
+                format!(
+                    "body larger than the limit of {} bytes\n",
+                    self.max_body_bytes
+                ),
+            )),
+            Err(e) => Err(text(400, format!("could not read the body: {e}\n"))),
+        }
+    }
+}
+
+/// The request's media type, lower case, without parameters.
+fn media_type(request: &Request<Incoming>) -> String {
+    request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// A query API answer; errors carry the header Go's `http.Error` adds.
+fn api_response(answer: query::ApiResponse) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(answer.status)
+        .header("content-type", answer.content_type);
+    if answer.nosniff {
+        builder = builder.header("x-content-type-options", "nosniff");
+    }
+    builder
+        .body(Full::new(Bytes::from(answer.body)))
+        .expect("static response parts are valid")
 }
 
 /// An empty ExportTraceServiceResponse in the request's encoding.

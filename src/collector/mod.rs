@@ -1,17 +1,25 @@
 //! The embedded collector: a Jaeger stand-in that needs no install.
 //!
-//! It receives OTLP/HTTP (`otlp`), keeps spans in memory (`store`) and
-//! answers Jaeger's query API (`query`) with Jaeger's JSON, so assertions
-//! read it exactly as they read a real Jaeger. The mesh exports to it; the
-//! assertions query it. `viewer` serves a small trace viewer for people,
-//! drawn by `crate::report::web` over the same query API.
+//! It receives OTLP/HTTP (`otlp`) and Zipkin v2 JSON (`zipkin`, what
+//! Envoy's zipkin tracer sends), keeps spans in memory (`store`) and
+//! answers Jaeger's query API (`query`, with Jaeger's adjusters in
+//! `adjust`) byte for byte as Jaeger v2 does (Go's JSON and text in
+//! `go_json` and `go_text`), so assertions read it exactly as they read a
+//! real Jaeger; tests/conformance holds it to that against the real binary.
+//! The mesh exports to it; the assertions query it. `viewer` serves a small
+//! trace viewer for people, drawn by `crate::report::web` over the same
+//! query API.
 
+pub mod adjust;
+pub mod go_json;
+pub mod go_text;
 pub mod http;
 pub mod otlp;
 pub mod query;
 pub mod span;
 pub mod store;
 pub mod viewer;
+pub mod zipkin;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -101,6 +109,10 @@ impl RunningCollector {
 
     pub fn otlp_traces_url(&self) -> String {
         format!("http://{}/v1/traces", self.addr())
+    }
+
+    pub fn max_traces(&self) -> usize {
+        self.store.max_traces()
     }
 
     pub fn store(&self) -> &Arc<Store> {

@@ -1,23 +1,31 @@
-//! OTLP/HTTP trace payloads (protobuf or JSON) into stored spans.
+//! OTLP/HTTP trace payloads (protobuf or JSON) into stored spans, as Jaeger
+//! v2 stores and reads them back.
 //!
-//! The translation follows what Jaeger v2 shows for the same payload: the
-//! OpenTelemetry collector's `ProtoFromTraces` plus the query service's
-//! adjusters (tags sorted by key, library tags moved to the process).
+//! On the way in, Jaeger's storage exporter sanitizes (a missing or
+//! non-string `service.name`, a span that does not end after it starts);
+//! on the way out its query path translates with the OpenTelemetry
+//! collector's `ProtoFromTraces` and moves `@jaeger@warnings` into span
+//! warnings. Both happen here, once per span; what depends on the whole
+//! trace happens per query in [`super::adjust`]. The Zipkin receiver
+//! ([`super::zipkin`]) builds OTLP and comes through here too.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value,
+};
 use opentelemetry_proto::tonic::trace::v1::{Span, span, status};
 use prost::Message;
 
+use super::go_json;
+use super::go_text;
 use super::span::{
-    SpanKind, StatusCode, StoredProcess, StoredRef, StoredSpan, TraceId, span_id_from_bytes,
+    SearchAttributes, SpanKind, StatusCode, StoredLog, StoredProcess, StoredRef, StoredSpan, Tag,
+    TagValue, TraceId, span_id_from_bytes,
 };
-use crate::jaeger::model::{KeyValue, Log, ValueType};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -48,12 +56,22 @@ pub fn decode(body: &[u8], encoding: Encoding) -> Result<Vec<StoredSpan>, Decode
     translate(request)
 }
 
-/// Every span or none: a payload with one bad span is rejected whole, so
-/// nothing half-stored can confuse an assertion.
+pub const SERVICE_NAME: &str = "service.name";
+/// Where Jaeger v2 keeps a span's warnings on its way through storage.
+pub const WARNINGS_ATTRIBUTE: &str = "@jaeger@warnings";
+
+/// Every span or none: a payload with one bad span id is rejected whole
+/// (Jaeger would store it; its search then stops at an all-zero trace id),
+/// so nothing half-stored can confuse an assertion.
 pub fn translate(request: ExportTraceServiceRequest) -> Result<Vec<StoredSpan>, DecodeError> {
     let mut out = Vec::new();
     for resource_spans in request.resource_spans {
-        let process = Arc::new(process_from_resource(resource_spans.resource.as_ref()));
+        let mut attrs = resource_spans
+            .resource
+            .map(|r| r.attributes)
+            .unwrap_or_default();
+        sanitize_service_name(&mut attrs);
+        let process = Arc::new(process_from_resource(&attrs));
         for scope_spans in resource_spans.scope_spans {
             let scope = scope_spans.scope.unwrap_or_default();
             for span in scope_spans.spans {
@@ -65,48 +83,67 @@ pub fn translate(request: ExportTraceServiceRequest) -> Result<Vec<StoredSpan>, 
     Ok(out)
 }
 
-/// Attributes the query service moves from spans to their process.
-const LIBRARY_KEYS: [&str; 5] = [
-    "telemetry.sdk.language",
-    "telemetry.sdk.name",
-    "telemetry.sdk.version",
-    "telemetry.distro.name",
-    "telemetry.distro.version",
-];
+/// Jaeger's empty-service-name sanitizer.
+fn sanitize_service_name(attrs: &mut Vec<KeyValue>) {
+    let replacement = match attrs.iter().position(|kv| kv.key == SERVICE_NAME) {
+        None => {
+            attrs.push(string_attribute(SERVICE_NAME, "missing-service-name"));
+            return;
+        }
+        Some(i) => match attrs[i].value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::StringValue(s)) if !s.is_empty() => return,
+            Some(any_value::Value::StringValue(_)) => (i, "empty-service-name"),
+            _ => (i, "service-name-wrong-type"),
+        },
+    };
+    attrs[replacement.0] = string_attribute(SERVICE_NAME, replacement.1);
+}
 
-fn process_from_resource(resource: Option<&Resource>) -> StoredProcess {
-    let attrs = resource.map(|r| r.attributes.as_slice()).unwrap_or(&[]);
+fn string_attribute(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+fn process_from_resource(attrs: &[KeyValue]) -> StoredProcess {
     let service_name = attrs
         .iter()
-        .find(|kv| kv.key == "service.name")
-        .and_then(|kv| kv.value.as_ref())
-        .map(any_value_text)
-        // What the OpenTelemetry translator names a resource without one.
-        .unwrap_or_else(|| "OTLPResourceNoServiceName".to_string());
-    let mut tags: Vec<KeyValue> = attrs
-        .iter()
-        .filter(|kv| kv.key != "service.name")
-        .map(|kv| attribute_tag(&kv.key, kv.value.as_ref()))
-        .collect();
-    tags.sort_by(|a, b| a.key.cmp(&b.key));
-    let search_attrs = attrs
-        .iter()
-        .map(|kv| {
-            (
-                kv.key.clone(),
-                kv.value.as_ref().map(any_value_text).unwrap_or_default(),
-            )
-        })
-        .collect();
+        .find(|kv| kv.key == SERVICE_NAME)
+        .map(|kv| value_text(kv.value.as_ref()))
+        .unwrap_or_default();
     StoredProcess {
         service_name,
-        tags,
-        search_attrs,
+        tags: attrs
+            .iter()
+            .filter(|kv| kv.key != SERVICE_NAME)
+            .map(attribute_tag)
+            .collect(),
+        search_attrs: search_attributes(attrs),
+    }
+}
+
+fn search_attributes(attrs: &[KeyValue]) -> Vec<(String, String)> {
+    attrs
+        .iter()
+        .map(|kv| (kv.key.clone(), value_text(kv.value.as_ref())))
+        .collect()
+}
+
+/// An id field: absent means 0; otherwise exactly `N` bytes.
+fn optional_id<const N: usize>(bytes: &[u8]) -> Option<[u8; N]> {
+    if bytes.is_empty() {
+        Some([0; N])
+    } else {
+        bytes.try_into().ok()
     }
 }
 
 fn translate_span(
-    span: Span,
+    mut span: Span,
     scope: &InstrumentationScope,
     process: &Arc<StoredProcess>,
     index: usize,
@@ -114,14 +151,12 @@ fn translate_span(
     let invalid = |field, want| DecodeError::InvalidId { index, field, want };
     let trace_id = TraceId::from_bytes(&span.trace_id).ok_or(invalid("traceId", 16))?;
     let span_id = span_id_from_bytes(&span.span_id).ok_or(invalid("spanId", 8))?;
-    let parent = if span.parent_span_id.is_empty() {
-        None
-    } else {
-        Some(span_id_from_bytes(&span.parent_span_id).ok_or(invalid("parentSpanId", 8))?)
-    };
+    let parent = optional_id::<8>(&span.parent_span_id)
+        .map(u64::from_be_bytes)
+        .ok_or(invalid("parentSpanId", 8))?;
 
     let mut references = Vec::new();
-    if let Some(parent) = parent {
+    if parent != 0 {
         references.push(StoredRef {
             follows_from: false,
             trace_id,
@@ -129,17 +164,16 @@ fn translate_span(
         });
     }
     for link in &span.links {
-        let (Some(link_trace), Some(link_span)) = (
-            TraceId::from_bytes(&link.trace_id),
-            span_id_from_bytes(&link.span_id),
-        ) else {
-            continue; // Jaeger drops empty links (RemoveEmptySpanLinks).
-        };
-        let child_of = link.attributes.iter().any(|kv| {
-            kv.key == "opentracing.ref_type"
-                && kv.value.as_ref().map(any_value_text).as_deref() == Some("child_of")
-        });
-        if Some(link_span) == parent && link_trace == trace_id {
+        let link_trace = optional_id::<16>(&link.trace_id)
+            .map(|b| TraceId(u128::from_be_bytes(b)))
+            .ok_or(invalid("link traceId", 16))?;
+        let link_span = optional_id::<8>(&link.span_id)
+            .map(u64::from_be_bytes)
+            .ok_or(invalid("link spanId", 8))?;
+        let child_of = first_attribute(&link.attributes, "opentracing.ref_type").is_some_and(
+            |v| matches!(&v.value, Some(any_value::Value::StringValue(s)) if s == "child_of"),
+        );
+        if parent != 0 && link_trace == trace_id && link_span == parent {
             references[0].follows_from = !child_of;
             continue;
         }
@@ -170,79 +204,65 @@ fn translate_span(
         None => (StatusCode::Unset, String::new()),
     };
 
-    let mut search_attrs: Vec<(String, String)> = Vec::new();
+    // Jaeger's negative-duration sanitizer: a span must end after it starts.
+    let start = span.start_time_unix_nano;
+    let mut end = span.end_time_unix_nano;
+    if (start as i64) >= (end as i64) {
+        let adjusted = start.wrapping_add(1);
+        add_warning(
+            &mut span.attributes,
+            format!(
+                "Negative duration detected, sanitizing end timestamp. Original end timestamp: {}, adjusted to: {}",
+                go_text::utc_time_string(end as i64),
+                go_text::utc_time_string(adjusted as i64)
+            ),
+        );
+        end = adjusted;
+    }
+    let warnings = warnings_of(&span.attributes);
+
     let mut tags = Vec::new();
     if !scope.name.is_empty() {
-        tags.push(KeyValue::string("otel.scope.name", scope.name.clone()));
+        tags.push(Tag::string("otel.scope.name", scope.name.clone()));
     }
     if !scope.version.is_empty() {
-        tags.push(KeyValue::string(
-            "otel.scope.version",
-            scope.version.clone(),
-        ));
+        tags.push(Tag::string("otel.scope.version", scope.version.clone()));
     }
-    for kv in &scope.attributes {
-        search_attrs.push((
-            kv.key.clone(),
-            kv.value.as_ref().map(any_value_text).unwrap_or_default(),
-        ));
-    }
-    let mut attrs: Vec<KeyValue> = span
-        .attributes
-        .iter()
-        .filter(|kv| !LIBRARY_KEYS.contains(&kv.key.as_str()))
-        .map(|kv| attribute_tag(&kv.key, kv.value.as_ref()))
-        .collect();
-    attrs.sort_by(|a, b| a.key.cmp(&b.key));
-    tags.extend(attrs);
-    for kv in &span.attributes {
-        search_attrs.push((
-            kv.key.clone(),
-            kv.value.as_ref().map(any_value_text).unwrap_or_default(),
-        ));
-    }
+    tags.extend(
+        span.attributes
+            .iter()
+            .filter(|kv| warnings.is_empty() || kv.key != WARNINGS_ATTRIBUTE)
+            .map(attribute_tag),
+    );
     if kind != SpanKind::Unspecified {
-        tags.push(KeyValue::string("span.kind", kind.as_str()));
+        tags.push(Tag::string("span.kind", kind.as_str()));
     }
     match status {
         StatusCode::Error => {
-            tags.push(KeyValue::string("otel.status_code", "ERROR"));
-            tags.push(KeyValue::bool("error", true));
+            tags.push(Tag::string("otel.status_code", "ERROR"));
+            tags.push(Tag::new("error", TagValue::Bool(true)));
         }
-        StatusCode::Ok => tags.push(KeyValue::string("otel.status_code", "OK")),
+        StatusCode::Ok => tags.push(Tag::string("otel.status_code", "OK")),
         StatusCode::Unset => {}
     }
     if !status_message.is_empty() {
-        tags.push(KeyValue::string("otel.status_description", status_message));
+        tags.push(Tag::string("otel.status_description", status_message));
     }
     if !span.trace_state.is_empty() {
-        tags.push(KeyValue::string("w3c.tracestate", span.trace_state.clone()));
+        tags.push(Tag::string("w3c.tracestate", span.trace_state.clone()));
     }
 
-    let mut events = span.events;
-    events.sort_by(|a, b| a.name.cmp(&b.name));
-    let logs = events
+    let logs = span
+        .events
         .iter()
         .map(|event| {
             let mut fields = Vec::new();
-            if !event.name.is_empty() && !event.attributes.iter().any(|kv| kv.key == "event") {
-                fields.push(KeyValue::string("event", event.name.clone()));
+            if !event.name.is_empty() && first_attribute(&event.attributes, "event").is_none() {
+                fields.push(Tag::string("event", event.name.clone()));
             }
-            let mut attrs: Vec<KeyValue> = event
-                .attributes
-                .iter()
-                .map(|kv| attribute_tag(&kv.key, kv.value.as_ref()))
-                .collect();
-            attrs.sort_by(|a, b| a.key.cmp(&b.key));
-            fields.extend(attrs);
-            for kv in &event.attributes {
-                search_attrs.push((
-                    kv.key.clone(),
-                    kv.value.as_ref().map(any_value_text).unwrap_or_default(),
-                ));
-            }
-            Log {
-                timestamp: event.time_unix_nano / 1_000,
+            fields.extend(event.attributes.iter().map(attribute_tag));
+            StoredLog {
+                timestamp_unix_nano: event.time_unix_nano,
                 fields,
             }
         })
@@ -252,138 +272,171 @@ fn translate_span(
         trace_id,
         span_id,
         references,
-        flags: span.flags & 0xff,
         operation: span.name,
         kind,
         status,
-        start_unix_nano: span.start_time_unix_nano,
-        end_unix_nano: span.end_time_unix_nano,
+        start_unix_nano: start,
+        end_unix_nano: end,
         tags,
         logs,
         process: Arc::clone(process),
-        search_attrs,
-        warnings: Vec::new(),
+        search: SearchAttributes {
+            span: search_attributes(&span.attributes),
+            scope: search_attributes(&scope.attributes),
+            events: span
+                .events
+                .iter()
+                .map(|e| search_attributes(&e.attributes))
+                .collect(),
+        },
+        warnings,
     })
 }
 
-/// An attribute as a Jaeger tag of the matching type.
-pub(crate) fn attribute_tag(key: &str, value: Option<&AnyValue>) -> KeyValue {
-    let (value_type, json) = match value.and_then(|v| v.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => (ValueType::String, s.clone().into()),
-        Some(any_value::Value::BoolValue(b)) => (ValueType::Bool, (*b).into()),
-        Some(any_value::Value::IntValue(i)) => (ValueType::Int64, int_json(*i)),
-        Some(any_value::Value::DoubleValue(f)) => (
-            ValueType::Float64,
-            serde_json::Number::from_f64(*f)
-                .map(serde_json::Value::Number)
-                .unwrap_or_else(|| f.to_string().into()),
-        ),
-        Some(any_value::Value::BytesValue(b)) => (
-            ValueType::Binary,
-            base64::engine::general_purpose::STANDARD.encode(b).into(),
-        ),
-        Some(v @ (any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_))) => {
-            (ValueType::String, value_json(v).to_string().into())
-        }
-        // A profiles string-table index; traces do not use it.
-        Some(any_value::Value::StringValueStrindex(i)) => (ValueType::String, i.to_string().into()),
-        None => (ValueType::String, String::new().into()),
+/// pcommon `Map.Get`: the first attribute with the key.
+fn first_attribute<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| kv.value.as_ref().unwrap_or(&EMPTY))
+}
+
+static EMPTY: AnyValue = AnyValue { value: None };
+
+/// Jaeger's `AddWarnings`: append to the warnings list attribute.
+fn add_warning(attrs: &mut Vec<KeyValue>, warning: String) {
+    let text = AnyValue {
+        value: Some(any_value::Value::StringValue(warning)),
     };
-    KeyValue {
-        key: key.to_string(),
-        value_type,
-        value: json,
+    match attrs.iter_mut().find(|kv| kv.key == WARNINGS_ATTRIBUTE) {
+        Some(kv) => {
+            // Jaeger cannot append to a warnings attribute that is not a
+            // list (it would fail); leave such a span's warnings as they are.
+            if let Some(any_value::Value::ArrayValue(list)) =
+                kv.value.as_mut().and_then(|v| v.value.as_mut())
+            {
+                list.values.push(text);
+            }
+        }
+        None => attrs.push(KeyValue {
+            key: WARNINGS_ATTRIBUTE.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::ArrayValue(ArrayValue {
+                    values: vec![text],
+                })),
+            }),
+            ..Default::default()
+        }),
     }
 }
 
-/// JavaScript cannot hold integers beyond 2^53, so Jaeger sends those as text.
-fn int_json(i: i64) -> serde_json::Value {
-    const MAX_SAFE: i64 = (1 << 53) - 1;
-    if (-MAX_SAFE..=MAX_SAFE).contains(&i) {
-        i.into()
-    } else {
-        i.to_string().into()
+/// Jaeger's `GetWarnings`: a list attribute's strings, or any other value
+/// as text.
+fn warnings_of(attrs: &[KeyValue]) -> Vec<String> {
+    match first_attribute(attrs, WARNINGS_ATTRIBUTE) {
+        None => Vec::new(),
+        Some(AnyValue {
+            value: Some(any_value::Value::ArrayValue(list)),
+        }) => list
+            .values
+            .iter()
+            .map(|v| match &v.value {
+                Some(any_value::Value::StringValue(s)) => s.clone(),
+                _ => String::new(),
+            })
+            .collect(),
+        Some(other) => vec![value_text(Some(other))],
     }
 }
 
-/// The text a value compares as in tag searches (pcommon's `AsString`).
-pub(crate) fn any_value_text(value: &AnyValue) -> String {
-    match &value.value {
+/// An attribute as a Jaeger tag of the matching type.
+pub(crate) fn attribute_tag(kv: &KeyValue) -> Tag {
+    let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => TagValue::Str(s.clone()),
+        Some(any_value::Value::BoolValue(b)) => TagValue::Bool(*b),
+        Some(any_value::Value::IntValue(i)) => TagValue::Int(*i),
+        Some(any_value::Value::DoubleValue(f)) => TagValue::Float(*f),
+        Some(any_value::Value::BytesValue(b)) => TagValue::Binary(b.clone()),
+        Some(any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_)) => {
+            TagValue::Str(value_text(kv.value.as_ref()))
+        }
+        // Empty values (and profiles' string-table indices) read as "".
+        Some(any_value::Value::StringValueStrindex(_)) | None => TagValue::Str(String::new()),
+    };
+    Tag::new(kv.key.clone(), value)
+}
+
+/// pdata's `Value.AsString`: the text a value is searched by, and the
+/// string tag a list or map becomes.
+pub(crate) fn value_text(value: Option<&AnyValue>) -> String {
+    match value.and_then(|v| v.value.as_ref()) {
+        None | Some(any_value::Value::StringValueStrindex(_)) => String::new(),
         Some(any_value::Value::StringValue(s)) => s.clone(),
         Some(any_value::Value::BoolValue(b)) => b.to_string(),
         Some(any_value::Value::IntValue(i)) => i.to_string(),
-        Some(any_value::Value::DoubleValue(f)) => f.to_string(),
+        Some(any_value::Value::DoubleValue(f)) if !f.is_finite() => {
+            format!("json: unsupported value: {}", go_json::go_float_g(*f))
+        }
+        Some(any_value::Value::DoubleValue(f)) => go_json::float_text(*f),
         Some(any_value::Value::BytesValue(b)) => {
             base64::engine::general_purpose::STANDARD.encode(b)
         }
-        Some(v) => value_json(v).to_string(),
-        None => String::new(),
+        // Go's json.Marshal of the raw value; it fails (and pdata answers
+        // "") when a NaN or infinity hides inside.
+        Some(v) => raw_json(v)
+            .map(|raw| go_json::to_vec(&raw))
+            .map(|json| String::from_utf8(json).expect("JSON is UTF-8"))
+            .unwrap_or_default(),
     }
 }
 
-fn value_json(value: &any_value::Value) -> serde_json::Value {
-    match value {
+/// pdata's `AsRaw` as JSON; `None` when a float cannot be encoded.
+fn raw_json(value: &any_value::Value) -> Option<serde_json::Value> {
+    let nested = |v: &AnyValue| match &v.value {
+        Some(inner) => raw_json(inner),
+        None => Some(serde_json::Value::Null),
+    };
+    Some(match value {
         any_value::Value::StringValue(s) => s.clone().into(),
         any_value::Value::BoolValue(b) => (*b).into(),
         any_value::Value::IntValue(i) => (*i).into(),
-        any_value::Value::DoubleValue(f) => serde_json::Number::from_f64(*f)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
+        any_value::Value::DoubleValue(f) => serde_json::Number::from_f64(*f)?.into(),
         any_value::Value::BytesValue(b) => {
             base64::engine::general_purpose::STANDARD.encode(b).into()
         }
-        any_value::Value::StringValueStrindex(i) => (*i).into(),
-        any_value::Value::ArrayValue(a) => a
+        any_value::Value::StringValueStrindex(_) => serde_json::Value::Null,
+        any_value::Value::ArrayValue(list) => list
             .values
             .iter()
-            .map(|v| {
-                v.value
-                    .as_ref()
-                    .map(value_json)
-                    .unwrap_or(serde_json::Value::Null)
-            })
-            .collect(),
+            .map(nested)
+            .collect::<Option<Vec<_>>>()?
+            .into(),
         any_value::Value::KvlistValue(kvs) => {
-            let map: HashMap<String, serde_json::Value> = kvs
-                .values
-                .iter()
-                .map(|kv| {
-                    let v = kv.value.as_ref().and_then(|v| v.value.as_ref());
-                    (
-                        kv.key.clone(),
-                        v.map(value_json).unwrap_or(serde_json::Value::Null),
-                    )
-                })
-                .collect();
-            serde_json::to_value(map).unwrap_or(serde_json::Value::Null)
+            // A Go map: sorted keys, the last duplicate wins.
+            let mut map = BTreeMap::new();
+            for kv in &kvs.values {
+                let v = kv
+                    .value
+                    .as_ref()
+                    .map_or(Some(serde_json::Value::Null), nested)?;
+                map.insert(kv.key.clone(), v);
+            }
+            serde_json::to_value(map).ok()?
         }
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry_proto::tonic::common::v1::KeyValue as OtlpKeyValue;
+    use opentelemetry_proto::tonic::resource::v1::Resource;
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};
 
-    fn string_attr(key: &str, value: &str) -> OtlpKeyValue {
-        OtlpKeyValue {
-            key: key.into(),
-            value: Some(AnyValue {
-                value: Some(any_value::Value::StringValue(value.into())),
-            }),
-            ..Default::default()
-        }
-    }
-
-    fn request(span: Span) -> ExportTraceServiceRequest {
+    fn request(resource: Vec<KeyValue>, span: Span) -> ExportTraceServiceRequest {
         ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(Resource {
-                    attributes: vec![
-                        string_attr("service.name", "service1"),
-                        string_attr("host.name", "lab"),
-                    ],
+                    attributes: resource,
                     ..Default::default()
                 }),
                 scope_spans: vec![ScopeSpans {
@@ -405,7 +458,10 @@ mod tests {
             kind: span::SpanKind::Server as i32,
             start_time_unix_nano: 1_000_000_000,
             end_time_unix_nano: 1_002_500_000,
-            attributes: vec![string_attr("zeta", "z"), string_attr("component", "proxy")],
+            attributes: vec![
+                string_attribute("zeta", "z"),
+                string_attribute("component", "proxy"),
+            ],
             status: Some(Status {
                 code: status::StatusCode::Error as i32,
                 message: String::new(),
@@ -414,33 +470,78 @@ mod tests {
         }
     }
 
+    fn sandbox_resource() -> Vec<KeyValue> {
+        vec![
+            string_attribute("service.name", "service1"),
+            string_attribute("host.name", "lab"),
+        ]
+    }
+
     #[test]
-    fn a_span_gets_sorted_tags_then_kind_status_and_error_as_jaeger_shows_them() {
-        let spans = translate(request(server_span())).unwrap();
+    fn a_span_gets_its_attributes_then_kind_status_and_error_as_jaegers_translator_orders_them() {
+        let spans = translate(request(sandbox_resource(), server_span())).unwrap();
         let keys: Vec<_> = spans[0].tags.iter().map(|t| t.key.as_str()).collect();
         assert_eq!(
             keys,
             [
-                "component",
                 "zeta",
+                "component",
                 "span.kind",
                 "otel.status_code",
                 "error"
             ]
         );
-        assert_eq!(spans[0].tags[4], KeyValue::bool("error", true));
+        assert_eq!(spans[0].tags[4].value, TagValue::Bool(true));
         assert_eq!(spans[0].process.service_name, "service1");
-        assert_eq!(
-            spans[0].process.tags,
-            vec![KeyValue::string("host.name", "lab")]
-        );
+        assert_eq!(spans[0].process.tags, vec![Tag::string("host.name", "lab")]);
         assert_eq!(spans[0].duration_us(), 2_500);
         assert_eq!(spans[0].parent_span_id(), Some(0x0303_0303_0303_0303));
     }
 
     #[test]
+    fn a_missing_or_odd_service_name_is_sanitized_like_jaeger() {
+        let cases = [
+            (vec![], "missing-service-name"),
+            (
+                vec![string_attribute("service.name", "")],
+                "empty-service-name",
+            ),
+            (
+                vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::IntValue(7)),
+                    }),
+                    ..Default::default()
+                }],
+                "service-name-wrong-type",
+            ),
+        ];
+        for (resource, want) in cases {
+            let spans = translate(request(resource, server_span())).unwrap();
+            assert_eq!(spans[0].process.service_name, want);
+        }
+    }
+
+    #[test]
+    fn a_span_that_does_not_end_after_it_starts_gets_a_nanosecond_and_a_warning() {
+        let mut span = server_span();
+        span.end_time_unix_nano = span.start_time_unix_nano;
+        let spans = translate(request(sandbox_resource(), span)).unwrap();
+        assert_eq!(spans[0].end_unix_nano, spans[0].start_unix_nano + 1);
+        assert_eq!(
+            spans[0].warnings,
+            [
+                "Negative duration detected, sanitizing end timestamp. Original end timestamp: \
+              1970-01-01 00:00:01 +0000 UTC, adjusted to: 1970-01-01 00:00:01.000000001 +0000 UTC"
+            ]
+        );
+        assert!(spans[0].tags.iter().all(|t| t.key != WARNINGS_ATTRIBUTE));
+    }
+
+    #[test]
     fn protobuf_and_json_encodings_decode_to_the_same_spans() {
-        let req = request(server_span());
+        let req = request(sandbox_resource(), server_span());
         let from_proto = decode(&req.encode_to_vec(), Encoding::Protobuf).unwrap();
         let from_json = decode(&serde_json::to_vec(&req).unwrap(), Encoding::Json).unwrap();
         assert_eq!(from_proto, from_json);
@@ -448,7 +549,7 @@ mod tests {
 
     #[test]
     fn a_payload_with_one_zero_trace_id_is_rejected_whole() {
-        let mut req = request(server_span());
+        let mut req = request(sandbox_resource(), server_span());
         let mut bad = server_span();
         bad.trace_id = vec![0; 16];
         req.resource_spans[0].scope_spans[0].spans.push(bad);
@@ -472,8 +573,28 @@ mod tests {
     }
 
     #[test]
-    fn large_integers_become_text_like_jaegers_javascript_guard() {
-        assert_eq!(int_json(42), serde_json::json!(42));
-        assert_eq!(int_json(1 << 60), serde_json::json!("1152921504606846976"));
+    fn lists_and_maps_read_as_gos_json_of_their_raw_values() {
+        let list = AnyValue {
+            value: Some(any_value::Value::ArrayValue(ArrayValue {
+                values: vec![
+                    AnyValue {
+                        value: Some(any_value::Value::StringValue("a<b".into())),
+                    },
+                    AnyValue {
+                        value: Some(any_value::Value::DoubleValue(4.0)),
+                    },
+                    AnyValue { value: None },
+                ],
+            })),
+        };
+        assert_eq!(value_text(Some(&list)), "[\"a\\u003cb\",4,null]");
+        let nan = AnyValue {
+            value: Some(any_value::Value::ArrayValue(ArrayValue {
+                values: vec![AnyValue {
+                    value: Some(any_value::Value::DoubleValue(f64::NAN)),
+                }],
+            })),
+        };
+        assert_eq!(value_text(Some(&nan)), "");
     }
 }

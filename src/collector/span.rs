@@ -1,31 +1,46 @@
 //! The collector's stored span: what every receiver (OTLP, Zipkin) turns a
-//! payload into, and what the query API renders as Jaeger JSON.
+//! payload into, shaped like the span Jaeger v2's query path builds from
+//! storage (its `model.Span`) before the adjusters run.
 //!
-//! It keeps both the tags as Jaeger shows them and the raw attributes Jaeger
-//! v2 searches (a `tag=` filter matches attributes, not derived tags such as
-//! `span.kind`).
+//! Tags keep their types and the translator's order; the adjusters
+//! ([`super::adjust`]) sort and rewrite them per query. Beside them the span
+//! keeps the raw attributes Jaeger v2 searches (a `tag=` filter matches
+//! attributes, not derived tags such as `span.kind`).
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
-use crate::jaeger::model::{self, KeyValue};
+use super::go_text;
 
 /// 128-bit trace id; Jaeger prints it as 16 hex digits when the high half is 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TraceId(pub u128);
 
 impl TraceId {
+    /// 16 bytes, not all zero.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let arr: [u8; 16] = bytes.try_into().ok()?;
         let id = u128::from_be_bytes(arr);
         (id != 0).then_some(TraceId(id))
     }
 
-    /// Jaeger's `TraceIDFromString`: up to 32 hex digits.
-    pub fn parse(text: &str) -> Option<Self> {
-        if text.is_empty() || text.len() > 32 {
-            return None;
+    /// Jaeger's `TraceIDFromString`: up to 32 hex digits, with its errors.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.len() > 32 {
+            return Err(format!(
+                "TraceID cannot be longer than 32 hex characters: {text}"
+            ));
         }
-        u128::from_str_radix(text, 16).ok().map(TraceId)
+        if text.len() > 16 {
+            let split = text.len() - 16;
+            let (Some(high), Some(low)) = (text.get(..split), text.get(split..)) else {
+                return Err(go_text::parse_hex_u64(text).unwrap_err());
+            };
+            let high = go_text::parse_hex_u64(high)?;
+            let low = go_text::parse_hex_u64(low)?;
+            return Ok(TraceId((u128::from(high) << 64) | u128::from(low)));
+        }
+        go_text::parse_hex_u64(text).map(|low| TraceId(u128::from(low)))
     }
 
     pub fn to_jaeger_string(self) -> String {
@@ -39,6 +54,7 @@ impl TraceId {
     }
 }
 
+/// 8 bytes, not all zero.
 pub fn span_id_from_bytes(bytes: &[u8]) -> Option<u64> {
     let arr: [u8; 8] = bytes.try_into().ok()?;
     let id = u64::from_be_bytes(arr);
@@ -80,38 +96,126 @@ pub enum StatusCode {
     Error,
 }
 
+/// A tag value with its Jaeger type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TagValue {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Binary(Vec<u8>),
+}
+
+impl TagValue {
+    /// Jaeger's `ValueType` number, which orders tags of one key.
+    fn type_rank(&self) -> u8 {
+        match self {
+            TagValue::Str(_) => 0,
+            TagValue::Bool(_) => 1,
+            TagValue::Int(_) => 2,
+            TagValue::Float(_) => 3,
+            TagValue::Binary(_) => 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tag {
+    pub key: String,
+    pub value: TagValue,
+}
+
+impl Tag {
+    pub fn new(key: impl Into<String>, value: TagValue) -> Self {
+        Tag {
+            key: key.into(),
+            value,
+        }
+    }
+
+    pub fn string(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Tag::new(key, TagValue::Str(value.into()))
+    }
+
+    /// Jaeger's `KeyValue.Compare`: key, then type, then value.
+    pub fn compare(&self, other: &Tag) -> Ordering {
+        self.key
+            .cmp(&other.key)
+            .then_with(|| self.value.type_rank().cmp(&other.value.type_rank()))
+            .then_with(|| match (&self.value, &other.value) {
+                (TagValue::Str(a), TagValue::Str(b)) => a.cmp(b),
+                (TagValue::Bool(a), TagValue::Bool(b)) => a.cmp(b),
+                (TagValue::Int(a), TagValue::Int(b)) => a.cmp(b),
+                (TagValue::Float(a), TagValue::Float(b)) => {
+                    a.partial_cmp(b).unwrap_or(Ordering::Equal)
+                }
+                (TagValue::Binary(a), TagValue::Binary(b)) => a.cmp(b),
+                _ => Ordering::Equal,
+            })
+    }
+}
+
+/// Sort as Jaeger's adjusters do (`model.KeyValues.Sort`).
+pub fn sort_tags(tags: &mut [Tag]) {
+    tags.sort_by(Tag::compare);
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRef {
     pub follows_from: bool,
+    /// 0 for a link without a trace id (Jaeger drops it with a warning).
     pub trace_id: TraceId,
     pub span_id: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredLog {
+    pub timestamp_unix_nano: u64,
+    pub fields: Vec<Tag>,
 }
 
 /// A process (Jaeger's name for a resource): service name plus tags.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredProcess {
     pub service_name: String,
-    pub tags: Vec<KeyValue>,
-    /// Resource attributes as text, for tag searches.
+    pub tags: Vec<Tag>,
+    /// Resource attributes as text, in order, for tag searches.
     pub search_attrs: Vec<(String, String)>,
+}
+
+/// Attributes as text (pdata's `AsString`), in order, where a tag search
+/// looks: the span's, its scope's, and each event's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchAttributes {
+    pub span: Vec<(String, String)>,
+    pub scope: Vec<(String, String)>,
+    pub events: Vec<Vec<(String, String)>>,
+}
+
+/// pcommon `Map.Get`: the first attribute with the key.
+pub fn first_value<'a>(attrs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    attrs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredSpan {
     pub trace_id: TraceId,
     pub span_id: u64,
+    /// Parent first, then links, as Jaeger's translator orders them.
     pub references: Vec<StoredRef>,
-    pub flags: u32,
     pub operation: String,
     pub kind: SpanKind,
     pub status: StatusCode,
     pub start_unix_nano: u64,
+    /// After Jaeger's sanitizer: always after the start.
     pub end_unix_nano: u64,
-    pub tags: Vec<KeyValue>,
-    pub logs: Vec<model::Log>,
+    pub tags: Vec<Tag>,
+    pub logs: Vec<StoredLog>,
     pub process: Arc<StoredProcess>,
-    /// Span, scope and event attributes as text, for tag searches.
-    pub search_attrs: Vec<(String, String)>,
+    pub search: SearchAttributes,
     pub warnings: Vec<String>,
 }
 
@@ -120,28 +224,37 @@ impl StoredSpan {
         self.start_unix_nano / 1_000
     }
 
-    pub fn duration_nanos(&self) -> u64 {
-        self.end_unix_nano.saturating_sub(self.start_unix_nano)
+    pub fn duration_nanos(&self) -> i64 {
+        self.end_unix_nano as i64 - self.start_unix_nano as i64
     }
 
     pub fn duration_us(&self) -> u64 {
-        self.duration_nanos() / 1_000
+        (self.duration_nanos() / 1_000) as u64
     }
 
+    /// Jaeger's `ParentSpanID`: the first CHILD_OF reference in the same
+    /// trace, else the first FOLLOWS_FROM one.
     pub fn parent_span_id(&self) -> Option<u64> {
-        self.references
-            .iter()
-            .find(|r| !r.follows_from && r.trace_id == self.trace_id)
-            .map(|r| r.span_id)
+        parent_of(self.trace_id, &self.references)
     }
 
-    /// Does any attribute (span, scope, event or resource) have this text value?
+    /// Does a tag search for `key` = `value` match this span (its span,
+    /// scope, resource or event attributes, first value of each key)?
     pub fn has_attribute(&self, key: &str, value: &str) -> bool {
-        self.search_attrs
-            .iter()
-            .chain(self.process.search_attrs.iter())
-            .any(|(k, v)| k == key && v == value)
+        let matches = |attrs: &[(String, String)]| first_value(attrs, key) == Some(value);
+        matches(&self.search.span)
+            || matches(&self.search.scope)
+            || matches(&self.process.search_attrs)
+            || self.search.events.iter().any(|e| matches(e))
     }
+}
+
+pub fn parent_of(trace_id: TraceId, references: &[StoredRef]) -> Option<u64> {
+    let same_trace = || references.iter().filter(|r| r.trace_id == trace_id);
+    same_trace()
+        .find(|r| !r.follows_from)
+        .or_else(|| same_trace().next())
+        .map(|r| r.span_id)
 }
 
 #[cfg(test)]
@@ -158,12 +271,24 @@ mod tests {
     }
 
     #[test]
-    fn trace_id_parses_what_it_prints_and_rejects_junk() {
+    fn trace_id_parses_what_it_prints_and_rejects_junk_with_jaegers_messages() {
         let id = TraceId(0x1234_5678_9abc_def0_1234_5678_9abc_def0);
-        assert_eq!(TraceId::parse(&id.to_jaeger_string()), Some(id));
-        assert_eq!(TraceId::parse("xyz"), None);
-        assert_eq!(TraceId::parse(""), None);
-        assert_eq!(TraceId::parse(&"1".repeat(33)), None);
+        assert_eq!(TraceId::parse(&id.to_jaeger_string()), Ok(id));
+        assert_eq!(
+            TraceId::parse("xyz").unwrap_err(),
+            "strconv.ParseUint: parsing \"xyz\": invalid syntax"
+        );
+        assert_eq!(
+            TraceId::parse(&"1".repeat(33)).unwrap_err(),
+            format!(
+                "TraceID cannot be longer than 32 hex characters: {}",
+                "1".repeat(33)
+            )
+        );
+        assert_eq!(
+            TraceId::parse("zz0000000000000000").unwrap_err(),
+            "strconv.ParseUint: parsing \"zz\": invalid syntax"
+        );
     }
 
     #[test]
@@ -171,5 +296,40 @@ mod tests {
         assert_eq!(TraceId::from_bytes(&[0; 16]), None);
         assert_eq!(span_id_from_bytes(&[0; 8]), None);
         assert_eq!(span_id_from_bytes(&[1; 4]), None);
+    }
+
+    #[test]
+    fn tags_sort_by_key_then_type_then_value() {
+        let mut tags = vec![
+            Tag::new("b", TagValue::Int(2)),
+            Tag::new("b", TagValue::Str("z".into())),
+            Tag::new("a", TagValue::Bool(true)),
+            Tag::new("b", TagValue::Int(1)),
+            Tag::new("B", TagValue::Str("upper".into())),
+        ];
+        sort_tags(&mut tags);
+        let order: Vec<_> = tags.iter().map(|t| (t.key.as_str(), &t.value)).collect();
+        assert_eq!(
+            order,
+            [
+                ("B", &TagValue::Str("upper".into())),
+                ("a", &TagValue::Bool(true)),
+                ("b", &TagValue::Str("z".into())),
+                ("b", &TagValue::Int(1)),
+                ("b", &TagValue::Int(2)),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_parent_is_the_first_child_of_else_the_first_follows_from() {
+        let r = |follows_from, span_id| StoredRef {
+            follows_from,
+            trace_id: TraceId(1),
+            span_id,
+        };
+        assert_eq!(parent_of(TraceId(1), &[r(true, 5), r(false, 6)]), Some(6));
+        assert_eq!(parent_of(TraceId(1), &[r(true, 5), r(true, 7)]), Some(5));
+        assert_eq!(parent_of(TraceId(2), &[r(false, 5)]), None);
     }
 }

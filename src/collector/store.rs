@@ -11,26 +11,42 @@ use std::sync::{Arc, RwLock};
 
 use super::span::{SpanKind, StatusCode, StoredSpan, TraceId};
 
-/// What a search asks for; times in microseconds, durations in nanoseconds.
+/// What a search asks for, as Jaeger's memory storage reads it: times and
+/// durations in nanoseconds, a duration of 0 meaning no bound.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpanFilter {
     pub service: Option<String>,
     pub operation: Option<String>,
-    pub tags: Vec<(String, String)>,
-    pub start_min_us: Option<u64>,
-    pub start_max_us: Option<u64>,
-    pub min_duration_ns: Option<u64>,
-    pub max_duration_ns: Option<u64>,
-    pub limit: usize,
+    /// Later values for a key replace earlier ones, as in Jaeger's map.
+    pub tags: BTreeMap<String, String>,
+    pub start_min_ns: i128,
+    pub start_max_ns: i128,
+    pub min_duration_ns: i64,
+    pub max_duration_ns: i64,
+    /// Traces to return; must be 1..=max_traces.
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SearchError {
+    #[error("search depth must be greater than 0 and less than max traces")]
+    Depth,
 }
 
 impl SpanFilter {
+    /// Jaeger's memory storage `validSpan`, span by span.
     fn matches(&self, span: &StoredSpan) -> bool {
         if self
             .service
             .as_ref()
             .is_some_and(|s| *s != span.process.service_name)
         {
+            return false;
+        }
+        // Jaeger reads the `error` tag's value as a boolean, but a query
+        // value is always text, which reads as false: any `error` filter
+        // keeps only spans whose status is OK. Faithfully so.
+        if self.tags.contains_key("error") && span.status != StatusCode::Ok {
             return false;
         }
         if self
@@ -40,30 +56,20 @@ impl SpanFilter {
         {
             return false;
         }
-        let start = span.start_us();
-        if self.start_min_us.is_some_and(|min| start < min)
-            || self.start_max_us.is_some_and(|max| start > max)
-        {
+        let start = i128::from(span.start_unix_nano as i64);
+        if start < self.start_min_ns || start > self.start_max_ns {
             return false;
         }
         let duration = span.duration_nanos();
-        if self.min_duration_ns.is_some_and(|min| duration < min)
-            || self.max_duration_ns.is_some_and(|max| duration > max)
+        if (self.min_duration_ns != 0 && duration < self.min_duration_ns)
+            || (self.max_duration_ns != 0 && duration > self.max_duration_ns)
         {
             return false;
         }
-        self.tags.iter().all(|(key, value)| {
-            if key == "error" {
-                // Jaeger v2 answers `error` from the span status.
-                let want_error = value == "true";
-                return if want_error {
-                    span.status == StatusCode::Error
-                } else {
-                    span.status == StatusCode::Ok
-                };
-            }
-            span.has_attribute(key, value)
-        })
+        self.tags
+            .iter()
+            .filter(|(key, _)| *key != "error")
+            .all(|(key, value)| span.has_attribute(key, value))
     }
 }
 
@@ -100,6 +106,10 @@ impl Store {
         }
     }
 
+    pub fn max_traces(&self) -> usize {
+        self.max_traces
+    }
+
     pub fn insert(&self, spans: Vec<StoredSpan>) {
         self.spans_received
             .fetch_add(spans.len() as u64, Ordering::Relaxed);
@@ -131,18 +141,22 @@ impl Store {
         inner.traces.get(&id).cloned()
     }
 
-    /// Traces with at least one span matching the filter, newest first.
-    pub fn find(&self, filter: &SpanFilter) -> Vec<StoredTrace> {
+    /// Traces with at least one span matching the filter, newest first
+    /// (by the arrival of their first span).
+    pub fn find(&self, filter: &SpanFilter) -> Result<Vec<StoredTrace>, SearchError> {
+        if filter.limit <= 0 || filter.limit as u64 > self.max_traces as u64 {
+            return Err(SearchError::Depth);
+        }
         let inner = self.inner.read().expect("store lock poisoned");
-        inner
+        Ok(inner
             .order
             .iter()
             .rev()
             .filter_map(|id| inner.traces.get(id))
             .filter(|trace| trace.iter().any(|span| filter.matches(span)))
-            .take(filter.limit)
+            .take(filter.limit as usize)
             .cloned()
-            .collect()
+            .collect())
     }
 
     pub fn services(&self) -> Vec<String> {
@@ -178,14 +192,13 @@ impl Store {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::collector::span::{StoredProcess, StoredRef};
+    use crate::collector::span::{SearchAttributes, StoredProcess, StoredRef};
 
     pub(crate) fn span(trace: u128, id: u64, service: &str, op: &str) -> StoredSpan {
         StoredSpan {
             trace_id: TraceId(trace),
             span_id: id,
             references: vec![],
-            flags: 1,
             operation: op.into(),
             kind: SpanKind::Server,
             status: StatusCode::Unset,
@@ -198,14 +211,18 @@ pub(crate) mod tests {
                 tags: vec![],
                 search_attrs: vec![],
             }),
-            search_attrs: vec![("http.status_code".into(), "200".into())],
+            search: SearchAttributes {
+                span: vec![("http.status_code".into(), "200".into())],
+                ..Default::default()
+            },
             warnings: vec![],
         }
     }
 
-    fn all(limit: usize) -> SpanFilter {
+    fn all(limit: i64) -> SpanFilter {
         SpanFilter {
             limit,
+            start_max_ns: i128::MAX,
             ..Default::default()
         }
     }
@@ -243,9 +260,11 @@ pub(crate) mod tests {
         for t in 1..=3 {
             store.insert(vec![span(t, 1, "a", "x")]);
         }
-        let found = store.find(&all(2));
+        let found = store.find(&all(2)).unwrap();
         let ids: Vec<_> = found.iter().map(|t| t[0].trace_id.0).collect();
         assert_eq!(ids, [3, 2]);
+        assert_eq!(store.find(&all(0)).unwrap_err(), SearchError::Depth);
+        assert_eq!(store.find(&all(11)).unwrap_err(), SearchError::Depth);
     }
 
     #[test]
@@ -255,37 +274,44 @@ pub(crate) mod tests {
         let mut filter = all(10);
         filter.service = Some("a".into());
         filter.operation = Some("y".into());
-        assert!(store.find(&filter).is_empty(), "service a has no span y");
+        assert!(
+            store.find(&filter).unwrap().is_empty(),
+            "service a has no span y"
+        );
         filter.operation = Some("x".into());
-        filter.tags = vec![("http.status_code".into(), "200".into())];
-        assert_eq!(store.find(&filter).len(), 1);
-        filter.tags = vec![("http.status_code".into(), "500".into())];
-        assert!(store.find(&filter).is_empty());
+        filter.tags = [("http.status_code".into(), "200".into())].into();
+        assert_eq!(store.find(&filter).unwrap().len(), 1);
+        filter.tags = [("http.status_code".into(), "500".into())].into();
+        assert!(store.find(&filter).unwrap().is_empty());
     }
 
     #[test]
     fn duration_and_start_bounds_filter_spans() {
         let store = Store::new(10);
-        store.insert(vec![span(1, 1, "a", "x")]); // 5 ms, starts at 1000 µs
+        store.insert(vec![span(1, 1, "a", "x")]); // 5 ms, starts at 1 ms
         let mut filter = all(10);
-        filter.min_duration_ns = Some(6_000_000);
-        assert!(store.find(&filter).is_empty());
-        filter.min_duration_ns = Some(5_000_000);
-        assert_eq!(store.find(&filter).len(), 1);
-        filter.start_min_us = Some(1_001);
-        assert!(store.find(&filter).is_empty());
+        filter.min_duration_ns = 6_000_000;
+        assert!(store.find(&filter).unwrap().is_empty());
+        filter.min_duration_ns = 5_000_000;
+        assert_eq!(store.find(&filter).unwrap().len(), 1);
+        filter.start_min_ns = 1_000_001;
+        assert!(store.find(&filter).unwrap().is_empty());
     }
 
     #[test]
-    fn the_error_tag_is_answered_from_the_span_status() {
+    fn any_error_tag_filter_keeps_only_ok_spans_as_jaeger_does() {
         let store = Store::new(10);
         let mut failed = span(1, 1, "a", "x");
         failed.status = StatusCode::Error;
-        store.insert(vec![failed, span(2, 1, "a", "x")]);
-        let mut filter = all(10);
-        filter.tags = vec![("error".into(), "true".into())];
-        let found = store.find(&filter);
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0][0].trace_id, TraceId(1));
+        let mut fine = span(2, 1, "a", "x");
+        fine.status = StatusCode::Ok;
+        store.insert(vec![failed, fine, span(3, 1, "a", "x")]);
+        for value in ["true", "false"] {
+            let mut filter = all(10);
+            filter.tags = [("error".into(), value.into())].into();
+            let found = store.find(&filter).unwrap();
+            assert_eq!(found.len(), 1, "error={value}");
+            assert_eq!(found[0][0].trace_id, TraceId(2));
+        }
     }
 }

@@ -25,6 +25,7 @@ pub fn tracelab(args: &[&str]) -> Output {
         .env_remove("TRACELAB_JAEGER_URL")
         .env_remove("TRACELAB_OTLP_ENDPOINT")
         .env_remove("TRACELAB_CONFIG")
+        .env_remove("TRACELAB_JAEGER_BIN")
         .output()
         .expect("the tracelab binary runs")
 }
@@ -63,4 +64,43 @@ pub fn closed_port() -> u16 {
 
 pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
+}
+
+/// The real Jaeger v2 binary for tests that need one: `$TRACELAB_JAEGER_BIN`,
+/// else where scripts/install-jaeger.sh caches it. `None` only when
+/// `TRACELAB_SKIP_JAEGER=1`; a missing binary otherwise fails the test, so
+/// CI can never skip these tests quietly.
+pub fn jaeger_bin() -> Option<PathBuf> {
+    if std::env::var("TRACELAB_SKIP_JAEGER").as_deref() == Ok("1") {
+        eprintln!("TRACELAB_SKIP_JAEGER=1: skipping a test against the real Jaeger");
+        return None;
+    }
+    let path = match std::env::var_os("TRACELAB_JAEGER_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => cached_jaeger_path(),
+    };
+    assert!(
+        path.is_file(),
+        "no Jaeger binary at {}: run scripts/install-jaeger.sh (scripts/test.sh does) \
+         or set TRACELAB_JAEGER_BIN; set TRACELAB_SKIP_JAEGER=1 to skip these tests",
+        path.display()
+    );
+    Some(path)
+}
+
+/// Where scripts/install-jaeger.sh puts the binary, with the version it pins.
+fn cached_jaeger_path() -> PathBuf {
+    let script = std::fs::read_to_string(root().join("scripts/install-jaeger.sh"))
+        .expect("scripts/install-jaeger.sh");
+    let version = script
+        .lines()
+        .find_map(|l| l.strip_prefix("JAEGER_MODULE_VERSION=\"${JAEGER_MODULE_VERSION:-"))
+        .and_then(|rest| rest.split('}').next())
+        .expect("install-jaeger.sh pins JAEGER_MODULE_VERSION");
+    let cache = std::env::var_os("TRACELAB_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("tracelab")))
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/tracelab")))
+        .expect("HOME is set");
+    cache.join(format!("jaeger-{version}")).join("jaeger")
 }

@@ -1,12 +1,16 @@
 //! Where spans go and traces are read from: the embedded collector (the
-//! default) or an existing Jaeger. Either way the mesh gets an OTLP/HTTP
-//! URL and the assertions get a Jaeger query API client.
+//! default), a Jaeger binary tracelab starts for the run
+//! ([`jaeger_process`]), or an existing Jaeger. Either way the mesh gets an
+//! OTLP/HTTP URL and the assertions get a Jaeger query API client.
+
+pub mod jaeger_process;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 
+use self::jaeger_process::{JaegerProcess, JaegerProcessError, JaegerSettings};
 use crate::collector::{CollectorConfig, RunningCollector};
 use crate::jaeger::JaegerClient;
 use crate::mesh::upstream::Upstream;
@@ -20,6 +24,8 @@ pub enum BackendChoice {
         query_url: String,
         otlp_url: String,
     },
+    /// A Jaeger binary to start for the run and stop after it.
+    JaegerBinary(JaegerSettings),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +34,8 @@ pub enum BackendError {
     Bind(std::io::Error),
     #[error("{0}")]
     Unusable(String),
+    #[error(transparent)]
+    Jaeger(#[from] JaegerProcessError),
 }
 
 pub enum Backend {
@@ -36,6 +44,8 @@ pub enum Backend {
         query_url: String,
         otlp_traces_url: String,
     },
+    /// A Jaeger tracelab started (`--jaeger-bin`).
+    Started(JaegerProcess),
 }
 
 impl Backend {
@@ -56,13 +66,27 @@ impl Backend {
                 backend.preflight().await?;
                 Ok(backend)
             }
+            BackendChoice::JaegerBinary(settings) => {
+                let backend = Backend::Started(JaegerProcess::start(settings).await?);
+                match backend.preflight().await {
+                    Ok(()) => Ok(backend),
+                    Err(e) => {
+                        let message = match &backend {
+                            Backend::Started(p) => explain_started(p, e.to_string(), true),
+                            _ => e.to_string(),
+                        };
+                        backend.stop().await;
+                        Err(BackendError::Unusable(message))
+                    }
+                }
+            }
         }
     }
 
     pub fn kind(&self) -> &'static str {
         match self {
             Backend::Embedded(_) => "embedded",
-            Backend::External { .. } => "jaeger",
+            Backend::External { .. } | Backend::Started(_) => "jaeger",
         }
     }
 
@@ -70,6 +94,7 @@ impl Backend {
         match self {
             Backend::Embedded(c) => c.base_url(),
             Backend::External { query_url, .. } => query_url.clone(),
+            Backend::Started(p) => p.query_url(),
         }
     }
 
@@ -79,6 +104,7 @@ impl Backend {
             Backend::External {
                 otlp_traces_url, ..
             } => otlp_traces_url.clone(),
+            Backend::Started(p) => p.otlp_traces_url(),
         }
     }
 
@@ -132,16 +158,64 @@ impl Backend {
     }
 
     pub async fn stop(self) {
-        if let Backend::Embedded(collector) = self {
-            collector.stop().await;
+        match self {
+            Backend::Embedded(collector) => collector.stop().await,
+            Backend::Started(process) => process.stop().await,
+            Backend::External { .. } => {}
+        }
+    }
+
+    /// Add what the backend knows to an infrastructure failure: a started
+    /// Jaeger that has exited says so, with the end of its log.
+    pub fn explain(&self, message: String) -> String {
+        match self {
+            Backend::Started(process) => explain_started(process, message, false),
+            _ => message,
+        }
+    }
+
+    /// Resolves if the backend dies on its own (a started Jaeger exits);
+    /// never for the others.
+    pub async fn died(&self) {
+        match self {
+            Backend::Started(process) => {
+                process.exited().await;
+            }
+            _ => std::future::pending().await,
         }
     }
 
     pub fn evicted_traces(&self) -> u64 {
         match self {
             Backend::Embedded(c) => c.store().stats().evicted_traces,
-            Backend::External { .. } => 0,
+            Backend::External { .. } | Backend::Started(_) => 0,
         }
+    }
+
+    /// The deepest trace search the backend answers: Jaeger's memory
+    /// storage refuses a `limit` above its `max_traces`.
+    pub fn max_search_depth(&self) -> usize {
+        match self {
+            Backend::Embedded(c) => c.max_traces(),
+            Backend::Started(p) => p.max_traces(),
+            Backend::External { .. } => crate::collector::DEFAULT_MAX_TRACES,
+        }
+    }
+}
+
+/// A failure of a run on a started Jaeger: whether Jaeger exited, and the
+/// end of its log when it did (or always, with `always_log`).
+fn explain_started(process: &JaegerProcess, message: String, always_log: bool) -> String {
+    match process.exit_status() {
+        Some(status) => format!(
+            "{message}\n  Jaeger exited ({status}); the end of its log:\n{}",
+            process.log_tail()
+        ),
+        None if always_log => format!(
+            "{message}\n  the end of Jaeger's log:\n{}",
+            process.log_tail()
+        ),
+        None => message,
     }
 }
 

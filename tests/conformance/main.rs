@@ -1,0 +1,19 @@
+//! Conformance: the embedded collector answers Jaeger's query API exactly as
+//! a real Jaeger v2 does for the same spans.
+//!
+//! Each test starts a real Jaeger (the binary scripts/install-jaeger.sh
+//! builds) and an embedded collector, sends both the same OTLP (or Zipkin)
+//! payloads, asks both the same questions and lists every difference (see
+//! `harness`). Without the binary these tests fail unless
+//! TRACELAB_SKIP_JAEGER=1.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod harness;
+mod otlp;
+mod sandbox;
+mod search;
+mod traces;
+mod zipkin;
+
+pub use harness::{Compare, Pair};
