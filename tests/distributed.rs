@@ -5,7 +5,7 @@
 //! component a peer, only sends the traffic and asserts the traces.
 //!
 //! The collector is the embedded one, served from this test process, and a
-//! real Jaeger from `TRACELAB_JAEGER_BIN` (that test fails without it unless
+//! real Jaeger (`common::jaeger_bin`; that test fails without it unless
 //! `TRACELAB_SKIP_JAEGER=1`; scripts/test.sh and the Nix build provide it).
 
 #![cfg(unix)] // stops the servers with SIGTERM
@@ -16,6 +16,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 
 use common::*;
+use tracelab::backend::jaeger_process::{JaegerProcess, JaegerSettings};
 use tracelab::collector::{CollectorConfig, RunningCollector};
 use tracelab::jaeger::{JaegerClient, TraceQuery};
 
@@ -183,11 +184,18 @@ async fn three_serve_processes_and_a_run_with_every_component_a_peer_pass_on_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_serve_processes_and_a_run_with_every_component_a_peer_pass_on_a_real_jaeger() {
-    let Some(jaeger) = jaeger::Jaeger::start_or_skip() else {
+    let Some(bin) = jaeger_bin() else {
         return;
     };
-    run_spread_sandbox(&jaeger.query_url, &jaeger.otlp_url);
-    assert_a_four_span_sandbox_trace(&jaeger.query_url).await;
+    let jaeger = JaegerProcess::start(&JaegerSettings::new(bin))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let otlp = jaeger.otlp_traces_url();
+    let otlp_base = otlp.trim_end_matches("/v1/traces").to_string();
+    let query = jaeger.query_url();
+    run_spread_sandbox(&query, &otlp_base);
+    assert_a_four_span_sandbox_trace(&query).await;
+    jaeger.stop().await;
 }
 
 #[test]
@@ -250,140 +258,4 @@ fn serving_on_a_port_in_use_exits_3_naming_the_component() {
         stderr(&out)
     );
     drop(held);
-}
-
-/// A real Jaeger v2 on free loopback ports, stopped when dropped.
-mod jaeger {
-    use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
-
-    pub struct Jaeger {
-        pub query_url: String,
-        pub otlp_url: String,
-        child: Child,
-        dir: tempfile::TempDir,
-    }
-
-    /// Long enough for a cold start on a loaded machine; the wait ends as
-    /// soon as Jaeger is healthy.
-    const STARTUP_LIMIT: Duration = Duration::from_secs(60);
-
-    fn free_port() -> u16 {
-        super::closed_port()
-    }
-
-    impl Jaeger {
-        /// `None` only when `TRACELAB_SKIP_JAEGER=1`; a missing binary is
-        /// otherwise a failure, so no run skips this quietly.
-        pub fn start_or_skip() -> Option<Jaeger> {
-            let Some(bin) = std::env::var_os("TRACELAB_JAEGER_BIN") else {
-                if std::env::var("TRACELAB_SKIP_JAEGER").as_deref() == Ok("1") {
-                    eprintln!("TRACELAB_SKIP_JAEGER=1: not testing against a real Jaeger");
-                    return None;
-                }
-                panic!(
-                    "TRACELAB_JAEGER_BIN is not set: run scripts/test.sh (it builds Jaeger), \
-                     or set TRACELAB_SKIP_JAEGER=1 to skip the real-Jaeger tests"
-                );
-            };
-            let dir = tempfile::tempdir().unwrap();
-            let [query, grpc, health, otlp] = [(); 4].map(|()| free_port());
-            let config = dir.path().join("jaeger.yaml");
-            std::fs::write(&config, config_yaml(query, grpc, health, otlp)).unwrap();
-            let log = std::fs::File::create(dir.path().join("jaeger.log")).unwrap();
-            let child = Command::new(&bin)
-                .arg("--config")
-                .arg(&config)
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.to_string_lossy()));
-            let mut jaeger = Jaeger {
-                query_url: format!("http://127.0.0.1:{query}"),
-                otlp_url: format!("http://127.0.0.1:{otlp}"),
-                child,
-                dir,
-            };
-            jaeger.wait_healthy(health);
-            Some(jaeger)
-        }
-
-        fn wait_healthy(&mut self, health: u16) {
-            let started = Instant::now();
-            loop {
-                if let Ok(Some(status)) = self.child.try_wait() {
-                    let log = std::fs::read_to_string(self.dir.path().join("jaeger.log"))
-                        .unwrap_or_default();
-                    panic!("jaeger exited ({status}) before it was healthy:\n{log}");
-                }
-                let healthy = std::net::TcpStream::connect(("127.0.0.1", health)).is_ok()
-                    && std::net::TcpStream::connect(self.query_url.trim_start_matches("http://"))
-                        .is_ok()
-                    && std::net::TcpStream::connect(self.otlp_url.trim_start_matches("http://"))
-                        .is_ok();
-                if healthy {
-                    return;
-                }
-                assert!(
-                    started.elapsed() < STARTUP_LIMIT,
-                    "jaeger did not open its ports"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-
-    impl Drop for Jaeger {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    /// Memory storage, OTLP/HTTP only, no remote sampling, loopback only.
-    fn config_yaml(query: u16, grpc: u16, health: u16, otlp: u16) -> String {
-        format!(
-            "service:
-  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [jaeger_storage_exporter]
-  telemetry:
-    metrics:
-      level: none
-    logs:
-      level: warn
-extensions:
-  jaeger_query:
-    storage:
-      traces: mem
-    http:
-      endpoint: 127.0.0.1:{query}
-    grpc:
-      endpoint: 127.0.0.1:{grpc}
-  jaeger_storage:
-    backends:
-      mem:
-        memory:
-          max_traces: 100000
-  healthcheckv2:
-    use_v2: true
-    http:
-      endpoint: 127.0.0.1:{health}
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:{otlp}
-processors:
-  batch:
-exporters:
-  jaeger_storage_exporter:
-    trace_storage: mem
-"
-        )
-    }
 }
