@@ -70,11 +70,11 @@ pub async fn run_scenario(
     let mut options = MeshOptions::new(ExportSettings::new(backend.otlp_traces_url()));
     options.ephemeral_ports = !settings.fixed_ports;
     let evicted_before = backend.evicted_traces();
-    let mesh = RunningMesh::start(scenario, &options)
+    let mut mesh = RunningMesh::start(scenario, &options)
         .await
         .map_err(|e| Error::Infra(format!("{}: {e}", scenario.file.display())))?;
 
-    let result = drive(scenario, settings, backend, &mesh, observer).await;
+    let result = drive(scenario, settings, backend, &mut mesh, observer).await;
     let delivery = mesh.stop().await;
     let evicted = backend.evicted_traces() - evicted_before;
     let info = CollectorInfo {
@@ -153,7 +153,7 @@ async fn drive(
     scenario: &Scenario,
     settings: &RunSettings,
     backend: &Backend,
-    mesh: &RunningMesh,
+    mesh: &mut RunningMesh,
     observer: Arc<dyn Observer>,
 ) -> Result<Driven, Error> {
     let components = mesh
@@ -181,6 +181,15 @@ async fn drive(
 
     observer.phase(&scenario.name, "flushing spans");
     mesh.flush().await;
+    // Programs flush their own spans when they stop; stop them before
+    // reading traces back, and give their spans time to land.
+    let programs = mesh.has_processes();
+    if programs {
+        observer.phase(&scenario.name, "stopping programs");
+        mesh.stop_processes()
+            .await
+            .map_err(|e| Error::Infra(format!("{}: {e}", scenario.file.display())))?;
+    }
 
     observer.phase(&scenario.name, "reading traces back");
     let request_ids: HashSet<String> = runs
@@ -211,6 +220,7 @@ async fn drive(
         request_ids: &request_ids,
         sampled_ids: &sampled_ids,
         start_us,
+        settle_always: programs,
     };
     let gathered = if request_ids.is_empty() {
         Gathered {

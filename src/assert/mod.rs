@@ -1,12 +1,19 @@
 //! Assertions: the scenario's expectations and the integrity checks, judged
 //! on the traces read back from the collector.
 //!
-//! `gather` reads traces through the Jaeger API, `tree` matches patterns,
+//! `gather` reads traces through the Jaeger API, `tree` builds span trees
+//! and matches patterns, `predicates` judges one span against one pattern
+//! node. One file per kind of expectation: `shape` (expect_traces),
+//! `counts` (expect_spans, expect_broken), `timing` (expect_duration);
 //! `integrity` runs the built-in checks. The results are plain data
 //! ([`Outcome`]) for the report to render.
 
+pub mod counts;
 pub mod gather;
 pub mod integrity;
+pub mod predicates;
+pub mod shape;
+pub mod timing;
 pub mod tree;
 
 use std::collections::HashMap;
@@ -14,13 +21,12 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use self::gather::Gathered;
-use self::tree::{TraceTree, explain_loose, explain_strict, loose_matches, strict_matches};
 use crate::jaeger::model::Trace;
-use crate::scenario::model::{Check, Expectation, MatchMode, Quantifier, Scenario};
+use crate::scenario::model::{Check, Expectation, IntegrityChecks, Scenario};
 use crate::traffic::{RequestRecord, TrafficRun};
 
 /// How many failing traces an outcome lists; `failure_count` has them all.
-const SHOWN: usize = 3;
+pub(crate) const SHOWN: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
@@ -38,7 +44,13 @@ pub struct Outcome {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutcomeSource {
     /// Declared in the script at this place.
-    Expectation { line: usize, column: usize },
+    Expectation {
+        line: usize,
+        column: usize,
+        /// The imported module it was declared in; absent for the scenario.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        module: Option<String>,
+    },
     /// A built-in check.
     Integrity { check: &'static str },
 }
@@ -53,6 +65,25 @@ pub struct Failure {
     pub span: Option<String>,
     pub expected: String,
     pub observed: String,
+}
+
+impl Outcome {
+    /// A not-yet-judged outcome for an expectation of the script.
+    pub fn new(e: &Expectation) -> Outcome {
+        Outcome {
+            name: e.name.clone(),
+            source: OutcomeSource::Expectation {
+                line: e.origin.line,
+                column: e.origin.column,
+                module: e.origin.module.as_deref().map(str::to_string),
+            },
+            traffic: e.traffic.clone(),
+            passed: false,
+            observed: String::new(),
+            failures: Vec::new(),
+            failure_count: 0,
+        }
+    }
 }
 
 /// A traffic block's requests and the traces they produced.
@@ -93,7 +124,7 @@ impl<'a> BlockView<'a> {
 }
 
 /// Every expectation of the scenario, then the integrity checks of every
-/// traffic block.
+/// traffic block (those the script left on).
 pub fn evaluate(scenario: &Scenario, runs: &[TrafficRun], gathered: &Gathered) -> Vec<Outcome> {
     let views: Vec<BlockView<'_>> = runs.iter().map(|r| BlockView::new(r, gathered)).collect();
     let mut outcomes: Vec<Outcome> = scenario
@@ -105,93 +136,47 @@ pub fn evaluate(scenario: &Scenario, runs: &[TrafficRun], gathered: &Gathered) -
         })
         .collect();
     for view in &views {
-        outcomes.extend(integrity::check(view));
+        let checks = integrity_checks(scenario, view.name);
+        outcomes.extend(integrity::check(view, &checks));
     }
     outcomes
 }
 
+/// The block's integrity checks; `expect_broken` takes over the
+/// propagation check (broken propagation is then what passes).
+fn integrity_checks(scenario: &Scenario, block: &str) -> IntegrityChecks {
+    let mut checks = scenario
+        .traffic_block(block)
+        .map(|t| t.integrity)
+        .unwrap_or_default();
+    let expects_broken = scenario
+        .expectations
+        .iter()
+        .any(|e| e.traffic == block && matches!(e.check, Check::BrokenPropagation { .. }));
+    if expects_broken {
+        checks.propagation = false;
+    }
+    checks
+}
+
 fn expectation(e: &Expectation, block: &BlockView<'_>) -> Outcome {
-    let mut outcome = Outcome {
-        name: e.name.clone(),
-        source: OutcomeSource::Expectation {
-            line: e.origin.line,
-            column: e.origin.column,
-        },
-        traffic: e.traffic.clone(),
-        passed: false,
-        observed: String::new(),
-        failures: Vec::new(),
-        failure_count: 0,
-    };
+    let mut outcome = Outcome::new(e);
     match &e.check {
         Check::TraceShape {
             quantifier,
             mode,
             pattern,
-        } => {
-            let trees: Vec<TraceTree<'_>> =
-                block.traces.iter().map(|t| TraceTree::new(t)).collect();
-            let matches = |tree: &TraceTree<'_>| match mode {
-                MatchMode::Strict => strict_matches(pattern, tree),
-                MatchMode::Loose => loose_matches(pattern, tree),
-            };
-            let (matching, differing): (Vec<&TraceTree<'_>>, Vec<&TraceTree<'_>>) =
-                trees.iter().partition(|t| matches(t));
-            let (m, total) = (matching.len() as u64, trees.len() as u64);
-            outcome.passed = match quantifier {
-                Quantifier::All => total > 0 && m == total,
-                Quantifier::Any => m >= 1,
-                Quantifier::None => m == 0,
-                Quantifier::Exactly(n) => m == *n,
-                Quantifier::AtLeast(n) => m >= *n,
-            };
-            outcome.observed = format!("{m} of {total} traces match");
-            if outcome.passed {
-                return outcome;
-            }
-            if total == 0 {
-                outcome.failure_count = 1;
-                outcome.failures.push(Failure {
-                    trace_id: None,
-                    request_id: None,
-                    span: None,
-                    expected: format!("{quantifier} matching {}", pattern.label()),
-                    observed: "no traces of this traffic reached the collector".into(),
-                });
-                return outcome;
-            }
-            // Too many matches: show the ones that should not have matched.
-            let too_many = matches!(quantifier, Quantifier::None)
-                || matches!(quantifier, Quantifier::Exactly(n) if m > *n);
-            if too_many {
-                outcome.failure_count = matching.len();
-                for tree in matching.iter().take(SHOWN) {
-                    outcome.failures.push(Failure {
-                        trace_id: Some(tree.trace.trace_id.clone()),
-                        request_id: None,
-                        span: None,
-                        expected: format!("{quantifier} matching {}", pattern.label()),
-                        observed: "this trace matches".into(),
-                    });
-                }
-            } else {
-                outcome.failure_count = differing.len();
-                for tree in differing.iter().take(SHOWN) {
-                    let diff = match mode {
-                        MatchMode::Strict => explain_strict(pattern, tree),
-                        MatchMode::Loose => explain_loose(pattern, tree),
-                    };
-                    if let Some(diff) = diff {
-                        outcome.failures.push(Failure {
-                            trace_id: Some(tree.trace.trace_id.clone()),
-                            request_id: None,
-                            span: diff.span,
-                            expected: diff.expected,
-                            observed: diff.observed,
-                        });
-                    }
-                }
-            }
+        } => shape::judge(&mut outcome, block, *quantifier, *mode, pattern),
+        Check::SpanCount {
+            selector,
+            count,
+            scope,
+        } => counts::span_count(&mut outcome, block, selector, *count, *scope),
+        Check::BrokenPropagation { quantifier } => {
+            counts::broken_propagation(&mut outcome, block, *quantifier)
+        }
+        Check::Duration { measured, bounds } => {
+            timing::durations(&mut outcome, block, measured, bounds)
         }
     }
     outcome
@@ -201,7 +186,7 @@ fn expectation(e: &Expectation, block: &BlockView<'_>) -> Outcome {
 mod tests {
     use super::tree::tests::{sandbox_pattern, sandbox_trace, trace};
     use super::*;
-    use crate::scenario::model::Origin;
+    use crate::scenario::model::{MatchMode, Origin, Quantifier};
     use std::collections::BTreeMap;
     use std::time::{Duration, SystemTime};
 
@@ -248,7 +233,7 @@ mod tests {
                 mode: MatchMode::Strict,
                 pattern: sandbox_pattern(),
             },
-            origin: Origin { line: 3, column: 1 },
+            origin: Origin::at(3, 1),
         }
     }
 
@@ -320,7 +305,10 @@ mod tests {
             ("d", Some("c"), "service2", "checkStock", "server"),
         ]);
         let g = gathered(vec![("r1", first), ("r1", second)]);
-        let outcomes = integrity::check(&BlockView::new(&run(&["r1"]), &g));
+        let outcomes = integrity::check(
+            &BlockView::new(&run(&["r1"]), &g),
+            &IntegrityChecks::default(),
+        );
         let propagation = outcomes
             .iter()
             .find(|o| o.name == "each request is one trace")
@@ -338,7 +326,10 @@ mod tests {
     #[test]
     fn a_sampled_request_without_a_trace_fails_completeness() {
         let g = gathered(vec![("r1", sandbox_trace())]);
-        let outcomes = integrity::check(&BlockView::new(&run(&["r1", "r2"]), &g));
+        let outcomes = integrity::check(
+            &BlockView::new(&run(&["r1", "r2"]), &g),
+            &IntegrityChecks::default(),
+        );
         let complete = outcomes
             .iter()
             .find(|o| o.name == "every sampled request has a trace")
@@ -356,7 +347,10 @@ mod tests {
         ]);
         t.spans[1].duration = 10_000; // child ends long after its parent
         let g = gathered(vec![("r1", t)]);
-        let outcomes = integrity::check(&BlockView::new(&run(&["r1"]), &g));
+        let outcomes = integrity::check(
+            &BlockView::new(&run(&["r1"]), &g),
+            &IntegrityChecks::default(),
+        );
         let failed: BTreeMap<&str, bool> = outcomes
             .iter()
             .map(|o| (o.name.as_str(), o.passed))

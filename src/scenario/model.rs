@@ -3,18 +3,34 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where in the script something was declared, for error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {
     pub line: usize,
     pub column: usize,
+    /// The imported module it was declared in; `None` for the scenario file.
+    pub module: Option<Arc<str>>,
+}
+
+impl Origin {
+    pub fn at(line: usize, column: usize) -> Origin {
+        Origin {
+            line,
+            column,
+            module: None,
+        }
+    }
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
+        match &self.module {
+            Some(module) => write!(f, "{module}:{}:{}", self.line, self.column),
+            None => write!(f, "{}:{}", self.line, self.column),
+        }
     }
 }
 
@@ -22,6 +38,8 @@ impl fmt::Display for Origin {
 pub struct Scenario {
     pub name: String,
     pub file: PathBuf,
+    /// Seeds every random choice (faults, sampling), so a run repeats.
+    pub seed: u64,
     pub components: Vec<Component>,
     pub traffic: Vec<Traffic>,
     pub expectations: Vec<Expectation>,
@@ -39,11 +57,13 @@ impl Scenario {
 
 /// A proxy is an edge Envoy: it forwards and reports one client span per
 /// request. A service is an Envoy sidecar with its app: a server span on the
-/// way in, a client span per call the app makes.
+/// way in, a client span per call the app makes. A process is a real
+/// program tracelab starts; its spans are its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Proxy,
     Service,
+    Process,
 }
 
 impl fmt::Display for Role {
@@ -51,6 +71,7 @@ impl fmt::Display for Role {
         f.write_str(match self {
             Role::Proxy => "proxy",
             Role::Service => "service",
+            Role::Process => "process",
         })
     }
 }
@@ -64,7 +85,27 @@ pub struct Component {
     pub port: Option<u16>,
     pub propagation: Propagation,
     pub routes: Vec<Route>,
+    /// The share of the traces this component starts that it samples
+    /// (0 to 1); a trace started upstream keeps the caller's decision.
+    pub sampling: f64,
+    /// The program behind a [`Role::Process`] component.
+    pub program: Option<Program>,
     pub origin: Origin,
+}
+
+/// An external program run as a component (`process(...)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    /// The program and its arguments.
+    pub command: Vec<String>,
+    /// Extra environment, on top of what tracelab passes.
+    pub env: Vec<(String, String)>,
+    /// Where it runs: the scenario's folder.
+    pub dir: PathBuf,
+    /// How long it may take to open its port.
+    pub ready_timeout: Duration,
+    /// How long it gets to exit after SIGTERM before it is killed.
+    pub stop_timeout: Duration,
 }
 
 /// Trace-context header formats.
@@ -148,15 +189,80 @@ pub struct Route {
     /// Envoy's route decorator: names the span on both sides of the hop.
     pub operation: Option<String>,
     pub action: Action,
+    pub faults: Faults,
     pub origin: Origin,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// A proxy route: send the request on to a cluster (a component).
-    Forward { cluster: String },
+    Forward {
+        cluster: String,
+        policy: UpstreamPolicy,
+    },
     /// A service route: the app's handler.
     Respond(Handler),
+}
+
+/// Faults injected on a route, drawn per request from the scenario's seed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Faults {
+    /// Added before the route does anything else.
+    pub latency: Option<Latency>,
+    /// Answer this status instead of doing the route's work.
+    pub abort: Option<Abort>,
+}
+
+impl Faults {
+    pub fn is_empty(&self) -> bool {
+        self.latency.is_none() && self.abort.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Latency {
+    Fixed(Duration),
+    /// Every value in `low..=high` equally likely.
+    Uniform {
+        low: Duration,
+        high: Duration,
+    },
+    /// Gaussian, cut at zero.
+    Normal {
+        mean: Duration,
+        std_dev: Duration,
+    },
+}
+
+impl fmt::Display for Latency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = |d: &Duration| format!("{}ms", d.as_secs_f64() * 1000.0);
+        match self {
+            Latency::Fixed(d) => f.write_str(&ms(d)),
+            Latency::Uniform { low, high } => write!(f, "uniform({}, {})", ms(low), ms(high)),
+            Latency::Normal { mean, std_dev } => {
+                write!(f, "normal({}, {})", ms(mean), ms(std_dev))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Abort {
+    pub status: u16,
+    /// 0 to 1.
+    pub probability: f64,
+}
+
+/// How a hop calls the next one: Envoy's route timeout and retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct UpstreamPolicy {
+    /// The whole exchange, retries included (Envoy's default is 15 s).
+    pub timeout: Option<Duration>,
+    /// Extra attempts after a 5xx, a connection failure or a per-try timeout.
+    pub retries: u32,
+    /// Each attempt; the whole `timeout` when absent.
+    pub per_try_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +274,17 @@ pub struct Handler {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     Call(Call),
+    /// Calls made at the same time; the step ends when all have answered.
+    Parallel(Vec<Call>),
+}
+
+impl Step {
+    pub fn calls(&self) -> &[Call] {
+        match self {
+            Step::Call(call) => std::slice::from_ref(call),
+            Step::Parallel(calls) => calls,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +294,7 @@ pub struct Call {
     pub path: String,
     /// The egress route's decorator; Envoy's default is `egress <host>`.
     pub operation: Option<String>,
+    pub policy: UpstreamPolicy,
     pub origin: Origin,
 }
 
@@ -202,14 +320,47 @@ pub struct Traffic {
     pub name: String,
     /// The component the requests enter through.
     pub target: String,
+    /// How many requests the block sends in all.
     pub requests: u64,
+    /// Closed model: this many requests in flight, each sent when one ends.
     pub concurrency: usize,
+    /// Open model: requests per second, sent on schedule however slow the
+    /// answers (`requests` = rate × duration).
+    pub rate: Option<f64>,
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub timeout: Duration,
+    /// The built-in checks this block's traces go through.
+    pub integrity: IntegrityChecks,
     pub origin: Origin,
+}
+
+/// The built-in checks, each on unless the script switches it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntegrityChecks {
+    /// Each request is one trace.
+    pub propagation: bool,
+    /// Every sampled request has a trace.
+    pub complete: bool,
+    pub single_root: bool,
+    pub orphans: bool,
+    pub unique_span_ids: bool,
+    pub time_window: bool,
+}
+
+impl Default for IntegrityChecks {
+    fn default() -> Self {
+        IntegrityChecks {
+            propagation: true,
+            complete: true,
+            single_root: true,
+            orphans: true,
+            unique_span_ids: true,
+            time_window: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -230,6 +381,159 @@ pub enum Check {
         mode: MatchMode,
         pattern: SpanPattern,
     },
+    /// Spans matching a selector (its children are ignored), counted per
+    /// trace or over the block.
+    SpanCount {
+        selector: SpanPattern,
+        count: Count,
+        scope: CountScope,
+    },
+    /// Requests split over more than one trace: propagation broke, as the
+    /// scenario wants. Replaces the block's propagation integrity check.
+    BrokenPropagation { quantifier: Quantifier },
+    /// Bounds on trace (or span) durations over the block.
+    Duration {
+        measured: Measured,
+        bounds: Vec<DurationBound>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Exactly(u64),
+    AtLeast(u64),
+    AtMost(u64),
+}
+
+impl Count {
+    pub fn holds(self, n: u64) -> bool {
+        match self {
+            Count::Exactly(want) => n == want,
+            Count::AtLeast(want) => n >= want,
+            Count::AtMost(want) => n <= want,
+        }
+    }
+}
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Count::Exactly(n) => write!(f, "exactly {n}"),
+            Count::AtLeast(n) => write!(f, "at least {n}"),
+            Count::AtMost(n) => write!(f, "at most {n}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountScope {
+    /// Every trace of the block has that many matching spans.
+    EachTrace,
+    /// The block's traces have that many matching spans in all.
+    Traffic,
+}
+
+/// What a duration expectation measures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measured {
+    /// Each trace: from its first span's start to its last span's end.
+    Traces,
+    /// Each span matching the selector.
+    Spans(SpanPattern),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DurationBound {
+    pub statistic: Statistic,
+    pub test: DurationTest,
+}
+
+/// Which value of the measured durations a bound applies to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Statistic {
+    /// Every one of them.
+    Each,
+    Min,
+    Max,
+    Mean,
+    /// Nearest-rank percentile, e.g. 99.0 for p99.
+    Percentile(f64),
+}
+
+impl fmt::Display for Statistic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Statistic::Each => f.write_str("each"),
+            Statistic::Min => f.write_str("min"),
+            Statistic::Max => f.write_str("max"),
+            Statistic::Mean => f.write_str("mean"),
+            Statistic::Percentile(p) => write!(f, "p{p}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CompareOp {
+    pub fn holds<T: PartialOrd>(self, value: T, bound: T) -> bool {
+        match self {
+            CompareOp::Lt => value < bound,
+            CompareOp::Le => value <= bound,
+            CompareOp::Gt => value > bound,
+            CompareOp::Ge => value >= bound,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+        }
+    }
+}
+
+/// A bound on a duration, e.g. `< 50ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationTest {
+    pub op: CompareOp,
+    pub bound: Duration,
+}
+
+impl DurationTest {
+    pub fn holds(&self, value: Duration) -> bool {
+        self.op.holds(value, self.bound)
+    }
+}
+
+impl fmt::Display for DurationTest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.op.symbol(), format_duration(self.bound))
+    }
+}
+
+/// "12.5ms", "2s", "150µs": short and exact enough for reports.
+pub fn format_duration(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us < 1000.0 {
+        format!("{}µs", trim_float(us))
+    } else if us < 1e6 {
+        format!("{}ms", trim_float(us / 1000.0))
+    } else {
+        format!("{}s", trim_float(us / 1e6))
+    }
+}
+
+fn trim_float(x: f64) -> String {
+    let text = format!("{x:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,6 +606,8 @@ pub struct SpanPattern {
     /// `Some(true)`: the span must carry `error=true`; `Some(false)`: must not.
     pub error: Option<bool>,
     pub tags: Vec<TagPredicate>,
+    /// Bounds the span's duration must meet.
+    pub duration: Vec<DurationTest>,
     pub children: Vec<SpanPattern>,
     pub origin: Origin,
 }
@@ -320,6 +626,22 @@ impl SpanPattern {
         text
     }
 
+    /// The label and every condition on the span itself, for selectors:
+    /// "db query (server) where error=true, http.status_code<500".
+    pub fn describe(&self) -> String {
+        let mut conditions: Vec<String> = Vec::new();
+        if let Some(error) = self.error {
+            conditions.push(if error { "error=true" } else { "no error" }.into());
+        }
+        conditions.extend(self.tags.iter().map(ToString::to_string));
+        conditions.extend(self.duration.iter().map(|d| format!("duration {d}")));
+        if conditions.is_empty() {
+            self.label()
+        } else {
+            format!("{} where {}", self.label(), conditions.join(", "))
+        }
+    }
+
     pub fn size(&self) -> usize {
         1 + self.children.iter().map(SpanPattern::size).sum::<usize>()
     }
@@ -335,12 +657,39 @@ pub struct TagPredicate {
 pub enum TagOp {
     /// The tag's value, as text, equals this.
     Equals(String),
+    /// The tag is absent or its text differs from this.
+    NotEquals(String),
+    /// The tag's value is a number and compares so with this one.
+    Compare(CompareOp, f64),
+    /// The tag's text contains this.
+    Contains(String),
+    /// The tag's text matches this regular expression (anywhere in it).
+    Matches(TagRegex),
+    Exists,
+    Absent,
+}
+
+/// A compiled regular expression, compared by its source text.
+#[derive(Debug, Clone)]
+pub struct TagRegex(pub regex::Regex);
+
+impl PartialEq for TagRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
 }
 
 impl fmt::Display for TagPredicate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = &self.key;
         match &self.op {
-            TagOp::Equals(v) => write!(f, "{}={v}", self.key),
+            TagOp::Equals(v) => write!(f, "{key}={v}"),
+            TagOp::NotEquals(v) => write!(f, "{key}!={v}"),
+            TagOp::Compare(op, n) => write!(f, "{key}{}{n}", op.symbol()),
+            TagOp::Contains(v) => write!(f, "{key} contains {v:?}"),
+            TagOp::Matches(re) => write!(f, "{key} matches /{}/", re.0.as_str()),
+            TagOp::Exists => write!(f, "{key} exists"),
+            TagOp::Absent => write!(f, "no tag {key}"),
         }
     }
 }
