@@ -175,3 +175,140 @@ fn failure(sample: &Sample, expected: String, observed: String) -> Failure {
         observed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::trace_duration;
+    use crate::assert::tests::{expecting, gathered, judge, run};
+    use crate::assert::tree::tests::{pat, sandbox_trace};
+    use crate::jaeger::model::Trace;
+    use crate::scenario::model::{
+        Check, CompareOp, DurationBound, DurationTest, Measured, Statistic,
+    };
+
+    /// The sandbox trace lasting `ms` milliseconds (its root's duration).
+    fn lasting(ms: u64) -> Trace {
+        let mut t = sandbox_trace();
+        t.spans[0].duration = ms * 1000;
+        t
+    }
+
+    fn bound(statistic: Statistic, op: CompareOp, ms: u64) -> DurationBound {
+        DurationBound {
+            statistic,
+            test: DurationTest {
+                op,
+                bound: Duration::from_millis(ms),
+            },
+        }
+    }
+
+    fn durations(bounds: Vec<DurationBound>, traces: Vec<Trace>) -> crate::assert::Outcome {
+        let ids: Vec<String> = (0..traces.len()).map(|i| format!("r{i}")).collect();
+        let pairs: Vec<(&str, Trace)> = ids.iter().map(String::as_str).zip(traces).collect();
+        let g = gathered(pairs);
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        judge(
+            expecting(Check::Duration {
+                measured: Measured::Traces,
+                bounds,
+            }),
+            &g,
+            &run(&id_refs),
+        )
+    }
+
+    #[test]
+    fn a_trace_lasts_from_its_first_start_to_its_last_end() {
+        let mut t = sandbox_trace();
+        t.spans[0].start_time = 1_000;
+        t.spans[0].duration = 10;
+        t.spans[3].start_time = 1_500;
+        t.spans[3].duration = 500;
+        assert_eq!(trace_duration(&t), Duration::from_micros(1_000));
+    }
+
+    #[test]
+    fn percentiles_pass_and_fail_naming_the_trace_at_that_rank() {
+        let traces: Vec<Trace> = (1..=10).map(lasting).collect();
+        let ok = durations(
+            vec![bound(Statistic::Percentile(90.0), CompareOp::Lt, 10)],
+            traces.clone(),
+        );
+        assert!(ok.passed, "{ok:?}");
+        let o = durations(
+            vec![bound(Statistic::Percentile(90.0), CompareOp::Lt, 9)],
+            traces,
+        );
+        assert!(!o.passed);
+        assert_eq!(o.failures[0].expected, "p90 < 9ms");
+        assert_eq!(o.failures[0].observed, "p90 = 9ms over 10 traces");
+        // 1..=10 ms in trace-0..trace-9: the 9th fastest is trace-8.
+        assert_eq!(o.failures[0].trace_id.as_deref(), Some("trace-8"));
+    }
+
+    #[test]
+    fn each_fails_for_every_trace_outside_the_bound() {
+        let o = durations(
+            vec![bound(Statistic::Each, CompareOp::Le, 5)],
+            (1..=8).map(lasting).collect(),
+        );
+        assert!(!o.passed);
+        assert_eq!(o.failure_count, 3);
+        assert_eq!(o.failures[0].expected, "duration <= 5ms");
+        assert_eq!(o.failures[0].observed, "duration 6ms");
+        assert_eq!(o.observed, "5 of 8 traces <= 5ms (8 traces)");
+    }
+
+    #[test]
+    fn min_max_and_mean_are_judged() {
+        let traces = vec![lasting(2), lasting(4), lasting(9)];
+        let cases = [
+            (bound(Statistic::Min, CompareOp::Ge, 2), true),
+            (bound(Statistic::Min, CompareOp::Gt, 2), false),
+            (bound(Statistic::Max, CompareOp::Lt, 10), true),
+            (bound(Statistic::Max, CompareOp::Lt, 9), false),
+            (bound(Statistic::Mean, CompareOp::Le, 5), true),
+            (bound(Statistic::Mean, CompareOp::Lt, 5), false),
+        ];
+        for (b, passes) in cases {
+            let o = durations(vec![b.clone()], traces.clone());
+            assert_eq!(o.passed, passes, "{b:?}: {o:?}");
+        }
+        let mean = durations(vec![bound(Statistic::Mean, CompareOp::Lt, 5)], traces);
+        assert_eq!(mean.failures[0].trace_id, None, "a mean is no one trace");
+    }
+
+    #[test]
+    fn a_span_selector_measures_only_its_spans() {
+        let mut t = lasting(50);
+        t.spans[3].duration = 7_000; // service2's server span: 7 ms
+        let g = gathered(vec![("r1", t)]);
+        let o = judge(
+            expecting(Check::Duration {
+                measured: Measured::Spans(pat("service2", "checkStock", "server", vec![])),
+                bounds: vec![bound(Statistic::Max, CompareOp::Lt, 5)],
+            }),
+            &g,
+            &run(&["r1"]),
+        );
+        assert!(!o.passed);
+        assert_eq!(
+            o.failures[0].observed,
+            "max = 7ms over 1 spans service2 checkStock (server)"
+        );
+        assert_eq!(
+            o.failures[0].span.as_deref(),
+            Some("service2 checkStock (server) [d]")
+        );
+    }
+
+    #[test]
+    fn nothing_to_measure_fails() {
+        let o = durations(vec![bound(Statistic::Max, CompareOp::Lt, 5)], vec![]);
+        assert!(!o.passed);
+        assert!(o.failures[0].observed.contains("no traces"));
+    }
+}

@@ -108,7 +108,7 @@ pub fn load_with_limits(path: &Path, limits: &Limits) -> Result<Scenario, LoadEr
 pub fn load_source(path: &Path, source: &str, limits: &Limits) -> Result<Scenario, LoadError> {
     let draft = Arc::new(Mutex::new(Draft::default()));
     let engine = sandboxed_engine(limits, path, &draft);
-    let script_error = |err: &EvalAltResult| LoadError::Script(describe(path, err));
+    let script_error = |err: &EvalAltResult| LoadError::Script(describe(path, err, limits));
 
     let ast = engine
         .compile(source)
@@ -174,7 +174,7 @@ fn innermost(err: &EvalAltResult, module: Option<String>) -> (&EvalAltResult, Op
 
 /// The innermost error (inside script functions and modules) with its own
 /// position, in words a scenario author can act on.
-fn describe(path: &Path, err: &EvalAltResult) -> ScriptError {
+fn describe(path: &Path, err: &EvalAltResult, limits: &Limits) -> ScriptError {
     let (inner, module) = innermost(err, None);
     let mut position = inner.position();
     let mut module = module;
@@ -192,7 +192,14 @@ fn describe(path: &Path, err: &EvalAltResult) -> ScriptError {
         }
         EvalAltResult::ErrorTerminated(..) => format!("stopped: {}", terminated_reason(inner)),
         EvalAltResult::ErrorDataTooLarge(what, _) => {
-            format!("{what} grew past the scenario limit")
+            let (thing, limit) = if what.contains("string") {
+                ("a string", format!("{} bytes", limits.max_string_size))
+            } else if what.contains("array") {
+                ("an array", format!("{} items", limits.max_array_size))
+            } else {
+                ("a map", format!("{} entries", limits.max_map_size))
+            };
+            format!("{thing} grew past the sandbox's limit of {limit}")
         }
         // Our own messages, without Rhai's "Runtime error: " in front.
         EvalAltResult::ErrorRuntime(value, _) if value.is_string() => value.to_string(),
@@ -286,6 +293,48 @@ mod tests {
     fn endless_recursion_is_stopped() {
         let err = load_text("fn f(n) { f(n + 1) } f(0);").unwrap_err();
         assert!(err.contains("nest too deep"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_string_hits_the_size_limit() {
+        let err = load_text("let s = \"xxxxxxxx\";\nloop { s += s; }").unwrap_err();
+        assert!(err.starts_with("test.rhai:2:"), "{err}");
+        assert!(
+            err.contains("a string grew past the sandbox's limit of 1048576 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_huge_array_hits_the_size_limit() {
+        let err = load_text("let a = [1];\nloop { a += a; }").unwrap_err();
+        assert!(
+            err.contains("an array grew past the sandbox's limit"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_slow_script_hits_the_wall_time_limit() {
+        let limits = Limits {
+            max_operations: u64::MAX,
+            wall_time: Duration::from_millis(50),
+            ..Limits::default()
+        };
+        let err = load_source(Path::new("slow.rhai"), "loop { }", &limits)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("stopped: the script ran longer than 0.05 s"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn deeply_nested_expressions_are_refused() {
+        let text = format!("let x = {}1{};", "(".repeat(500), ")".repeat(500));
+        let err = load_text(&text).unwrap_err();
+        assert!(err.starts_with("test.rhai:1:"), "{err}");
     }
 
     #[test]

@@ -23,7 +23,8 @@ const MAX_IMPORT_DEPTH: usize = 16;
 pub struct FolderResolver {
     /// The scenario's folder, canonical (symlinks resolved).
     root: PathBuf,
-    /// The folder as the user named it, for messages and module names.
+    /// The folder as the user named it, for module names (empty for the
+    /// current folder).
     shown: PathBuf,
     state: Mutex<State>,
 }
@@ -38,12 +39,13 @@ struct State {
 impl FolderResolver {
     /// A resolver for the scenario at `scenario` (a file path).
     pub fn for_scenario(scenario: &Path) -> FolderResolver {
-        let shown = scenario
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let root = shown.canonicalize().unwrap_or_else(|_| shown.clone());
+        let shown = scenario.parent().map(Path::to_path_buf).unwrap_or_default();
+        let folder = if shown.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            shown.clone()
+        };
+        let root = folder.canonicalize().unwrap_or(folder);
         FolderResolver {
             root,
             shown,
@@ -58,7 +60,7 @@ impl FolderResolver {
             runtime(
                 format!(
                     "import {path:?}: {why}; modules are .rhai files inside the scenario's folder ({}), imported by a relative path such as \"lib/common\"",
-                    self.shown.display()
+                    self.folder_name()
                 ),
                 pos,
             )
@@ -105,7 +107,7 @@ impl ModuleResolver for FolderResolver {
                 format!(
                     "import {path:?}: {} leads outside the scenario's folder (a symlink?); modules must stay inside {}",
                     shown.display(),
-                    self.shown.display()
+                    self.folder_name()
                 ),
                 pos,
             ));
@@ -143,6 +145,14 @@ impl ModuleResolver for FolderResolver {
 }
 
 impl FolderResolver {
+    fn folder_name(&self) -> String {
+        if self.shown.as_os_str().is_empty() {
+            ".".into()
+        } else {
+            self.shown.display().to_string()
+        }
+    }
+
     fn shown_name(&self, canonical: &Path) -> String {
         canonical
             .strip_prefix(&self.root)
@@ -169,4 +179,196 @@ fn evaluate(engine: &Engine, file: &Path, shown: &Path, pos: Position) -> Resolv
 
 fn runtime(message: String, pos: Position) -> Box<EvalAltResult> {
     Box::new(EvalAltResult::ErrorRuntime(message.into(), pos))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::scenario::load::{Limits, load_with_limits};
+
+    /// A scenario folder with `files` (path → text); returns it and the
+    /// path of "main.rhai" in it.
+    fn folder(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let file = dir.path().join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, text).unwrap();
+        }
+        let main = dir.path().join("main.rhai");
+        (dir, main)
+    }
+
+    fn load(main: &Path) -> Result<crate::scenario::Scenario, String> {
+        load_with_limits(main, &Limits::default()).map_err(|e| e.to_string())
+    }
+
+    const SERVICE: &str = r#"service("a", #{ routes: [route("/")] });"#;
+
+    #[test]
+    fn a_module_in_the_folder_is_imported_and_its_functions_called() {
+        let (_d, main) = folder(&[
+            (
+                "lib/hops.rhai",
+                r#"fn hop(to) { span("a", "x", [span(to, "x")]) }"#,
+            ),
+            (
+                "main.rhai",
+                &format!(
+                    "import \"lib/hops\" as hops;\n{SERVICE}\ntraffic(\"t\", #{{ path: \"/\" }});\nexpect_traces(\"t\", hops::hop(\"b\"));"
+                ),
+            ),
+        ]);
+        let scenario = load(&main).unwrap();
+        assert_eq!(scenario.expectations.len(), 1);
+    }
+
+    #[test]
+    fn a_module_imported_twice_declares_its_components_once() {
+        let (_d, main) = folder(&[
+            ("common.rhai", SERVICE),
+            (
+                "main.rhai",
+                "import \"common\" as one;\nimport \"common\" as two;",
+            ),
+        ]);
+        assert_eq!(load(&main).unwrap().components.len(), 1);
+    }
+
+    #[test]
+    fn an_absolute_import_is_refused() {
+        let (_d, main) = folder(&[("main.rhai", "\nimport \"/etc/passwd\" as p;")]);
+        let err = load(&main).unwrap_err();
+        assert!(err.contains("main.rhai:2:8: "), "{err}");
+        assert!(err.contains("absolute paths are not allowed"), "{err}");
+    }
+
+    #[test]
+    fn an_import_with_dot_dot_is_refused() {
+        let (_d, main) = folder(&[("main.rhai", "import \"../x\" as x;")]);
+        let err = load(&main).unwrap_err();
+        assert!(err.contains("\"..\" is not allowed"), "{err}");
+        let (_d, main) = folder(&[("main.rhai", "import \"lib/../../x\" as x;")]);
+        assert!(load(&main).unwrap_err().contains("\"..\" is not allowed"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_leading_out_of_the_folder_is_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.rhai"), SERVICE).unwrap();
+        let (dir, main) = folder(&[("main.rhai", "import \"link\" as l;")]);
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.rhai"),
+            dir.path().join("link.rhai"),
+        )
+        .unwrap();
+        let err = load(&main).unwrap_err();
+        assert!(err.contains("leads outside the scenario's folder"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_inside_the_folder_is_followed() {
+        let (dir, main) = folder(&[
+            ("real/common.rhai", SERVICE),
+            ("main.rhai", "import \"alias\" as c;"),
+        ]);
+        std::os::unix::fs::symlink(
+            dir.path().join("real/common.rhai"),
+            dir.path().join("alias.rhai"),
+        )
+        .unwrap();
+        assert_eq!(load(&main).unwrap().components.len(), 1);
+    }
+
+    #[test]
+    fn a_missing_module_names_the_file_it_looked_for() {
+        let (_d, main) = folder(&[("main.rhai", "import \"nope\" as n;")]);
+        let err = load(&main).unwrap_err();
+        assert!(
+            err.contains("main.rhai:1:8: import \"nope\": cannot open"),
+            "{err}"
+        );
+        assert!(err.contains("nope.rhai"), "{err}");
+    }
+
+    #[test]
+    fn an_import_cycle_is_an_error() {
+        let (_d, main) = folder(&[
+            ("a.rhai", "import \"b\" as b;"),
+            ("b.rhai", "import \"a\" as a;"),
+            ("main.rhai", "import \"a\" as a;"),
+        ]);
+        let err = load(&main).unwrap_err();
+        assert!(err.contains("import cycle: "), "{err}");
+        assert!(
+            err.contains("a.rhai → ") && err.contains("b.rhai → "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_in_a_module_names_the_module_file() {
+        let (dir, main) = folder(&[
+            ("lib/bad.rhai", "\n\nlet x = ;"),
+            ("main.rhai", "import \"lib/bad\" as b;"),
+        ]);
+        let err = load(&main).unwrap_err();
+        let module = dir.path().join("lib/bad.rhai");
+        assert!(
+            err.starts_with(&format!("{}:3:9: ", module.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_call_in_a_module_function_names_the_module_file() {
+        let (dir, main) = folder(&[
+            (
+                "lib/routes.rhai",
+                "fn broken() {\n    route(\"no-slash\")\n}",
+            ),
+            (
+                "main.rhai",
+                "import \"lib/routes\" as r;\nservice(\"a\", #{ routes: [r::broken()] });",
+            ),
+        ]);
+        let err = load(&main).unwrap_err();
+        let module = dir.path().join("lib/routes.rhai");
+        assert!(
+            err.starts_with(&format!("{}:2:5: ", module.display())),
+            "{err}"
+        );
+        assert!(err.contains("a path starts with '/'"), "{err}");
+    }
+
+    #[test]
+    fn a_declaration_in_a_module_keeps_the_module_in_its_origin() {
+        let (dir, main) = folder(&[
+            (
+                "lib/calls.rhai",
+                "fn caller() {\n  service(\"a\", #{ routes: [route(\"/\", #{ calls: [request(\"ghost\", \"/\")] })] })\n}",
+            ),
+            ("main.rhai", "import \"lib/calls\" as c;\nc::caller();"),
+        ]);
+        let err = load(&main).unwrap_err();
+        let module = dir.path().join("lib/calls.rhai");
+        assert!(
+            err.starts_with(&format!("{}:2:", module.display())),
+            "{err}"
+        );
+        assert!(err.contains("\"ghost\", which is not declared"), "{err}");
+    }
+
+    #[test]
+    fn an_endless_loop_in_a_module_is_stopped() {
+        let (_d, main) = folder(&[
+            ("spin.rhai", "loop { }"),
+            ("main.rhai", "import \"spin\" as s;"),
+        ]);
+        let err = load(&main).unwrap_err();
+        assert!(err.contains("too many operations"), "{err}");
+    }
 }

@@ -112,3 +112,6 @@ pub const FUNCTIONS: &[&str] = &[
     "expect_duration",
     "integrity",
 ];
+
+#[cfg(test)]
+mod tests;
