@@ -34,6 +34,8 @@ use crate::scenario::model::{HeaderFormat, Program, Propagation};
 const TAIL_LINES: usize = 20;
 const TAIL_LINE_CHARS: usize = 400;
 const READY_POLL: Duration = Duration::from_millis(50);
+/// How long a program that is exiting on its own may take to do so.
+const EXIT_GRACE: Duration = Duration::from_millis(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -272,7 +274,16 @@ impl RunningProcess {
     /// Stop the program: SIGTERM, up to `stop_timeout` to exit, then
     /// SIGKILL. An error if it had already exited on its own.
     pub async fn stop(mut self) -> Result<(), ProcessError> {
-        if let Ok(Some(status)) = self.child.try_wait() {
+        // A program that died on the last request closed its sockets a
+        // moment before it became a zombie: give it that moment.
+        let exited = match self.child.try_wait() {
+            Ok(Some(status)) => Some(status),
+            _ => tokio::time::timeout(EXIT_GRACE, self.child.wait())
+                .await
+                .ok()
+                .and_then(Result::ok),
+        };
+        if let Some(status) = exited {
             tokio::time::sleep(READY_POLL).await;
             return Err(ProcessError::Crashed {
                 name: self.name.clone(),
