@@ -94,6 +94,10 @@ pub async fn run(
     }
 }
 
+/// Open-model requests in flight at most: each holds sockets, and a slow
+/// target must not exhaust the process's file descriptors.
+pub const OPEN_MODEL_IN_FLIGHT: usize = 512;
+
 /// What every request of a block shares.
 struct Shared {
     client: Upstream,
@@ -154,16 +158,25 @@ async fn closed_model(
 }
 
 /// `requests` sent `rate` per second on a fixed schedule, each on its own
-/// task, whatever the answers take.
+/// task, whatever the answers take (up to [`OPEN_MODEL_IN_FLIGHT`] at once:
+/// past that the schedule waits, and the report's rate shows it).
 async fn open_model(shared: Arc<Shared>, requests: u64, rate: f64) -> Vec<RequestRecord> {
     let interval = Duration::from_secs_f64(1.0 / rate);
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(OPEN_MODEL_IN_FLIGHT));
     let start = tokio::time::Instant::now();
     let mut tasks = Vec::with_capacity(requests as usize);
     for i in 0..requests {
         // On schedule from the start, so a late wake-up does not slow the rate.
         tokio::time::sleep_until(start + interval.mul_f64(i as f64)).await;
+        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+            break;
+        };
         let shared = Arc::clone(&shared);
-        tasks.push(tokio::spawn(async move { shared.send_one().await }));
+        tasks.push(tokio::spawn(async move {
+            let record = shared.send_one().await;
+            drop(permit);
+            record
+        }));
     }
     let mut records = Vec::with_capacity(tasks.len());
     for task in tasks {

@@ -21,6 +21,8 @@ use crate::scenario::model::{
 
 pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     engine.register_type_with_name::<SpanPattern>("SpanPattern");
+    engine.register_fn("to_string", |p: &mut SpanPattern| p.describe());
+    engine.register_fn("to_debug", |p: &mut SpanPattern| p.describe());
 
     engine.register_fn("span", |ctx: NativeCallContext, service: &str, op: &str| {
         span(&ctx, service, op, Map::new(), Array::new())

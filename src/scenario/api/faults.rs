@@ -13,6 +13,8 @@ use crate::scenario::model::{Abort, Faults, Latency};
 
 pub fn register(engine: &mut Engine) {
     engine.register_type_with_name::<Latency>("Latency");
+    engine.register_fn("to_string", |l: &mut Latency| l.to_string());
+    engine.register_fn("to_debug", |l: &mut Latency| l.to_string());
     engine.register_fn(
         "uniform",
         |ctx: NativeCallContext, low: &str, high: &str| -> ScriptResult<Latency> {

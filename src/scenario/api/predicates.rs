@@ -63,6 +63,9 @@ impl fmt::Display for Predicate {
 
 pub fn register(engine: &mut Engine) {
     engine.register_type_with_name::<Predicate>("Predicate");
+    // `print(lt(5))` shows "lt(5)", not the type name.
+    engine.register_fn("to_string", |p: &mut Predicate| p.to_string());
+    engine.register_fn("to_debug", |p: &mut Predicate| p.to_string());
     engine.register_fn("eq", |ctx: NativeCallContext, v: Dynamic| {
         scalar_text(&ctx, "eq", v).map(Predicate::Eq)
     });
