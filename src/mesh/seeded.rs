@@ -7,7 +7,8 @@
 //! adding a component does not shift another one's draws. Requests sent at
 //! once reach a route in no fixed order; the sequence of draws is fixed,
 //! so with concurrency 1 each request gets the same draw every run, and
-//! with more the counts (how many failed, how many were sampled) repeat.
+//! with more the counts (how many failed, how many were sampled) repeat as
+//! long as each request draws once per route (retries break that).
 
 use std::sync::Mutex;
 use std::time::Duration;
