@@ -1,6 +1,7 @@
 //! External programs as components (`process(...)` in a scenario): start
 //! one, wait for its port, stop it (SIGTERM, then SIGKILL), and turn
 //! "crashed" or "never listened" into errors that quote its last output.
+//! Signals go to the program itself: a shell wrapper should `exec` it.
 //!
 //! # What a program gets (its environment)
 //! tracelab's own environment minus every inherited `OTEL_*` variable, then:
@@ -193,10 +194,9 @@ impl RunningProcess {
                 command.env_remove(key);
             }
         }
+        // It stays in tracelab's process group, so a Ctrl-C in the terminal
+        // reaches it too, even if tracelab dies before it can stop it.
         command.envs(env.iter().map(|(k, v)| (k, v)));
-        // Its own process group, so stopping it stops what it started.
-        #[cfg(unix)]
-        command.process_group(0);
         let mut child = command.spawn().map_err(|e| ProcessError::Spawn {
             name: name.to_string(),
             program: exe.clone(),
@@ -303,10 +303,10 @@ impl RunningProcess {
 
     #[cfg(unix)]
     fn terminate(&self) {
-        use nix::sys::signal::{Signal, killpg};
+        use nix::sys::signal::{Signal, kill};
         use nix::unistd::Pid;
         if let Some(pid) = self.child.id() {
-            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGTERM);
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
         }
     }
 
@@ -316,12 +316,6 @@ impl RunningProcess {
     }
 
     async fn kill(&mut self) {
-        #[cfg(unix)]
-        if let Some(pid) = self.child.id() {
-            use nix::sys::signal::{Signal, killpg};
-            use nix::unistd::Pid;
-            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-        }
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
