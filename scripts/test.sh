@@ -19,6 +19,13 @@ if [ "${TRACELAB_SKIP_JAEGER:-0}" != "1" ] && [ -z "${TRACELAB_JAEGER_BIN:-}" ];
   export TRACELAB_JAEGER_BIN
 fi
 
+# playwright-core, which drives Debian's Chromium in the viewer's browser
+# test (screenshots in target/artifacts/). Chromium itself comes from
+# apt-get (.ci/run); without it that test fails unless TRACELAB_SKIP_BROWSER=1.
+if [ "${TRACELAB_SKIP_BROWSER:-0}" != "1" ]; then
+  scripts/install-browser-driver.sh >/dev/null
+fi
+
 if [ "${1:-}" = "--" ]; then shift; fi
 
 cargo fmt --all -- --check

@@ -18,8 +18,12 @@
 //!
 //! Around them: [`cli`] (flags → [`cli::Mode`]), [`config`] (the optional
 //! `tracelab.toml`), [`backend`] (embedded collector or a real Jaeger),
-//! [`run`] (one scenario start to verdict), [`server`] (serving a handler
-//! with graceful shutdown), [`error`] (exit codes).
+//! [`run`] (one scenario start to verdict), [`up`] (a topology and the
+//! trace viewer kept running), [`serve`] (some components served until
+//! stopped, for topologies spread over machines), [`traces`] (traces from a
+//! query API, laid out), [`server`] (serving a handler with graceful
+//! shutdown), [`signals`] (SIGINT/SIGTERM), [`fuzzing`] (entry points for
+//! the fuzz targets), [`error`] (exit codes).
 
 pub mod assert;
 pub mod backend;
@@ -27,13 +31,18 @@ pub mod cli;
 pub mod collector;
 pub mod config;
 pub mod error;
+pub mod fuzzing;
 pub mod jaeger;
 pub mod mesh;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod serve;
 pub mod server;
+pub mod signals;
+pub mod traces;
 pub mod traffic;
+pub mod up;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,16 +50,16 @@ use std::sync::Arc;
 pub use error::Error;
 
 use crate::cli::{CheckOptions, Mode, RunOptions};
-use crate::report::RunReport;
-use crate::run::{Observer, run_scenario, start_backend};
+use crate::report::{Format, RunReport};
+use crate::run::{Observer, requested_trace, run_scenario, start_backend};
+use crate::serve::{ServeOptions, Serving};
 
 /// What the binary does once the command line is understood: the exit code.
 pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Error> {
     match mode {
         Mode::Run(options) => {
             let report = run_files(&options, observer).await?;
-            let text = report::human::render(&report, options.verbosity);
-            anstream::print!("{text}");
+            write_reports(&report, &options)?;
             Ok(if report.passed {
                 error::EXIT_PASSED
             } else {
@@ -61,7 +70,85 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
             check_files(&options)?;
             Ok(error::EXIT_PASSED)
         }
+        Mode::Serve(options) => {
+            serve_until_signal(&options).await?;
+            Ok(error::EXIT_PASSED)
+        }
+        Mode::Up(options) => {
+            let shutdown = watch_signals()?;
+            let lab = up::start(&options).await?;
+            anstream::print!("{}", report::human::render_lab(lab.info()));
+            shutdown.await;
+            let stopped = lab.stop().await;
+            anstream::print!("{}", report::human::render_lab_stopped(&stopped));
+            Ok(error::EXIT_PASSED)
+        }
+        Mode::Traces(options) => {
+            let listing = traces::find(&options).await?;
+            let text = report::human::render_traces(&listing, options.list, options.tags);
+            anstream::print!("{text}");
+            Ok(error::EXIT_PASSED)
+        }
     }
+}
+
+/// `tracelab serve`: start, say where, serve until SIGINT/SIGTERM, then say
+/// whether every span reached the collector.
+async fn serve_until_signal(options: &ServeOptions) -> Result<(), Error> {
+    let shutdown = watch_signals()?;
+    let serving = Serving::start(options).await?;
+    anstream::print!("{}", serving.describe());
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let delivery = serving
+        .run_until(shutdown, |warning| {
+            anstream::eprintln!("tracelab: warning: {warning}");
+        })
+        .await;
+    anstream::print!("{}", serve::describe_delivery(&delivery));
+    Ok(())
+}
+
+fn watch_signals() -> Result<impl std::future::Future<Output = ()>, Error> {
+    signals::shutdown_signal()
+        .map_err(|e| Error::Infra(format!("cannot watch for SIGINT/SIGTERM: {e}")))
+}
+
+/// The terminal report on stdout (stderr when another format takes
+/// stdout), then every `--report` in its place.
+fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Error> {
+    let human = report::render(report, Format::Human, options.verbosity);
+    if options.reports.iter().any(|r| r.path.is_none()) {
+        anstream::eprint!("{human}");
+    } else {
+        anstream::print!("{human}");
+    }
+    for target in &options.reports {
+        let mut text = report::render(report, target.format, options.verbosity);
+        match &target.path {
+            None => {
+                use std::io::Write as _;
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .map_err(|e| Error::Infra(format!("cannot write the report to stdout: {e}")))?;
+            }
+            Some(path) => {
+                if target.format == Format::Human {
+                    text = anstream::adapter::strip_str(&text).to_string();
+                }
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Error::Infra(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                std::fs::write(path, text).map_err(|e| {
+                    Error::Infra(format!("cannot write the report {}: {e}", path.display()))
+                })?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Load every scenario first (a broken script stops the run before anything
@@ -82,8 +169,18 @@ pub async fn run_files(
             }
         }
     }
+    let mut report = RunReport::new(reports);
+    if let Some(id) = &options.settings.show_trace {
+        match requested_trace(&backend, id).await {
+            Ok(Some(shown)) => report.shown_trace = Some(shown),
+            Ok(None) => report.warnings.push(format!(
+                "--show-trace {id}: the collector has no such trace"
+            )),
+            Err(e) => report.warnings.push(format!("--show-trace {id}: {e}")),
+        }
+    }
     backend.stop().await;
-    Ok(RunReport::new(reports))
+    Ok(report)
 }
 
 /// Load every file without starting anything: `ok` or the error for each

@@ -1,21 +1,29 @@
 //! One scenario, start to verdict: backend → mesh → traffic → flush →
 //! gather → assertions → report model. Whatever fails, the mesh and the
 //! collector are stopped (spans flushed) before the error is returned.
+//!
+//! The report model gets everything its renderers draw (the waterfall of
+//! the slowest trace, expected-beside-actual trees of failed shapes) here,
+//! so renderers never query a collector.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Instant, UNIX_EPOCH};
 
 use crate::assert::gather::{self, Gathered, WaitSettings, Wanted};
-use crate::assert::{self};
+use crate::assert::{self, Outcome, OutcomeSource};
 use crate::backend::{Backend, BackendChoice};
 use crate::error::Error;
 use crate::mesh::telemetry::{DeliveryStats, ExportSettings};
-use crate::mesh::{MeshOptions, RunningMesh};
+use crate::mesh::{MeshError, MeshOptions, RunningMesh};
+use crate::report::compare::TreeComparison;
 use crate::report::model::{
-    CollectorInfo, ComponentInfo, ScenarioReport, TraceStats, TrafficReport,
+    CollectorInfo, ComponentInfo, ScenarioReport, ShownReason, ShownTrace, TraceStats,
+    TrafficReport,
 };
+use crate::report::waterfall::{self, Waterfall};
 use crate::scenario::Scenario;
+use crate::scenario::model::Check;
 use crate::traffic::stats::TrafficSummary;
 use crate::traffic::{self, RequestRecord, TrafficRun};
 
@@ -25,6 +33,11 @@ pub struct RunSettings {
     pub wait: WaitSettings,
     /// Honour ports fixed in scripts; otherwise every component gets a free one.
     pub fixed_ports: bool,
+    /// Components that run elsewhere (`--peer NAME=HOST:PORT`): not started
+    /// here; traffic and calls go to them. They export to the same collector.
+    pub peers: HashMap<String, String>,
+    /// Draw this trace (`--show-trace`) instead of each scenario's slowest.
+    pub show_trace: Option<String>,
 }
 
 impl RunSettings {
@@ -34,6 +47,8 @@ impl RunSettings {
             backend: BackendChoice::Embedded(Default::default()),
             wait: WaitSettings::default(),
             fixed_ports: false,
+            peers: HashMap::new(),
+            show_trace: None,
         }
     }
 }
@@ -69,10 +84,11 @@ pub async fn run_scenario(
     observer.phase(&scenario.name, "starting the mesh");
     let mut options = MeshOptions::new(ExportSettings::new(backend.otlp_traces_url()));
     options.ephemeral_ports = !settings.fixed_ports;
+    options.peers = settings.peers.clone();
     let evicted_before = backend.evicted_traces();
     let mut mesh = RunningMesh::start(scenario, &options)
         .await
-        .map_err(|e| Error::Infra(format!("{}: {e}", scenario.file.display())))?;
+        .map_err(|e| mesh_error(scenario, e))?;
 
     let result = drive(scenario, settings, backend, &mut mesh, observer).await;
     let delivery = mesh.stop().await;
@@ -114,6 +130,14 @@ pub async fn run_scenario(
         ));
     }
     let passed = outcomes.iter().all(|o| o.passed);
+    let shown_trace = match settings.show_trace {
+        Some(_) => None,
+        None => waterfall::slowest(gathered.traces.values()).map(|t| ShownTrace {
+            reason: ShownReason::Slowest,
+            waterfall: Waterfall::of(t),
+        }),
+    };
+    let comparisons = comparisons(scenario, &outcomes, &gathered);
     Ok(ScenarioReport {
         name: scenario.name.clone(),
         file: scenario.file.display().to_string(),
@@ -141,10 +165,77 @@ pub async fn run_scenario(
         },
         delivery: total,
         outcomes,
+        shown_trace,
+        comparisons,
         warnings,
         passed,
         duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
     })
+}
+
+/// A selection that does not fit the scenario is the user's to fix (exit
+/// 2); anything else is the machine's (exit 3).
+pub fn mesh_error(scenario: &Scenario, error: MeshError) -> Error {
+    let text = format!("{}: {error}", scenario.file.display());
+    match error {
+        MeshError::Topology(_) => Error::Usage(text),
+        _ => Error::Infra(text),
+    }
+}
+
+/// For each failed trace-shape expectation, its pattern beside the first
+/// differing trace.
+fn comparisons(
+    scenario: &Scenario,
+    outcomes: &[Outcome],
+    gathered: &Gathered,
+) -> Vec<TreeComparison> {
+    outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| !o.passed)
+        .filter_map(|(i, o)| {
+            let OutcomeSource::Expectation {
+                line,
+                column,
+                ref module,
+            } = o.source
+            else {
+                return None;
+            };
+            let expectation = scenario.expectations.iter().find(|e| {
+                e.origin.line == line
+                    && e.origin.column == column
+                    && e.origin.module.as_deref() == module.as_deref()
+                    && e.name == o.name
+            })?;
+            // Other kinds of checks draw no trees.
+            let Check::TraceShape { pattern, .. } = &expectation.check else {
+                return None;
+            };
+            o.failures.iter().find_map(|f| {
+                let trace = gathered.traces.get(f.trace_id.as_deref()?)?;
+                TreeComparison::build(i, pattern, trace, f)
+            })
+        })
+        .collect()
+}
+
+/// The trace `--show-trace` names, read from the backend; `Ok(None)` when
+/// the collector does not have it.
+pub async fn requested_trace(
+    backend: &Backend,
+    trace_id: &str,
+) -> Result<Option<ShownTrace>, Error> {
+    let client = backend.client().map_err(|e| Error::Infra(e.to_string()))?;
+    let trace = client
+        .trace(trace_id.trim())
+        .await
+        .map_err(|e| Error::Infra(format!("reading trace {trace_id} failed: {e}")))?;
+    Ok(trace.map(|t| ShownTrace {
+        reason: ShownReason::Requested,
+        waterfall: Waterfall::of(&t),
+    }))
 }
 
 type Driven = (Vec<TrafficRun>, Gathered, Vec<ComponentInfo>);
@@ -156,6 +247,14 @@ async fn drive(
     mesh: &mut RunningMesh,
     observer: Arc<dyn Observer>,
 ) -> Result<Driven, Error> {
+    let peers = mesh.peers().iter().map(|(name, authority)| ComponentInfo {
+        name: name.clone(),
+        role: scenario
+            .component(name)
+            .map(|c| format!("{} peer", c.role))
+            .unwrap_or_else(|| "peer".into()),
+        address: authority.clone(),
+    });
     let components = mesh
         .endpoints()
         .iter()
@@ -164,6 +263,7 @@ async fn drive(
             role: e.role.to_string(),
             address: e.addr.to_string(),
         })
+        .chain(peers)
         .collect();
 
     let mut runs = Vec::new();

@@ -34,6 +34,7 @@ pub fn span_count(
             span: None,
             expected,
             observed: "no traces of this traffic reached the collector".into(),
+            ..Failure::default()
         });
         return;
     }
@@ -60,6 +61,7 @@ pub fn span_count(
                     span: None,
                     expected: expected.clone(),
                     observed: format!("{} such spans", counts[i]),
+                    ..Failure::default()
                 });
             }
         }
@@ -75,6 +77,7 @@ pub fn span_count(
                     span: None,
                     expected: format!("{expected} in all"),
                     observed: format!("{total} in {} traces", trees.len()),
+                    ..Failure::default()
                 });
             }
         }
@@ -111,6 +114,7 @@ pub fn broken_propagation(outcome: &mut Outcome, block: &BlockView<'_>, quantifi
             span: None,
             expected: format!("{quantifier} broken into several"),
             observed: "no request of this traffic has a trace".into(),
+            ..Failure::default()
         });
     }
     for (record, traces) in shown.into_iter().take(SHOWN) {
@@ -129,6 +133,7 @@ pub fn broken_propagation(outcome: &mut Outcome, block: &BlockView<'_>, quantifi
                 "one trace".into()
             },
             observed: format!("{} trace(s)", traces.len()),
+            ..Failure::default()
         });
     }
 }

@@ -160,6 +160,7 @@ fn one_trace_per_request(block: &BlockView<'_>) -> Outcome {
                     span: None,
                     expected: "1 trace".into(),
                     observed: format!("{} traces: propagation broke", traces.len()),
+                    ..Failure::default()
                 });
             }
         }
@@ -192,6 +193,7 @@ fn every_sampled_request_has_a_trace(block: &BlockView<'_>) -> Outcome {
                         Some(s) => format!("none (the request answered {s})"),
                         None => "none (the request got no response)".into(),
                     },
+                    ..Failure::default()
                 });
             }
         }
@@ -225,6 +227,7 @@ fn per_trace(
                     span,
                     expected,
                     observed,
+                    ..Failure::default()
                 });
             }
         }

@@ -55,7 +55,7 @@ pub enum OutcomeSource {
     Integrity { check: &'static str },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Failure {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
@@ -65,6 +65,13 @@ pub struct Failure {
     pub span: Option<String>,
     pub expected: String,
     pub observed: String,
+    /// For a trace shape: the expected span the difference is about, as
+    /// child indices from the pattern's root (`[]` is the root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern_path: Option<Vec<usize>>,
+    /// The actual spans where the difference shows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub span_ids: Vec<String>,
 }
 
 impl Outcome {

@@ -54,6 +54,7 @@ pub fn judge(
             span: None,
             expected,
             observed: "no traces of this traffic reached the collector".into(),
+            ..Failure::default()
         });
         return;
     }
@@ -66,6 +67,7 @@ pub fn judge(
                 span: None,
                 expected: expected.clone(),
                 observed: "this trace matches".into(),
+                ..Failure::default()
             });
         }
         return;
@@ -83,6 +85,8 @@ pub fn judge(
                 span: diff.span,
                 expected: diff.expected,
                 observed: diff.observed,
+                pattern_path: Some(diff.pattern_path),
+                span_ids: diff.span_ids,
             });
         }
     }

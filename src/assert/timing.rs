@@ -19,6 +19,7 @@ pub struct Sample {
     pub trace_id: String,
     /// The span's label and id, when spans are measured.
     pub span: Option<String>,
+    pub span_id: Option<String>,
 }
 
 /// A trace's duration: from its earliest span start to its latest span end.
@@ -42,6 +43,7 @@ pub fn samples(block: &BlockView<'_>, measured: &Measured) -> Vec<Sample> {
                 duration: trace_duration(t),
                 trace_id: t.trace_id.clone(),
                 span: None,
+                span_id: None,
             })
             .collect(),
         Measured::Spans(selector) => block
@@ -57,6 +59,7 @@ pub fn samples(block: &BlockView<'_>, measured: &Measured) -> Vec<Sample> {
                             duration: Duration::from_micros(node.span.duration),
                             trace_id: t.trace_id.clone(),
                             span: Some(format!("{} [{}]", node.label(), node.span.span_id)),
+                            span_id: Some(node.span.span_id.clone()),
                         }
                     })
                     .collect::<Vec<_>>()
@@ -91,6 +94,7 @@ pub fn durations(
                 .collect::<Vec<_>>()
                 .join(", "),
             observed: format!("no {what} of this traffic reached the collector"),
+            ..Failure::default()
         });
         return;
     }
@@ -141,6 +145,7 @@ pub fn durations(
                             span: None,
                             expected,
                             observed,
+                            ..Failure::default()
                         },
                     });
                 }
@@ -173,6 +178,8 @@ fn failure(sample: &Sample, expected: String, observed: String) -> Failure {
         span: sample.span.clone(),
         expected,
         observed,
+        pattern_path: None,
+        span_ids: sample.span_id.iter().cloned().collect(),
     }
 }
 

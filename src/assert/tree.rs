@@ -122,6 +122,11 @@ pub struct Difference {
     pub span: Option<String>,
     pub expected: String,
     pub observed: String,
+    /// The pattern span the difference is about: child indices from the
+    /// pattern's root (empty: the root), so a report can mark it.
+    pub pattern_path: Vec<usize>,
+    /// Ids of the actual spans where the difference shows.
+    pub span_ids: Vec<String>,
 }
 
 pub fn strict_matches(pattern: &SpanPattern, tree: &TraceTree<'_>) -> bool {
@@ -225,21 +230,26 @@ pub fn explain_strict(pattern: &SpanPattern, tree: &TraceTree<'_>) -> Option<Dif
                 tree.roots.len(),
                 labels(tree, &tree.roots)
             ),
+            pattern_path: Vec::new(),
+            span_ids: span_ids(tree, &tree.roots),
         });
     }
-    explain_strict_at(pattern, tree, tree.roots[0])
+    explain_strict_at(pattern, tree, tree.roots[0], Vec::new())
 }
 
 fn explain_strict_at(
     pattern: &SpanPattern,
     tree: &TraceTree<'_>,
     node: usize,
+    path: Vec<usize>,
 ) -> Option<Difference> {
     if let Some((expected, observed)) = field_mismatch(pattern, &tree.nodes[node]) {
         return Some(Difference {
             span: Some(span_ref(tree, node)),
             expected,
             observed,
+            pattern_path: path,
+            span_ids: span_ids(tree, &[node]),
         });
     }
     let children = &tree.nodes[node].children;
@@ -252,20 +262,20 @@ fn explain_strict_at(
     // A pattern child with no field-compatible child is the clearest story.
     let mut free: Vec<usize> = children.clone();
     let mut unmatched_patterns = Vec::new();
-    for p in &pattern.children {
+    for (i, p) in pattern.children.iter().enumerate() {
         if let Some(pos) = free.iter().position(|&n| strict_at(p, tree, n)) {
             free.remove(pos);
         } else {
-            unmatched_patterns.push(p);
+            unmatched_patterns.push((i, p));
         }
     }
-    for p in &unmatched_patterns {
+    for &(i, p) in &unmatched_patterns {
         // Same span, wrong subtree: say what is wrong inside it.
         if let Some(&n) = free
             .iter()
             .find(|&&n| field_mismatch(p, &tree.nodes[n]).is_none())
         {
-            return explain_strict_at(p, tree, n);
+            return explain_strict_at(p, tree, n, child_path(&path, i));
         }
     }
     let expected_children = if pattern.children.is_empty() {
@@ -279,22 +289,31 @@ fn explain_strict_at(
             .join(", ")
     };
     let observed = match (unmatched_patterns.first(), free.is_empty()) {
-        (Some(missing), true) => format!(
+        (Some((_, missing)), true) => format!(
             "no child {}; children: {}",
             missing.label(),
             labels(tree, children)
         ),
-        (Some(missing), false) => format!(
+        (Some((_, missing)), false) => format!(
             "no child {}; instead: {}",
             missing.label(),
             labels(tree, &free)
         ),
         (None, _) => format!("unexpected children: {}", labels(tree, &free)),
     };
+    // Mark the missing pattern child (or the parent, for extra children) and
+    // the actual spans standing where it should be.
+    let pattern_path = match unmatched_patterns.first() {
+        Some(&(i, _)) => child_path(&path, i),
+        None => path,
+    };
+    let marked = if free.is_empty() { vec![node] } else { free };
     Some(Difference {
         span: Some(span_ref(tree, node)),
         expected: format!("children: {expected_children}"),
         observed,
+        pattern_path,
+        span_ids: span_ids(tree, &marked),
     })
 }
 
@@ -312,21 +331,25 @@ pub fn explain_loose(pattern: &SpanPattern, tree: &TraceTree<'_>) -> Option<Diff
             span: None,
             expected: format!("a span {}", pattern.label()),
             observed: format!("spans: {}", labels(tree, &all)),
+            pattern_path: Vec::new(),
+            span_ids: Vec::new(),
         });
     };
     let below = descendants(tree, first);
-    for child in &pattern.children {
+    for (i, child) in pattern.children.iter().enumerate() {
         if !below.iter().any(|&n| loose_at(child, tree, n)) {
             if let Some(&n) = below
                 .iter()
                 .find(|&&n| field_mismatch(child, &tree.nodes[n]).is_none())
             {
-                return explain_loose_at(child, tree, n);
+                return explain_loose_at(child, tree, n, vec![i]);
             }
             return Some(Difference {
                 span: Some(span_ref(tree, first)),
                 expected: format!("a descendant {}", child.label()),
                 observed: format!("descendants: {}", labels(tree, &below)),
+                pattern_path: vec![i],
+                span_ids: span_ids(tree, &[first]),
             });
         }
     }
@@ -334,6 +357,8 @@ pub fn explain_loose(pattern: &SpanPattern, tree: &TraceTree<'_>) -> Option<Diff
         span: Some(span_ref(tree, first)),
         expected: "each expected descendant under its own span".into(),
         observed: "two expected spans compete for one actual span".into(),
+        pattern_path: Vec::new(),
+        span_ids: span_ids(tree, &[first]),
     })
 }
 
@@ -341,18 +366,34 @@ fn explain_loose_at(
     pattern: &SpanPattern,
     tree: &TraceTree<'_>,
     node: usize,
+    path: Vec<usize>,
 ) -> Option<Difference> {
     let below = descendants(tree, node);
-    for child in &pattern.children {
+    for (j, child) in pattern.children.iter().enumerate() {
         if !below.iter().any(|&n| loose_at(child, tree, n)) {
             return Some(Difference {
                 span: Some(span_ref(tree, node)),
                 expected: format!("a descendant {}", child.label()),
                 observed: format!("descendants: {}", labels(tree, &below)),
+                pattern_path: child_path(&path, j),
+                span_ids: span_ids(tree, &[node]),
             });
         }
     }
     None
+}
+
+fn child_path(path: &[usize], child: usize) -> Vec<usize> {
+    let mut out = path.to_vec();
+    out.push(child);
+    out
+}
+
+fn span_ids(tree: &TraceTree<'_>, nodes: &[usize]) -> Vec<String> {
+    nodes
+        .iter()
+        .map(|&n| tree.nodes[n].span.span_id.clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -492,6 +533,24 @@ pub(crate) mod tests {
                 .contains("no child service1 checkStok (client)"),
             "{diff:?}"
         );
+        assert_eq!(diff.pattern_path, [0, 0], "the misspelt pattern span");
+        assert_eq!(diff.span_ids, ["c"], "the actual span in its place");
+    }
+
+    #[test]
+    fn an_extra_root_marks_every_root_and_the_pattern_root() {
+        let t = trace(&[
+            ("a", None, "front-proxy", "checkAvailability", "client"),
+            ("z", None, "service9", "stray", "server"),
+        ]);
+        let tree = TraceTree::new(&t);
+        let diff = explain_strict(
+            &pat("front-proxy", "checkAvailability", "client", vec![]),
+            &tree,
+        )
+        .unwrap();
+        assert!(diff.pattern_path.is_empty());
+        assert_eq!(diff.span_ids, ["a", "z"]);
     }
 
     #[test]
@@ -507,6 +566,8 @@ pub(crate) mod tests {
         assert!(!strict_matches(&sandbox_pattern(), &tree));
         let diff = explain_strict(&sandbox_pattern(), &tree).unwrap();
         assert_eq!(diff.observed, "unexpected children: service2 db (client)");
+        assert_eq!(diff.pattern_path, [0, 0, 0], "the parent that has too many");
+        assert_eq!(diff.span_ids, ["e"]);
         assert!(
             loose_matches(&sandbox_pattern(), &tree),
             "loose allows extra spans"
@@ -575,6 +636,10 @@ pub(crate) mod tests {
         );
         let diff = explain_loose(&missing, &tree).unwrap();
         assert_eq!(diff.expected, "a descendant service3 x (server)");
+        assert_eq!(
+            (diff.pattern_path, diff.span_ids),
+            (vec![0], vec!["a".into()])
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The embedded collector's HTTP front: OTLP/HTTP ingest on `POST
-//! /v1/traces` and Jaeger's query API on `GET /api/...`, one handler for both
-//! so one port is enough in a run.
+//! /v1/traces`, Jaeger's query API on `GET /api/...` and the trace viewer's
+//! pages (`viewer`) on the other GETs, one handler for all so one port is
+//! enough in a run.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,8 +14,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse
 use prost::Message;
 
 use super::otlp::{self, Encoding};
-use super::query;
 use super::store::Store;
+use super::{query, viewer};
 use crate::server::{Body, Handler, json, text};
 
 pub struct CollectorHandler {
@@ -34,11 +35,8 @@ impl Handler for CollectorHandler {
                     None => text(404, "404 page not found\n"),
                 }
             }
-            (&Method::GET, "/") => text(
-                200,
-                "tracelab embedded collector: OTLP/HTTP on POST /v1/traces, \
-                 Jaeger query API on /api/services, /api/traces\n",
-            ),
+            (&Method::GET, p) => viewer::handle(&self.store, p, &query)
+                .unwrap_or_else(|| text(404, "404 page not found\n")),
             _ => text(404, "404 page not found\n"),
         }
     }

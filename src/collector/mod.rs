@@ -3,13 +3,15 @@
 //! It receives OTLP/HTTP (`otlp`), keeps spans in memory (`store`) and
 //! answers Jaeger's query API (`query`) with Jaeger's JSON, so assertions
 //! read it exactly as they read a real Jaeger. The mesh exports to it; the
-//! assertions query it; nothing else touches it.
+//! assertions query it. `viewer` serves a small trace viewer for people,
+//! drawn by `crate::report::web` over the same query API.
 
 pub mod http;
 pub mod otlp;
 pub mod query;
 pub mod span;
 pub mod store;
+pub mod viewer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -33,7 +33,7 @@ use self::process::{ProcessError, RunningProcess};
 use self::seeded::{FaultDice, SeededIdGenerator};
 use self::telemetry::{DeliveryStats, ExportCounters, ExportSettings, TelemetryError};
 use self::upstream::Upstream;
-use crate::scenario::model::{Component, Role, Scenario};
+use crate::scenario::model::{Action, Component, Role, Scenario};
 
 #[derive(Debug, Clone)]
 pub struct MeshOptions {
@@ -41,8 +41,11 @@ pub struct MeshOptions {
     pub bind_ip: IpAddr,
     /// Start only these components (`tracelab serve --only`); all when empty.
     pub only: Vec<String>,
-    /// Where components not started here listen: name → `host:port`.
+    /// Components running elsewhere (`--peer`): never started here; calls
+    /// to them go to `host:port`.
     pub peers: HashMap<String, String>,
+    /// Listen ports that win over the script's and over `ephemeral_ports`.
+    pub ports: HashMap<String, u16>,
     /// Ignore fixed ports from the script and pick free ones.
     pub ephemeral_ports: bool,
 }
@@ -54,6 +57,7 @@ impl MeshOptions {
             bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             only: Vec::new(),
             peers: HashMap::new(),
+            ports: HashMap::new(),
             ephemeral_ports: true,
         }
     }
@@ -71,6 +75,7 @@ pub enum MeshError {
     Telemetry(#[from] TelemetryError),
     #[error(transparent)]
     Process(#[from] ProcessError),
+    /// `--only`, `--peer` or `--port` do not fit the scenario (a usage error).
     #[error("{0}")]
     Topology(String),
 }
@@ -91,6 +96,8 @@ struct Telemetry {
 
 pub struct RunningMesh {
     endpoints: Vec<Endpoint>,
+    /// Components running elsewhere: name → `host:port`, sorted by name.
+    peers: Vec<(String, String)>,
     directory: Arc<Directory>,
     telemetry: Vec<Telemetry>,
     stop: CancellationToken,
@@ -105,27 +112,14 @@ impl RunningMesh {
         scenario: &Scenario,
         options: &MeshOptions,
     ) -> Result<RunningMesh, MeshError> {
-        let selected: Vec<_> = scenario
-            .components
-            .iter()
-            .filter(|c| options.only.is_empty() || options.only.contains(&c.name))
-            .collect();
-        if let Some(missing) = options
-            .only
-            .iter()
-            .find(|n| scenario.component(n).is_none())
-        {
-            return Err(MeshError::Topology(format!(
-                "--only {missing}: the scenario has no component of that name"
-            )));
-        }
+        let selected = select(scenario, options)?;
 
         let mut listeners = Vec::new();
         for component in &selected {
-            let port = if options.ephemeral_ports {
-                0
-            } else {
-                component.port.unwrap_or(0)
+            let port = match options.ports.get(&component.name) {
+                Some(&port) => port,
+                None if options.ephemeral_ports => 0,
+                None => component.port.unwrap_or(0),
             };
             let addr = SocketAddr::new(options.bind_ip, port);
             let listener = TcpListener::bind(addr).await.map_err(|e| MeshError::Bind {
@@ -196,8 +190,15 @@ impl RunningMesh {
                 counters,
             });
         }
+        let mut peers: Vec<_> = options
+            .peers
+            .iter()
+            .map(|(name, authority)| (name.clone(), authority.clone()))
+            .collect();
+        peers.sort();
         let mut mesh = RunningMesh {
             endpoints,
+            peers,
             directory,
             telemetry,
             stop,
@@ -278,6 +279,11 @@ impl RunningMesh {
         &self.endpoints
     }
 
+    /// Components running elsewhere, by name, with their `host:port`.
+    pub fn peers(&self) -> &[(String, String)] {
+        &self.peers
+    }
+
     /// `host:port` of a component, started here or a peer.
     pub fn authority_of(&self, name: &str) -> Option<&str> {
         self.directory.get(name).map(String::as_str)
@@ -327,6 +333,81 @@ impl RunningMesh {
     }
 }
 
+/// The components to start here: the `--only` ones (all when none), minus
+/// peers. Every name must exist, and every hop a started component makes
+/// must lead to a component started here or to a peer.
+fn select<'s>(
+    scenario: &'s Scenario,
+    options: &MeshOptions,
+) -> Result<Vec<&'s Component>, MeshError> {
+    let known = || {
+        scenario
+            .components
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let named = options
+        .only
+        .iter()
+        .map(|n| ("--only", n))
+        .chain(options.peers.keys().map(|n| ("--peer", n)))
+        .chain(options.ports.keys().map(|n| ("--port", n)));
+    for (flag, name) in named {
+        if scenario.component(name).is_none() {
+            return Err(MeshError::Topology(format!(
+                "{flag} {name}: the scenario has no component of that name (components: {})",
+                known()
+            )));
+        }
+    }
+    if let Some(both) = options.only.iter().find(|n| options.peers.contains_key(*n)) {
+        return Err(MeshError::Topology(format!(
+            "{both} is given both as --only (start it here) and as --peer (it runs elsewhere)"
+        )));
+    }
+    let selected: Vec<&Component> = scenario
+        .components
+        .iter()
+        .filter(|c| options.only.is_empty() || options.only.contains(&c.name))
+        .filter(|c| !options.peers.contains_key(&c.name))
+        .collect();
+    let started = |name: &str| selected.iter().any(|c| c.name == name);
+    if let Some(idle) = options.ports.keys().find(|n| !started(n)) {
+        return Err(MeshError::Topology(format!(
+            "--port {idle}: {idle} is not started here, so it listens on no port here"
+        )));
+    }
+    let reachable = |name: &str| options.peers.contains_key(name) || started(name);
+    for component in &selected {
+        if let Some(next) = upstreams(component).find(|n| !reachable(n)) {
+            return Err(MeshError::Topology(format!(
+                "{} sends requests to {next}, which is neither started here nor a peer: \
+                 add --only {next}, or --peer {next}=HOST:PORT where it runs",
+                component.name
+            )));
+        }
+    }
+    Ok(selected)
+}
+
+/// The components a component sends requests to.
+fn upstreams(component: &Component) -> impl Iterator<Item = &str> {
+    component.routes.iter().flat_map(|route| {
+        let next: Vec<&str> = match &route.action {
+            Action::Forward { cluster, .. } => vec![cluster.as_str()],
+            Action::Respond(handler) => handler
+                .steps
+                .iter()
+                .flat_map(|step| step.calls())
+                .map(|call| call.service.as_str())
+                .collect(),
+        };
+        next
+    })
+}
+
 fn bind_reason(e: &std::io::Error, port: u16) -> String {
     match e.kind() {
         std::io::ErrorKind::AddrInUse => format!(
@@ -337,5 +418,116 @@ fn bind_reason(e: &std::io::Error, port: u16) -> String {
             format!("not allowed to listen on port {port} (ports below 1024 need privileges)")
         }
         _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox() -> Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/jaeger.rhai");
+        crate::scenario::load(&path).expect("the sandbox scenario loads")
+    }
+
+    fn options() -> MeshOptions {
+        MeshOptions::new(ExportSettings::new("http://127.0.0.1:9/v1/traces"))
+    }
+
+    fn names(selected: &[&Component]) -> Vec<String> {
+        selected.iter().map(|c| c.name.clone()).collect()
+    }
+
+    #[test]
+    fn serving_one_component_needs_a_peer_for_each_component_it_calls() {
+        let scenario = sandbox();
+        let mut options = options();
+        options.only = vec!["service1".into()];
+        let err = select(&scenario, &options).unwrap_err().to_string();
+        assert!(
+            err.contains("service1 sends requests to service2")
+                && err.contains("--peer service2=HOST:PORT"),
+            "{err}"
+        );
+        options
+            .peers
+            .insert("service2".into(), "service2:8000".into());
+        assert_eq!(names(&select(&scenario, &options).unwrap()), ["service1"]);
+    }
+
+    #[test]
+    fn peers_are_not_started_and_every_other_component_is() {
+        let scenario = sandbox();
+        let mut options = options();
+        options
+            .peers
+            .insert("front-proxy".into(), "front:8000".into());
+        assert_eq!(
+            names(&select(&scenario, &options).unwrap()),
+            ["service1", "service2"]
+        );
+        for name in ["service1", "service2"] {
+            options.peers.insert(name.into(), format!("{name}:8000"));
+        }
+        assert!(select(&scenario, &options).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_name_the_scenario_lacks_is_refused_naming_the_components() {
+        let scenario = sandbox();
+        let mut options = options();
+        options.ports.insert("service3".into(), 8000);
+        let err = select(&scenario, &options).unwrap_err().to_string();
+        assert!(
+            err.contains("--port service3: the scenario has no component of that name")
+                && err.contains("(components: front-proxy, service1, service2)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_port_for_a_component_not_started_here_is_refused() {
+        let scenario = sandbox();
+        let mut options = options();
+        options.only = vec!["service2".into()];
+        options.ports.insert("service1".into(), 8000);
+        let err = select(&scenario, &options).unwrap_err().to_string();
+        assert!(
+            err.contains("--port service1: service1 is not started here"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_component_cannot_be_both_served_and_a_peer() {
+        let scenario = sandbox();
+        let mut options = options();
+        options.only = vec!["service2".into()];
+        options.peers.insert("service2".into(), "h:1".into());
+        let err = select(&scenario, &options).unwrap_err().to_string();
+        assert!(err.contains("both as --only"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_port_override_wins_over_free_ports_and_peers_are_in_the_directory() {
+        let scenario = sandbox();
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        let mut options = options();
+        options.only = vec!["service1".into()];
+        options
+            .peers
+            .insert("service2".into(), "elsewhere:8000".into());
+        options.ports.insert("service1".into(), port);
+        let mesh = RunningMesh::start(&scenario, &options).await.unwrap();
+        assert_eq!(mesh.endpoints().len(), 1);
+        assert_eq!(mesh.endpoints()[0].addr.port(), port);
+        assert_eq!(mesh.authority_of("service2"), Some("elsewhere:8000"));
+        assert_eq!(
+            mesh.peers(),
+            [("service2".to_string(), "elsewhere:8000".to_string())]
+        );
+        mesh.stop().await;
     }
 }

@@ -1,12 +1,19 @@
-//! The terminal report: topology, traffic, traces, each check as ✔/✘ with
-//! what was seen, and the verdict. Colour comes from `anstream`, which drops
-//! it when the output is not a terminal or `NO_COLOR` is set.
+//! The terminal report: topology, traffic, traces (with a waterfall of the
+//! slowest), each check as ✔/✘ with what was seen (and, for a failed shape,
+//! the expected tree beside the actual one), and the verdict. Colour comes
+//! from `anstream`, which drops it when the output is not a terminal or
+//! `NO_COLOR` is set. `trees` draws the waterfalls and comparisons.
+
+pub mod trees;
 
 use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::model::{RunReport, ScenarioReport};
+use super::model::{
+    LabInfo, LabStopped, RunReport, ScenarioReport, ShownReason, ShownTrace, TraceListing,
+};
+use super::waterfall::{format_duration_us, format_start_time};
 use crate::assert::{Outcome, OutcomeSource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,16 +40,45 @@ pub fn render(report: &RunReport, verbosity: Verbosity) -> String {
     for scenario in &report.scenarios {
         render_scenario(&mut out, scenario, verbosity);
     }
+    if let Some(shown) = &report.shown_trace
+        && verbosity != Verbosity::Quiet
+    {
+        render_shown_trace(&mut out, shown, verbosity, 0);
+        out.push('\n');
+    }
+    for w in &report.warnings {
+        let _ = writeln!(out, "{} {w}", paint(YELLOW, "warning:"));
+    }
     if report.scenarios.len() > 1 {
         let passed = report.scenarios.iter().filter(|s| s.passed).count();
+        let (checks_passed, checks) = report.checks();
         let _ = writeln!(
             out,
-            "{} {passed} of {} scenarios passed",
+            "{} {passed} of {} scenarios passed, {checks_passed} of {checks} checks",
             verdict(report.passed),
             report.scenarios.len()
         );
     }
     out
+}
+
+fn render_shown_trace(out: &mut String, shown: &ShownTrace, verbosity: Verbosity, indent: usize) {
+    let why = match shown.reason {
+        ShownReason::Slowest => "slowest",
+        ShownReason::Requested => "requested",
+    };
+    let _ = writeln!(
+        out,
+        "{}{} {}",
+        " ".repeat(indent),
+        paint(BOLD, format!("{why}:")),
+        trees::waterfall_header(&shown.waterfall)
+    );
+    out.push_str(&trees::waterfall(
+        &shown.waterfall,
+        indent + 2,
+        verbosity == Verbosity::Verbose,
+    ));
 }
 
 fn verdict(passed: bool) -> String {
@@ -131,6 +167,9 @@ fn render_scenario(out: &mut String, s: &ScenarioReport, verbosity: Verbosity) {
             "    {} traces, {} spans, {completeness}",
             s.traces.traces, s.traces.spans
         );
+        if let Some(shown) = &s.shown_trace {
+            render_shown_trace(out, shown, verbosity, 4);
+        }
         if verbosity == Verbosity::Verbose {
             let d = &s.delivery;
             let _ = writeln!(
@@ -141,11 +180,14 @@ fn render_scenario(out: &mut String, s: &ScenarioReport, verbosity: Verbosity) {
         }
         let _ = writeln!(out, "{}", paint(BOLD, "  checks"));
     }
-    for o in &s.outcomes {
+    for (i, o) in s.outcomes.iter().enumerate() {
         let integrity = matches!(o.source, OutcomeSource::Integrity { .. });
         let show = !o.passed || (!quiet && (!integrity || verbosity == Verbosity::Verbose));
         if show {
             render_outcome(out, s, o);
+        }
+        for c in s.comparisons.iter().filter(|c| c.outcome == i) {
+            out.push_str(&trees::comparison(c, 8));
         }
     }
     if !quiet {
@@ -229,5 +271,229 @@ fn render_outcome(out: &mut String, s: &ScenarioReport, o: &Outcome) {
             "        … and {} more",
             o.failure_count - o.failures.len()
         );
+    }
+}
+
+/// What `tracelab up` prints once everything listens.
+pub fn render_lab(lab: &LabInfo) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {} is up",
+        paint(BOLD, &lab.scenario),
+        paint(DIM, format!("({})", lab.file))
+    );
+    let _ = writeln!(out, "{}", paint(BOLD, "  topology"));
+    let width = lab
+        .components
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
+    for c in &lab.components {
+        let _ = writeln!(
+            out,
+            "    {:width$}  {:7}  http://{}",
+            c.name, c.role, c.address
+        );
+    }
+    if let Some(url) = &lab.try_url {
+        let _ = writeln!(out, "  try           curl {url}");
+    }
+    let _ = writeln!(out, "  trace viewer  {}", paint(BOLD, &lab.viewer_url));
+    let _ = writeln!(out, "  query API     {}/api/services", lab.query_url);
+    let _ = writeln!(out, "  OTLP/HTTP     {}", lab.otlp_traces_url);
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(DIM, "Ctrl-C stops everything (spans are flushed first).")
+    );
+    out
+}
+
+/// What `tracelab up` prints when it has stopped.
+pub fn render_lab_stopped(s: &LabStopped) -> String {
+    let mut text = format!(
+        "stopped: {} spans ended, {} delivered; the collector held {} traces, {} spans\n",
+        s.delivery.ended, s.delivery.delivered, s.traces, s.spans
+    );
+    if s.delivery.undelivered() > 0 {
+        text.push_str(&format!(
+            "{} {} spans did not reach the collector\n",
+            paint(YELLOW, "warning:"),
+            s.delivery.undelivered()
+        ));
+    }
+    text
+}
+
+/// `tracelab traces`: a line per trace with `list`, else a waterfall each.
+pub fn render_traces(listing: &TraceListing, list: bool, tags: bool) -> String {
+    let mut out = String::new();
+    if listing.traces.is_empty() {
+        let _ = writeln!(out, "no traces ({}) in {}", listing.query, listing.source);
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(
+            DIM,
+            format!(
+                "{} traces ({}) from {}",
+                listing.traces.len(),
+                listing.query,
+                listing.source
+            )
+        )
+    );
+    for w in &listing.traces {
+        if list {
+            let s = w.summary();
+            let _ = writeln!(
+                out,
+                "{}  {}  {:>10}  {} spans  {}  {}",
+                s.trace_id,
+                format_start_time(s.start_us),
+                format_duration_us(s.duration_us),
+                s.spans,
+                paint(BOLD, &s.root),
+                paint(DIM, s.services.join(", "))
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "\n{}  {}",
+                trees::waterfall_header(w),
+                paint(DIM, format_start_time(w.start_us))
+            );
+            out.push_str(&trees::waterfall(w, 2, tags));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    fn plain(text: &str) -> String {
+        anstream::adapter::strip_str(text).to_string()
+    }
+
+    fn one(scenario: ScenarioReport) -> RunReport {
+        RunReport::new(vec![scenario])
+    }
+
+    #[test]
+    fn a_passing_scenario_shows_topology_traffic_the_slowest_trace_and_checks() {
+        let text = plain(&render(&one(fixture::passing()), Verbosity::Normal));
+        let expected = "\
+jaeger-tracing sandbox (scenarios/jaeger.rhai)
+  collector  embedded query http://127.0.0.1:16686 · otlp http://127.0.0.1:16686/v1/traces
+  topology
+    front-proxy  proxy    http://127.0.0.1:8000
+    service1     service  http://127.0.0.1:8001
+    service2     service  http://127.0.0.1:8002
+  traffic
+    sandbox → front-proxy: 2 requests, 2×200, 0 errors, 400 req/s
+      latency p50 1.50 ms · p90 2.25 ms · p99 2.25 ms · max 2.25 ms
+  traces
+    2 traces, 8 spans, complete after 2 polls, 120 ms
+    slowest: trace 4bf92f3577b34da6 · 4 spans · 3 services · depth 4 · 2.00 ms
+                                    0                                  2.00 ms
+      front-proxy checkAvailability │████████████████████████████████████████│ 2.00 ms
+        service1 checkAvailability  │  ████████████████████████████████████  │ 1.80 ms
+          service1 checkStock       │      ████████████████████████          │ 1.20 ms
+            service2 checkStock     │          ████████████                  │ 600 µs
+  checks
+    ✔ the 4-span chain — 2 of 2 traces match scenarios/jaeger.rhai:41:1
+    ✔ 1 integrity checks (-v lists them)
+  PASS 2 of 2 checks passed in 0.25 s
+
+";
+        assert_eq!(text, expected, "\n{text}");
+    }
+
+    #[test]
+    fn a_failed_shape_shows_the_expected_tree_beside_the_actual_one() {
+        let text = plain(&render(&one(fixture::failing()), Verbosity::Normal));
+        let expected = "\
+  checks
+    ✘ the 4-span chain — 0 of 2 traces match wrong.rhai:41:1
+        trace 4bf92f3577b34da6, at service1 checkStock (client) [c]
+          expected: children: service2 checkStok (server)
+          observed: no child service2 checkStok (server); instead: service2 checkStock (server)
+        … and 1 more
+          expected                                 actual (trace 4bf92f3577b34da6)
+          front-proxy checkAvailability (client)   front-proxy checkAvailability (client)
+            service1 checkAvailability (server)      service1 checkAvailability (server)
+              service1 checkStock (client)             service1 checkStock (client)
+        ✘       service2 checkStok (server)      ✘       service2 checkStock (server)
+    ✘ each request is one trace (sandbox) — 1 of 2 requests are one trace
+        trace aa, bb, request r-2
+          expected: 1 trace
+          observed: 2 traces: propagation broke
+  warning: 1 of 8 spans did not reach the collector
+  FAIL 0 of 2 checks passed in 0.25 s
+";
+        assert!(text.contains(expected), "\n{text}");
+        assert!(!text.contains("slowest:"), "no traces drawn: {text}");
+    }
+
+    #[test]
+    fn quiet_keeps_failures_and_verdicts_only() {
+        let text = plain(&render(&fixture::run(), Verbosity::Quiet));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "  PASS 2 of 2 checks passed in 0.25 s (jaeger-tracing sandbox)"
+        );
+        assert!(
+            text.contains("✘       service2 checkStok (server)"),
+            "{text}"
+        );
+        for absent in ["topology", "slowest:", "requested:", "✔"] {
+            assert!(!text.contains(absent), "{absent} in {text}");
+        }
+        assert_eq!(
+            lines.last().copied(),
+            Some("FAIL 1 of 2 scenarios passed, 2 of 4 checks")
+        );
+    }
+
+    #[test]
+    fn verbose_adds_integrity_checks_delivery_and_span_tags() {
+        let text = plain(&render(&fixture::run(), Verbosity::Verbose));
+        assert!(
+            text.contains(
+                "    ✔ each request is one trace (sandbox) — 2 of 2 requests are one trace"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("spans exported: 8 ended, 8 delivered, 0 failed"));
+        assert!(
+            text.contains(
+                "      front-proxy checkAvailability │████████████████████████████████████████│ 2.00 ms\n        span.kind=client  http.status_code=200\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_requested_trace_and_run_warnings_come_after_the_scenarios() {
+        let text = plain(&render(&fixture::run(), Verbosity::Normal));
+        let requested = text.find("requested: trace 4bf92f3577b34da6").unwrap();
+        let last_scenario = text.find("misspelt (wrong.rhai)").unwrap();
+        assert!(requested > last_scenario, "{text}");
+        assert!(text.contains("\nwarning: a run-level warning\n"), "{text}");
+    }
+
+    #[test]
+    fn colour_marks_failures_in_red_on_a_terminal() {
+        let text = render(&one(fixture::failing()), Verbosity::Normal);
+        assert!(text.contains(&paint(RED, "✘")), "{text}");
+        assert!(text.contains(&paint(RED, "FAIL")));
     }
 }

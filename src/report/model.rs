@@ -1,8 +1,13 @@
 //! The report as plain data: what a run found, with no formatting. Every
-//! output format (terminal, JSON, JUnit) renders this.
+//! output format (terminal, JSON, JUnit) renders this; it carries whatever
+//! they draw (waterfalls, tree comparisons), gathered by `run`, so no
+//! renderer ever queries a collector. `docs/report.schema.json` documents
+//! its JSON form.
 
 use serde::Serialize;
 
+use super::compare::TreeComparison;
+use super::waterfall::Waterfall;
 use crate::assert::Outcome;
 use crate::mesh::telemetry::DeliveryStats;
 use crate::traffic::stats::TrafficSummary;
@@ -15,6 +20,10 @@ pub struct RunReport {
     pub schema: &'static str,
     pub tracelab_version: &'static str,
     pub scenarios: Vec<ScenarioReport>,
+    /// The trace `--show-trace ID` asked for, read from the collector.
+    pub shown_trace: Option<ShownTrace>,
+    /// Things about the run as a whole the user should know.
+    pub warnings: Vec<String>,
     pub passed: bool,
 }
 
@@ -25,9 +34,34 @@ impl RunReport {
             schema: SCHEMA,
             tracelab_version: env!("CARGO_PKG_VERSION"),
             scenarios,
+            shown_trace: None,
+            warnings: Vec::new(),
             passed,
         }
     }
+
+    /// Checks passed and checks run, over every scenario.
+    pub fn checks(&self) -> (usize, usize) {
+        self.scenarios.iter().fold((0, 0), |(p, t), s| {
+            (p + s.checks_passed(), t + s.outcomes.len())
+        })
+    }
+}
+
+/// A trace drawn as a waterfall in the report, and why that one.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShownTrace {
+    pub reason: ShownReason,
+    pub waterfall: Waterfall,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShownReason {
+    /// The scenario's slowest trace.
+    Slowest,
+    /// Named with `--show-trace`.
+    Requested,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +75,10 @@ pub struct ScenarioReport {
     /// Spans the components exported, summed.
     pub delivery: DeliveryStats,
     pub outcomes: Vec<Outcome>,
+    /// One trace drawn as a waterfall (the slowest, unless `--show-trace`).
+    pub shown_trace: Option<ShownTrace>,
+    /// Expected beside actual tree for failed trace-shape expectations.
+    pub comparisons: Vec<TreeComparison>,
     /// Things the user should know that are not failed checks.
     pub warnings: Vec<String>,
     pub passed: bool,
@@ -86,4 +124,36 @@ pub struct TraceStats {
     pub complete: bool,
     pub waited_ms: f64,
     pub polls: u32,
+}
+
+/// A running `tracelab up`: what to open and what to curl.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabInfo {
+    pub scenario: String,
+    pub file: String,
+    pub components: Vec<ComponentInfo>,
+    /// The first traffic block's URL, e.g. `http://127.0.0.1:8000/trace/1`.
+    pub try_url: Option<String>,
+    pub viewer_url: String,
+    pub query_url: String,
+    pub otlp_traces_url: String,
+}
+
+/// What a `tracelab up` did, told when it stops.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabStopped {
+    pub delivery: DeliveryStats,
+    /// Traces and spans the collector held at the end.
+    pub traces: usize,
+    pub spans: u64,
+}
+
+/// `tracelab traces`: the traces found, newest first, laid out.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceListing {
+    /// The query API they came from.
+    pub source: String,
+    /// What was asked, e.g. "service front-proxy, limit 20".
+    pub query: String,
+    pub traces: Vec<Waterfall>,
 }

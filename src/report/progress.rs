@@ -1,6 +1,7 @@
-//! Progress on stderr while a run goes on: a bar per traffic block when it
-//! lasts, a spinner line for the other phases. Hidden when stderr is not a
-//! terminal, so CI logs stay clean.
+//! Progress on stderr while a run goes on: a bar per traffic block, a
+//! spinner line for the other phases. Each appears only once its phase has
+//! lasted [`SHOW_AFTER`], so quick runs print nothing but the report, and
+//! nothing is drawn when stderr is not a terminal, so CI logs stay clean.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -9,6 +10,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::run::Observer;
 use crate::traffic::RequestRecord;
+
+/// How long a phase runs before its progress shows.
+pub const SHOW_AFTER: Duration = Duration::from_secs(1);
 
 pub struct ProgressBars {
     current: Mutex<Option<ProgressBar>>,
@@ -21,10 +25,23 @@ impl ProgressBars {
         }
     }
 
+    /// Make `bar` current (finishing the previous one) and have it drawn on
+    /// stderr after [`SHOW_AFTER`] if it is still running then.
     fn replace(&self, bar: Option<ProgressBar>) {
         let mut current = self.current.lock().expect("progress lock");
         if let Some(old) = current.take() {
             old.finish_and_clear();
+        }
+        if let Some(bar) = &bar {
+            let weak = bar.downgrade();
+            std::thread::spawn(move || {
+                std::thread::sleep(SHOW_AFTER);
+                if let Some(bar) = weak.upgrade()
+                    && !bar.is_finished()
+                {
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
+                }
+            });
         }
         *current = bar;
     }
@@ -38,7 +55,7 @@ impl Default for ProgressBars {
 
 impl Observer for ProgressBars {
     fn phase(&self, scenario: &str, text: &str) {
-        let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let spinner = ProgressBar::hidden();
         spinner
             .set_style(ProgressStyle::with_template("{spinner} {msg}").expect("static template"));
         spinner.set_message(format!("{scenario}: {text}"));
@@ -47,7 +64,8 @@ impl Observer for ProgressBars {
     }
 
     fn traffic_started(&self, block: &str, requests: u64) {
-        let bar = ProgressBar::with_draw_target(Some(requests), ProgressDrawTarget::stderr());
+        let bar = ProgressBar::hidden();
+        bar.set_length(requests);
         bar.set_style(
             ProgressStyle::with_template(
                 "{msg} [{bar:30}] {pos}/{len} requests · {per_sec} · eta {eta}",
@@ -73,5 +91,20 @@ impl Observer for ProgressBars {
 impl Drop for ProgressBars {
     fn drop(&mut self) {
         self.replace(None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phase_starts_hidden_so_short_phases_draw_nothing() {
+        let bars = ProgressBars::new();
+        bars.traffic_started("sandbox", 10);
+        let current = bars.current.lock().unwrap();
+        let bar = current.as_ref().expect("a bar for the traffic");
+        assert!(bar.is_hidden());
+        assert_eq!(bar.length(), Some(10));
     }
 }

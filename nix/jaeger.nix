@@ -1,0 +1,86 @@
+# Jaeger v2 built from source, for a nixpkgs that has no `jaeger` package
+# (the flake uses `pkgs.jaeger` when there is one).
+#
+# Version and hashes are those of the jaeger package proposed to nixpkgs
+# (pkgs/by-name/ja/jaeger, 2026). Jaeger >= 2.16 needs Go 1.26, hence
+# buildGo126Module where the pinned nixpkgs has it.
+#
+# The React UI is optional (`withUI`, off by default): without it the
+# binary serves a placeholder page at / while every API works, which is all
+# tracelab and the NixOS tests use. Build it with
+#   pkgs.callPackage ./nix/jaeger.nix { withUI = true; }
+{
+  lib,
+  buildGoModule,
+  buildGo126Module ? null,
+  buildNpmPackage,
+  fetchFromGitHub,
+  nodejs_24,
+  withUI ? false,
+}:
+let
+  version = "2.17.0";
+
+  src = fetchFromGitHub {
+    owner = "jaegertracing";
+    repo = "jaeger";
+    tag = "v${version}";
+    # The UI is the jaeger-ui submodule.
+    fetchSubmodules = true;
+    hash = "sha256-0bP9MiJZ+mQs5LYKeIT/Mc+UEEMXy3yWMU2GXIgDOLU=";
+  };
+
+  # What `npm ci && cd packages/jaeger-ui && npm run build` produces
+  # (scripts/build/rebuild-ui.sh upstream).
+  ui = buildNpmPackage {
+    pname = "jaeger-ui";
+    inherit version;
+    src = "${src}/jaeger-ui";
+    nodejs = nodejs_24;
+    npmDepsHash = "sha256-qDfQxm1ScVp94eOfS+/rCVX7C6MgnGtPtMczlhN44o8=";
+    npmDepsFetcherVersion = 2;
+    npmWorkspace = "packages/jaeger-ui";
+    installPhase = ''
+      runHook preInstall
+      cp -r packages/jaeger-ui/build $out
+      runHook postInstall
+    '';
+  };
+
+  # Where the binary embeds the UI's gzipped assets (`go:embed actual/*`).
+  uiAssets = "cmd/jaeger/internal/extension/jaegerquery/internal/ui/actual";
+
+  buildJaeger = if buildGo126Module != null then buildGo126Module else buildGoModule;
+in
+buildJaeger {
+  pname = "jaeger";
+  inherit version src;
+
+  vendorHash = "sha256-G7+QgAQslUJGy5qCSGlp50AaP3BF8z6iEx/FgG9eWBE=";
+  subPackages = [ "cmd/jaeger" ];
+  ldflags = [
+    "-s"
+    "-w"
+  ];
+
+  # As upstream's `make build-ui`: copy the build, gzip every file.
+  preBuild = lib.optionalString withUI ''
+    mkdir -p ${uiAssets}
+    cp -r ${ui}/. ${uiAssets}/
+    chmod -R u+w ${uiAssets}
+    find ${uiAssets} -type f ! -name .gitignore -exec gzip --no-name {} +
+  '';
+
+  # Upstream's Go tests need services and time; tracelab's own test suite
+  # runs this binary instead (TRACELAB_JAEGER_BIN in the tracelab package).
+  doCheck = false;
+
+  passthru = lib.optionalAttrs withUI { inherit ui; };
+
+  meta = {
+    description = "Jaeger v2, a distributed-tracing backend (all-in-one binary)";
+    homepage = "https://www.jaegertracing.io/";
+    license = lib.licenses.asl20;
+    mainProgram = "jaeger";
+  };
+}

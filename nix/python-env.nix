@@ -1,0 +1,18 @@
+# Python with the packages of the Flask example app (examples/flask-service:
+# a Flask service instrumented with the OpenTelemetry SDK), from nixpkgs
+# rather than PyPI, for `nix develop` and the NixOS test machines.
+{ lib, python3 }:
+python3.withPackages (
+  ps:
+  [
+    ps.flask
+    ps.requests
+    ps.opentelemetry-api
+    ps.opentelemetry-sdk
+    ps.opentelemetry-exporter-otlp-proto-http
+    ps.opentelemetry-instrumentation-flask
+    ps.opentelemetry-instrumentation-requests
+  ]
+  # Packaged in nixpkgs in 2025; older pins lack it.
+  ++ lib.optional (ps ? opentelemetry-propagator-b3) ps.opentelemetry-propagator-b3
+)

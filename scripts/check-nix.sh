@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Offline checks of every Nix file, for machines with no Nix store and no
+# network (CI runs them: .ci/run). What they prove, and what only
+# `nix flake check` on a machine with Nix and KVM proves, is in README ("Nix").
+#
+#   1. every .nix file parses (nix-instantiate --parse: syntax, unbound names)
+#   2. formatting (nixfmt --check) and dead code (deadnix --fail)
+#   3. flake.nix evaluated against nix/ci/stub-nixpkgs.nix: outputs, checks,
+#      apps, modules, VM test machines and flake.lock (nix/ci/check-flake.nix)
+#   4. the VM tests' Python compiles and passes pyflakes, as the test driver
+#      requires
+#   5. the `tracelab serve` command line services.tracelab renders starts the
+#      real binary, which stops cleanly on SIGTERM
+#   6. the configuration services.jaeger renders starts a real Jaeger whose
+#      health check, OTLP receiver and query API answer (skipped only with
+#      TRACELAB_SKIP_JAEGER=1)
+#
+# Tools: scripts/install-nix-tools.sh installs them (it prints the folder to
+# put on PATH); TRACELAB_JAEGER_BIN names a Jaeger, else
+# scripts/install-jaeger.sh builds one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE_DIR="${TRACELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracelab}"
+export PATH="$CACHE_DIR/tools/bin:$PATH"
+for tool in nix-instantiate nixfmt deadnix pyflakes3 curl; do
+  command -v "$tool" >/dev/null ||
+    { echo "check-nix: $tool is missing: run scripts/install-nix-tools.sh" >&2; exit 1; }
+done
+
+scratch="$(mktemp -d)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+step() { echo "== nix: $*"; }
+eval_check() { nix-instantiate --eval --strict --json nix/ci/check-flake.nix "$@"; }
+
+mapfile -t nix_files < <(find . -name '*.nix' -not -path './target/*' -not -path './.git/*' | sort)
+
+step "parse ${#nix_files[@]} files"
+for file in "${nix_files[@]}"; do
+  nix-instantiate --parse "$file" >/dev/null
+done
+
+step "nixfmt --check"
+nixfmt --check "${nix_files[@]}"
+
+step "deadnix --fail"
+deadnix --fail "${nix_files[@]}"
+
+step "flake structure against the nixpkgs stub"
+eval_check -A passed
+echo
+
+step "VM test scripts: python compile and pyflakes"
+for test in jaeger distributed; do
+  script="$scratch/$test.py"
+  eval_check -A "testScripts.$test" | python3 -c 'import json, sys; print(json.load(sys.stdin))' >"$script"
+  python3 -m py_compile "$script"
+  # The driver's globals: start_all, subtest and one name per machine.
+  machines="$(eval_check -A "machineNames.$test" | python3 -c 'import json, sys; print(json.load(sys.stdin))')"
+  PYFLAKES_BUILTINS="start_all,subtest,$machines" pyflakes3 "$script"
+done
+
+step "services.tracelab's command line runs the real binary"
+cargo build --locked --quiet --bin tracelab
+mkdir -p "$scratch/tracelab/bin"
+ln -s "$PWD/target/debug/tracelab" "$scratch/tracelab/bin/tracelab"
+serve_command="$(eval_check -A serveCommand --argstr tracelabPrefix "$scratch/tracelab" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin))')"
+echo "   $serve_command"
+# ExecStart's quoting is the shell's (lib.escapeShellArgs).
+bash -c "exec $serve_command" >"$scratch/serve.out" 2>&1 &
+serve_pid=$!
+pids+=("$serve_pid")
+timeout 30 bash -c "until grep -q '^ready;' '$scratch/serve.out'; do
+  kill -0 $serve_pid 2>/dev/null || exit 1; sleep 0.1; done" ||
+  { cat "$scratch/serve.out" >&2; echo "check-nix: serve did not get ready" >&2; exit 1; }
+grep -Eq '^  service1  service  listening on 127\.0\.0\.1:[0-9]+$' "$scratch/serve.out"
+grep -q '^  service2  peer     at service2.invalid:8000$' "$scratch/serve.out"
+kill -TERM "$serve_pid"
+wait "$serve_pid" || { cat "$scratch/serve.out" >&2; echo "check-nix: serve failed on SIGTERM" >&2; exit 1; }
+grep -q '^stopped service1: 0 spans, all delivered$' "$scratch/serve.out"
+
+step "services.jaeger's configuration runs a real Jaeger"
+if [ "${TRACELAB_SKIP_JAEGER:-0}" = 1 ]; then
+  echo "   skipped: TRACELAB_SKIP_JAEGER=1"
+  exit 0
+fi
+jaeger_bin="${TRACELAB_JAEGER_BIN:-$(scripts/install-jaeger.sh)}"
+host=127.0.0.2 # the module's ports are fixed; a loopback address of its own
+eval_check -A jaegerSettings --argstr jaegerListenHost "$host" >"$scratch/jaeger.yaml" # JSON is YAML
+"$jaeger_bin" --config "$scratch/jaeger.yaml" >"$scratch/jaeger.log" 2>&1 &
+jaeger_pid=$!
+pids+=("$jaeger_pid")
+timeout 60 bash -c "until curl -sf http://$host:13133/status | grep -q StatusOK; do
+  kill -0 $jaeger_pid 2>/dev/null || exit 1; sleep 0.2; done" ||
+  { cat "$scratch/jaeger.log" >&2; echo "check-nix: Jaeger did not get healthy" >&2; exit 1; }
+curl -sf -X POST -H 'content-type: application/x-protobuf' --data-binary '' "http://$host:4318/v1/traces" >/dev/null
+curl -sf "http://$host:16686/api/services" | grep -q '"data"'
+echo "   health, OTLP/HTTP and query API answer on $host"
+
+step "the sandbox passes against that Jaeger, and the VM tests' Jaeger checks accept it"
+target/debug/tracelab run --quiet --jaeger-url "http://$host:16686" --otlp-endpoint "http://$host:4318" \
+  scenarios/jaeger.rhai
+JAEGER_HOST="$host" python3 - nixos-tests/jaeger_api.py <<'PYTHON'
+import os, subprocess, sys
+
+class ThisMachine:
+    """Stands in for a test-driver machine that reaches Jaeger as `jaeger`."""
+    def succeed(self, command):
+        command = command.replace("http://jaeger:", f"http://{os.environ['JAEGER_HOST']}:")
+        return subprocess.run(command, shell=True, check=True, capture_output=True, text=True).stdout
+
+exec(open(sys.argv[1]).read())
+assert_sandbox_in_jaeger(ThisMachine())
+print("   assert_sandbox_in_jaeger passes on the real Jaeger's JSON")
+PYTHON

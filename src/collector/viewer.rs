@@ -1,0 +1,217 @@
+//! The trace viewer the embedded collector serves beside the Jaeger API:
+//! `GET /` searches traces (service, operation, min/max duration, limit),
+//! `GET /trace/{id}` shows one as a waterfall with its spans' tags.
+//!
+//! It reads the store only through the Jaeger query API ([`super::query`]),
+//! exactly as a Jaeger UI would, lays traces out with
+//! [`crate::report::waterfall`] and renders them with [`crate::report::web`].
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Response;
+use serde::de::DeserializeOwned;
+
+use super::query;
+use super::store::Store;
+use crate::jaeger::model::{Envelope, Trace};
+use crate::report::waterfall::Waterfall;
+use crate::report::web::{self, SearchForm, SearchPage};
+use crate::server::Body;
+
+/// Results per search unless the form says otherwise (the Jaeger UI's default).
+const DEFAULT_LIMIT: usize = 20;
+
+/// Answer a viewer page, or `None` when `path` is not one.
+pub fn handle(store: &Store, path: &str, query: &str) -> Option<Response<Body>> {
+    if path == "/" || path == "/search" {
+        return Some(html(200, web::search_page(&search(store, query))));
+    }
+    let id = path.strip_prefix("/trace/")?;
+    if id.is_empty() || id.contains('/') {
+        return None;
+    }
+    Some(
+        match api::<Vec<Trace>>(store, &format!("/api/traces/{id}"), "") {
+            Ok(mut traces) if !traces.is_empty() => {
+                html(200, web::trace_page(&Waterfall::of(&traces.remove(0))))
+            }
+            _ => html(404, web::not_found_page(id)),
+        },
+    )
+}
+
+fn search(store: &Store, query: &str) -> SearchPage {
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.trim().to_string()))
+        .collect();
+    let param = |key: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let services = api::<Vec<String>>(store, "/api/services", "").unwrap_or_default();
+    let mut form = SearchForm {
+        service: param("service"),
+        operation: param("operation"),
+        min_duration: param("minDuration"),
+        max_duration: param("maxDuration"),
+        limit: param("limit")
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or(DEFAULT_LIMIT),
+    };
+    // The first service is searched straight away, so traces show on arrival.
+    if form.service.is_empty()
+        && let Some(first) = services.first()
+    {
+        form.service = first.clone();
+    }
+    let mut page = SearchPage {
+        services,
+        operations: Vec::new(),
+        form,
+        results: Vec::new(),
+        error: None,
+        now_us: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as u64,
+    };
+    if page.form.service.is_empty() {
+        return page;
+    }
+    let service_path = form_urlencoded::byte_serialize(page.form.service.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    page.operations = api::<Vec<String>>(
+        store,
+        &format!("/api/services/{service_path}/operations"),
+        "",
+    )
+    .unwrap_or_default();
+    let mut search = form_urlencoded::Serializer::new(String::new());
+    search.append_pair("service", &page.form.service);
+    for (key, value) in [
+        ("operation", &page.form.operation),
+        ("minDuration", &page.form.min_duration),
+        ("maxDuration", &page.form.max_duration),
+    ] {
+        if !value.is_empty() {
+            search.append_pair(key, value);
+        }
+    }
+    search.append_pair("limit", &page.form.limit.to_string());
+    match api::<Vec<Trace>>(store, "/api/traces", &search.finish()) {
+        Ok(traces) => {
+            let mut results: Vec<_> = traces.iter().map(|t| Waterfall::of(t).summary()).collect();
+            results.sort_by_key(|r| std::cmp::Reverse(r.start_us));
+            page.results = results;
+        }
+        Err(e) => page.error = Some(e),
+    }
+    page
+}
+
+/// Ask the query API and unwrap its envelope; `Err` carries Jaeger's message.
+fn api<T: DeserializeOwned>(store: &Store, path: &str, query: &str) -> Result<T, String> {
+    let answer = query::handle(store, path, query).ok_or_else(|| format!("no route {path}"))?;
+    let envelope: Envelope<Option<T>> =
+        serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
+    if let Some(error) = envelope.errors.and_then(|mut e| e.pop()) {
+        return Err(error.msg);
+    }
+    envelope.data.ok_or_else(|| "no data".to_string())
+}
+
+fn html(status: u16, page: String) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/html; charset=utf-8")
+        .header("cache-control", "no-store")
+        .body(Full::new(Bytes::from(page)))
+        .expect("static response parts are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::span::{StoredRef, TraceId};
+    use crate::collector::store::tests::span;
+    use http_body_util::BodyExt;
+
+    fn store() -> Store {
+        let store = Store::new(100);
+        let now_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        let mut root = span(7, 1, "front-proxy", "checkAvailability");
+        let mut child = span(7, 2, "service1", "checkAvailability");
+        child.references.push(StoredRef {
+            follows_from: false,
+            trace_id: TraceId(7),
+            span_id: 1,
+        });
+        for s in [&mut root, &mut child] {
+            s.start_unix_nano += now_ns - 60_000_000_000;
+            s.end_unix_nano += now_ns - 60_000_000_000;
+        }
+        store.insert(vec![root, child]);
+        store
+    }
+
+    async fn get(store: &Store, path: &str, query: &str) -> (u16, String) {
+        let response = handle(store, path, query).expect("a viewer route");
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_front_page_searches_the_first_service_at_once() {
+        let (status, html) = get(&store(), "/", "").await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("<option selected>front-proxy</option>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<a href="/trace/0000000000000007">"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"<span class="badge span-count">2 spans</span>"#));
+    }
+
+    #[tokio::test]
+    async fn filters_go_to_the_query_api_and_its_errors_are_shown() {
+        let s = store();
+        let (_, html) = get(&s, "/", "service=service1&operation=nope").await;
+        assert!(
+            html.contains(r#"<span class="count">0</span> traces"#),
+            "{html}"
+        );
+        let (_, html) = get(&s, "/", "service=service1&minDuration=fast").await;
+        assert!(
+            html.contains("unable to parse param &#39;minDuration&#39;"),
+            "{html}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_trace_page_draws_every_span_and_an_unknown_one_is_404() {
+        let s = store();
+        let (status, html) = get(&s, "/trace/7", "").await;
+        assert_eq!(status, 200);
+        assert_eq!(html.matches(r#"<details class="span"#).count(), 2);
+        let (status, html) = get(&s, "/trace/abc", "").await;
+        assert_eq!(status, 404);
+        assert!(html.contains("is not in this collector"));
+        assert!(handle(&s, "/trace/7/extra", "").is_none());
+        assert!(handle(&s, "/other", "").is_none());
+    }
+}

@@ -1,0 +1,95 @@
+//! Entry points for the fuzz targets in `fuzz/` and for the regression
+//! tests that replay what they found (`tests/fuzz_regressions.rs`).
+//!
+//! Each function feeds arbitrary bytes to one input boundary and checks an
+//! invariant that must hold for every input; a violation panics, which is
+//! what a fuzzer reports.
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::collector::otlp::{self, Encoding};
+use crate::collector::query;
+use crate::collector::store::{SpanFilter, Store};
+use crate::scenario::load::{Limits, LoadError, load_source};
+
+/// An OTLP/HTTP body in either encoding: decoding never panics, and what
+/// decodes can be stored, searched and rendered as Jaeger JSON.
+pub fn otlp_body(data: &[u8]) {
+    for encoding in [Encoding::Protobuf, Encoding::Json] {
+        let Ok(spans) = otlp::decode(data, encoding) else {
+            continue;
+        };
+        let store = Store::new(16);
+        store.insert(spans);
+        for service in store.services() {
+            let filter = SpanFilter {
+                service: Some(service),
+                limit: 16,
+                ..Default::default()
+            };
+            for trace in store.find(&filter) {
+                let json = serde_json::to_vec(&query::render_trace(&trace));
+                assert!(json.is_ok(), "a stored trace must render as JSON");
+            }
+        }
+    }
+}
+
+/// A query API request, `path?query`: every answer is Jaeger's JSON with a
+/// status the API uses.
+pub fn query_request(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (path, query) = text.split_once('?').unwrap_or((&text, ""));
+    let path = format!("/api/{}", path.trim_start_matches('/'));
+    let Some(answer) = query::handle(sample_store(), &path, query) else {
+        return;
+    };
+    assert!(
+        matches!(answer.status, 200 | 400 | 404),
+        "unexpected status {} for {path}?{query}",
+        answer.status
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&answer.body).expect("every answer is JSON");
+    assert!(
+        json.get("data").is_some() && json.get("errors").is_some(),
+        "an envelope"
+    );
+}
+
+/// A scenario script: loading ends in a scenario or an error that names the
+/// file, within the sandbox's limits.
+pub fn scenario_text(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let limits = Limits {
+        max_operations: 200_000,
+        wall_time: Duration::from_secs(2),
+        ..Limits::default()
+    };
+    if let Err(e) = load_source(Path::new("fuzz.rhai"), text, &limits) {
+        let message = e.to_string();
+        // An error inside an imported module names the module's file.
+        let in_module = matches!(&e, LoadError::Script(s) if s.origin.module.is_some());
+        assert!(
+            message.starts_with("fuzz.rhai") || in_module,
+            "error without its file: {message}"
+        );
+    }
+}
+
+/// A store holding one decoded sandbox-like trace, built once.
+fn sample_store() -> &'static Store {
+    static STORE: OnceLock<Store> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let store = Store::new(16);
+        let body = include_bytes!("../fuzz/corpus/otlp_decode/sandbox.json");
+        if let Ok(spans) = otlp::decode(body, Encoding::Json) {
+            store.insert(spans);
+        }
+        store
+    })
+}

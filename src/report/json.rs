@@ -1,0 +1,92 @@
+//! The JSON report (`--report json`): the report model as it is, under the
+//! versioned schema id [`super::model::SCHEMA`]. `docs/report.schema.json`
+//! documents every field; a test validates real output against it.
+
+use super::model::RunReport;
+
+pub fn render(report: &RunReport) -> String {
+    let mut text = serde_json::to_string_pretty(report).expect("the report model serialises");
+    text.push('\n');
+    text
+}
+
+/// The published schema, `docs/report.schema.json`.
+pub const SCHEMA_JSON: &str = include_str!("../../docs/report.schema.json");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+    use serde_json::Value;
+
+    fn schema() -> Value {
+        serde_json::from_str(SCHEMA_JSON).expect("the schema is JSON")
+    }
+
+    /// Paths of schema properties that lack a description.
+    fn undocumented(node: &Value, path: &str, out: &mut Vec<String>) {
+        match node {
+            Value::Object(map) => {
+                if let Some(Value::Object(props)) = map.get("properties") {
+                    for (name, prop) in props {
+                        let documented =
+                            prop.get("description").is_some() || prop.get("$ref").is_some();
+                        if !documented {
+                            out.push(format!("{path}.{name}"));
+                        }
+                    }
+                }
+                for (key, value) in map {
+                    undocumented(value, &format!("{path}/{key}"), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    undocumented(item, &format!("{path}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_schema_is_a_valid_json_schema_with_every_property_described() {
+        let schema = schema();
+        jsonschema::meta::validate(&schema).expect("a valid 2020-12 schema");
+        let mut missing = Vec::new();
+        undocumented(&schema, "", &mut missing);
+        assert!(missing.is_empty(), "undocumented: {missing:?}");
+        assert_eq!(
+            schema["properties"]["schema"]["const"],
+            crate::report::model::SCHEMA
+        );
+    }
+
+    #[test]
+    fn a_report_with_every_optional_field_validates_against_the_schema() {
+        let report: Value = serde_json::from_str(&render(&fixture::run())).unwrap();
+        let validator = jsonschema::validator_for(&schema()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&report)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        // The fixture does exercise the optional parts.
+        let failing = &report["scenarios"][1];
+        assert_eq!(
+            failing["outcomes"][0]["failures"][0]["pattern_path"],
+            serde_json::json!([0, 0, 0])
+        );
+        assert_eq!(failing["outcomes"][1]["failures"][0]["request_id"], "r-2");
+        assert_eq!(failing["delivery"]["last_error"], "connection refused");
+        assert_eq!(report["shown_trace"]["reason"], "requested");
+    }
+
+    #[test]
+    fn a_field_the_schema_does_not_know_fails_validation() {
+        let mut report: Value = serde_json::from_str(&render(&fixture::run())).unwrap();
+        report["scenarios"][0]["surprise"] = Value::Bool(true);
+        let validator = jsonschema::validator_for(&schema()).unwrap();
+        assert!(!validator.is_valid(&report));
+    }
+}

@@ -1,0 +1,184 @@
+//! The JUnit XML report (`--report junit=PATH`), for CI test tabs: one
+//! `<testsuite>` per scenario, one `<testcase>` per expectation and per
+//! integrity check; a failed check is a `<failure>` whose message is what
+//! was observed and whose text lists the failing traces (and, for a shape,
+//! the expected tree beside the actual one).
+
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::human::trees;
+use super::model::{RunReport, ScenarioReport};
+use crate::assert::{Outcome, OutcomeSource};
+
+pub fn render(report: &RunReport) -> String {
+    let mut junit = Report::new("tracelab");
+    let mut total = 0.0;
+    for scenario in &report.scenarios {
+        total += scenario.duration_ms;
+        junit.add_test_suite(suite(scenario));
+    }
+    junit.set_time(Duration::from_secs_f64(total / 1000.0));
+    junit
+        .to_string()
+        .expect("a JUnit report of plain strings serialises")
+}
+
+fn suite(s: &ScenarioReport) -> TestSuite {
+    let mut suite = TestSuite::new(s.name.as_str());
+    suite.set_time(Duration::from_secs_f64(s.duration_ms / 1000.0));
+    suite.add_property(Property::new("file", s.file.as_str()));
+    suite.add_property(Property::new("collector", s.collector.kind.as_str()));
+    for (i, o) in s.outcomes.iter().enumerate() {
+        suite.add_test_case(case(s, i, o));
+    }
+    if !s.warnings.is_empty() {
+        suite.set_system_err(s.warnings.join("\n"));
+    }
+    suite
+}
+
+fn case(s: &ScenarioReport, index: usize, o: &Outcome) -> TestCase {
+    let (name, kind, place) = match &o.source {
+        OutcomeSource::Expectation {
+            line,
+            column,
+            module,
+        } => (
+            o.name.clone(),
+            "expectation".to_string(),
+            Some(format!(
+                "{}:{line}:{column}",
+                module.as_deref().unwrap_or(&s.file)
+            )),
+        ),
+        OutcomeSource::Integrity { check } => (
+            format!("{} ({})", o.name, o.traffic),
+            check.to_string(),
+            None,
+        ),
+    };
+    let status = if o.passed {
+        TestCaseStatus::success()
+    } else {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status.set_message(o.observed.as_str());
+        status.set_type(kind.as_str());
+        status.set_description(failure_text(s, index, o, place.as_deref()));
+        status
+    };
+    let mut case = TestCase::new(name, status);
+    case.set_classname(format!("{}.{}", s.name, o.traffic));
+    if let Some(place) = place {
+        case.add_property(Property::new("source", place));
+    }
+    case
+}
+
+/// What the terminal shows under a failed check, without colour.
+fn failure_text(s: &ScenarioReport, index: usize, o: &Outcome, place: Option<&str>) -> String {
+    let mut lines = Vec::new();
+    if let Some(place) = place {
+        lines.push(format!("declared at {place}"));
+    }
+    for f in &o.failures {
+        let mut at = Vec::new();
+        if let Some(t) = &f.trace_id {
+            at.push(format!("trace {t}"));
+        }
+        if let Some(r) = &f.request_id {
+            at.push(format!("request {r}"));
+        }
+        if let Some(span) = &f.span {
+            at.push(format!("at {span}"));
+        }
+        if !at.is_empty() {
+            lines.push(at.join(", "));
+        }
+        lines.push(format!("  expected: {}", f.expected));
+        lines.push(format!("  observed: {}", f.observed));
+    }
+    if o.failure_count > o.failures.len() {
+        lines.push(format!("… and {} more", o.failure_count - o.failures.len()));
+    }
+    let mut text = lines.join("\n");
+    for c in s.comparisons.iter().filter(|c| c.outcome == index) {
+        text.push_str("\n\n");
+        text.push_str(&anstream::adapter::strip_str(&trees::comparison(c, 0)).to_string());
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    #[test]
+    fn one_suite_per_scenario_and_one_case_per_check_with_failures_explained() {
+        let xml = render(&fixture::run());
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "testsuites");
+        assert_eq!(root.attribute("tests"), Some("4"));
+        assert_eq!(root.attribute("failures"), Some("2"));
+        let suites: Vec<_> = root
+            .children()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .collect();
+        let names: Vec<_> = suites
+            .iter()
+            .map(|s| s.attribute("name").unwrap())
+            .collect();
+        assert_eq!(names, ["jaeger-tracing sandbox", "misspelt"]);
+        assert_eq!(suites[1].attribute("time"), Some("0.250"));
+
+        let cases: Vec<_> = suites[1]
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        let case_names: Vec<_> = cases.iter().map(|c| c.attribute("name").unwrap()).collect();
+        assert_eq!(
+            case_names,
+            ["the 4-span chain", "each request is one trace (sandbox)"]
+        );
+        assert_eq!(cases[0].attribute("classname"), Some("misspelt.sandbox"));
+
+        let failure = cases[0]
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert_eq!(failure.attribute("message"), Some("0 of 2 traces match"));
+        assert_eq!(failure.attribute("type"), Some("expectation"));
+        let text = failure.text().unwrap();
+        assert!(text.starts_with("declared at wrong.rhai:41:1\n"), "{text}");
+        assert!(
+            text.contains("  observed: no child service2 checkStok (server)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "✘       service2 checkStok (server)      ✘       service2 checkStock (server)"
+            ),
+            "the tree comparison, without colour: {text}"
+        );
+        assert!(!text.contains('\u{1b}'), "no ANSI escapes: {text}");
+
+        let integrity = cases[1]
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert_eq!(integrity.attribute("type"), Some("integrity.propagation"));
+
+        let passing: Vec<_> = suites[0]
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert!(
+            passing
+                .iter()
+                .all(|c| !c.children().any(|n| n.has_tag_name("failure")))
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! Replays the fuzz seed corpus and every input a fuzzer once crashed on
+//! (`fuzz/regressions/<target>/`) through the same entry points, on stable
+//! Rust, in every test run.
+
+use std::path::Path;
+
+use tracelab::fuzzing;
+
+fn replay(target: &str, check: fn(&[u8])) -> usize {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut count = 0;
+    for folder in ["corpus", "regressions"] {
+        let dir = root.join(folder).join(target);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|n| n == ".gitkeep") {
+                continue;
+            }
+            let data = std::fs::read(&path).unwrap();
+            // A panic here names the input that broke the invariant.
+            eprintln!("replaying {}", path.display());
+            check(&data);
+            count += 1;
+        }
+    }
+    count
+}
+
+#[test]
+fn otlp_bodies_from_the_corpus_decode_or_fail_cleanly() {
+    assert!(replay("otlp_decode", fuzzing::otlp_body) > 0);
+}
+
+#[test]
+fn query_requests_from_the_corpus_get_jaeger_envelopes() {
+    assert!(replay("query_params", fuzzing::query_request) > 0);
+}
+
+#[test]
+fn scenario_texts_from_the_corpus_load_or_fail_with_a_position() {
+    assert!(replay("scenario_load", fuzzing::scenario_text) > 0);
+}
+
+#[test]
+fn the_sample_corpus_trace_is_the_sandbox_chain() {
+    use tracelab::collector::otlp::{Encoding, decode};
+    let body = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/otlp_decode/sandbox.json"),
+    )
+    .unwrap();
+    let spans = decode(&body, Encoding::Json).unwrap();
+    assert_eq!(
+        spans.len(),
+        4,
+        "the query fuzzer's store holds one 4-span trace"
+    );
+}
