@@ -10,12 +10,15 @@
 #                          so the trace viewer's browser test is skipped.
 #   TRACELAB_SKIP_PYTHON   =1: no PyPI in the build sandbox, so tests that
 #                          start the Flask example app are skipped.
+# python3 (standard library only) is a check input: scenarios/external-process.rhai
+# and tests/processes.rs run small Python programs as `process(...)` components.
 # `nix develop` has Jaeger, Python with the example's packages and the
 # toolchain, and runs every test with `scripts/test.sh`.
 {
   lib,
   rustPlatform,
   jaeger,
+  python3,
 }:
 let
   cargoToml = lib.importTOML ../Cargo.toml;
@@ -39,6 +42,8 @@ rustPlatform.buildRustPackage {
     fileset = lib.fileset.difference ../. (lib.fileset.unions nixOnly);
   };
   cargoLock.lockFile = ../Cargo.lock;
+
+  nativeCheckInputs = [ python3 ];
 
   # The tests serve and call HTTP on 127.0.0.1; macOS's sandbox needs leave.
   __darwinAllowLocalNetworking = true;

@@ -201,22 +201,55 @@ pub async fn run_files(
     result
 }
 
+/// Load every file without starting anything: `ok` or the error for each
+/// (errors on stderr), then exit 2 if any had one.
 pub fn check_files(options: &CheckOptions) -> Result<(), Error> {
-    for scenario in load_all(&options.files)? {
-        anstream::println!(
-            "{}: ok ({} components, {} traffic blocks, {} expectations)",
-            scenario.file.display(),
-            scenario.components.len(),
-            scenario.traffic.len(),
-            scenario.expectations.len()
-        );
+    let mut failed = 0;
+    for file in &options.files {
+        match scenario::load(file) {
+            Ok(scenario) => anstream::println!(
+                "{}: ok ({} components, {} traffic blocks, {} expectations)",
+                scenario.file.display(),
+                scenario.components.len(),
+                scenario.traffic.len(),
+                scenario.expectations.len()
+            ),
+            Err(e) => {
+                failed += 1;
+                anstream::eprintln!("{e}");
+            }
+        }
     }
-    Ok(())
+    match failed {
+        0 => Ok(()),
+        n => Err(Error::Usage(format!(
+            "{n} of {} scenarios have errors",
+            options.files.len()
+        ))),
+    }
 }
 
+/// Load every file; all the broken ones are reported, not just the first.
 fn load_all(files: &[PathBuf]) -> Result<Vec<scenario::Scenario>, Error> {
-    files
-        .iter()
-        .map(|f| scenario::load(f).map_err(Error::from))
-        .collect()
+    let mut scenarios = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        match scenario::load(file) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    match errors.len() {
+        0 => Ok(scenarios),
+        1 => Err(Error::Script(errors.remove(0))),
+        n => Err(Error::Usage(format!(
+            "{n} of {} scenarios have errors:\n{}",
+            files.len(),
+            errors
+                .iter()
+                .map(|e| format!("  {e}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))),
+    }
 }

@@ -86,11 +86,11 @@ pub async fn run_scenario(
     options.ephemeral_ports = !settings.fixed_ports;
     options.peers = settings.peers.clone();
     let evicted_before = backend.evicted_traces();
-    let mesh = RunningMesh::start(scenario, &options)
+    let mut mesh = RunningMesh::start(scenario, &options)
         .await
         .map_err(|e| mesh_error(scenario, e))?;
 
-    let result = drive(scenario, settings, backend, &mesh, observer).await;
+    let result = drive(scenario, settings, backend, &mut mesh, observer).await;
     let delivery = mesh.stop().await;
     let evicted = backend.evicted_traces() - evicted_before;
     let info = CollectorInfo {
@@ -195,14 +195,21 @@ fn comparisons(
         .enumerate()
         .filter(|(_, o)| !o.passed)
         .filter_map(|(i, o)| {
-            let OutcomeSource::Expectation { line, column } = o.source else {
+            let OutcomeSource::Expectation {
+                line,
+                column,
+                ref module,
+            } = o.source
+            else {
                 return None;
             };
-            let expectation = scenario
-                .expectations
-                .iter()
-                .find(|e| e.origin.line == line && e.origin.column == column && e.name == o.name)?;
-            #[allow(irrefutable_let_patterns)] // other kinds of checks draw no trees
+            let expectation = scenario.expectations.iter().find(|e| {
+                e.origin.line == line
+                    && e.origin.column == column
+                    && e.origin.module.as_deref() == module.as_deref()
+                    && e.name == o.name
+            })?;
+            // Other kinds of checks draw no trees.
             let Check::TraceShape { pattern, .. } = &expectation.check else {
                 return None;
             };
@@ -237,7 +244,7 @@ async fn drive(
     scenario: &Scenario,
     settings: &RunSettings,
     backend: &Backend,
-    mesh: &RunningMesh,
+    mesh: &mut RunningMesh,
     observer: Arc<dyn Observer>,
 ) -> Result<Driven, Error> {
     let peers = mesh.peers().iter().map(|(name, authority)| ComponentInfo {
@@ -274,6 +281,15 @@ async fn drive(
 
     observer.phase(&scenario.name, "flushing spans");
     mesh.flush().await;
+    // Programs flush their own spans when they stop; stop them before
+    // reading traces back, and give their spans time to land.
+    let programs = mesh.has_processes();
+    if programs {
+        observer.phase(&scenario.name, "stopping programs");
+        mesh.stop_processes()
+            .await
+            .map_err(|e| Error::Infra(format!("{}: {e}", scenario.file.display())))?;
+    }
 
     observer.phase(&scenario.name, "reading traces back");
     let request_ids: HashSet<String> = runs
@@ -305,6 +321,7 @@ async fn drive(
         sampled_ids: &sampled_ids,
         start_us,
         max_limit: backend.max_search_depth(),
+        settle_always: programs,
     };
     let gathered = if request_ids.is_empty() {
         Gathered {

@@ -187,7 +187,7 @@ fn start_a_long_run(
     bin: &Path,
     after_jaeger_listens: bool,
 ) -> (std::process::Child, u32, tempfile::TempDir) {
-    let long = common::sandbox_with("requests: 10,", "requests: 10000000,");
+    let long = common::sandbox_with("requests: 10,", "requests: 1000000,");
     let (dir, scenario) = common::scratch_scenario("long.rhai", &long);
     let child = Command::new(env!("CARGO_BIN_EXE_tracelab"))
         .args([

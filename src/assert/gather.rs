@@ -46,6 +46,10 @@ pub struct Wanted<'a> {
     pub start_us: u64,
     /// The deepest search the backend answers (Jaeger's `max_traces`).
     pub max_limit: usize,
+    /// Wait for the count to hold still for `settle` even when every
+    /// sampled request has a trace: other programs' spans (external
+    /// processes) arrive on their own schedule.
+    pub settle_always: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -84,7 +88,7 @@ pub async fn gather(
             stable_since = None;
         }
         let settled = stable_since.is_some_and(|t| t.elapsed() >= settings.settle);
-        let done = stable && (covered || settled);
+        let done = stable && (settled || (covered && !wanted.settle_always));
         if done || started.elapsed() >= settings.timeout {
             gathered.complete = done && covered;
             gathered.waited = started.elapsed();

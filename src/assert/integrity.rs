@@ -1,12 +1,14 @@
 //! Checks every trace of a traffic block must pass whatever the scenario
 //! expects: one trace per request (else propagation broke), a trace for
 //! every sampled request, one root, no orphans, unique span ids, children
-//! inside their parent's time window.
+//! inside their parent's time window. A scenario switches any of them off
+//! with `integrity(...)`; switched-off checks leave no outcome.
 
 use std::collections::HashSet;
 
 use super::tree::TraceTree;
 use super::{BlockView, Failure, Outcome, OutcomeSource};
+use crate::scenario::model::IntegrityChecks;
 
 /// Clocks round to microseconds, and Jaeger adds its own adjustments: a
 /// child may overhang its parent by this much before it counts.
@@ -15,84 +17,112 @@ pub const TIME_WINDOW_SLACK_US: u64 = 1_000;
 /// Failures listed per outcome; the count says how many there were.
 const SHOWN: usize = 5;
 
-pub fn check(block: &BlockView<'_>) -> Vec<Outcome> {
-    vec![
-        one_trace_per_request(block),
-        every_sampled_request_has_a_trace(block),
-        per_trace(
-            block,
-            "one root span per trace",
-            "integrity.single_root",
-            |tree| {
-                (tree.roots.len() != 1).then(|| {
-                    let roots = tree
-                        .roots
-                        .iter()
-                        .map(|&r| tree.nodes[r].label())
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    (
-                        None,
-                        "1 root".to_string(),
-                        format!("{} roots: {roots}", tree.roots.len()),
-                    )
-                })
-            },
-        ),
-        per_trace(block, "no orphan spans", "integrity.no_orphans", |tree| {
-            tree.orphans.first().map(|&o| {
-                let span = tree.nodes[o].span;
+pub fn check(block: &BlockView<'_>, on: &IntegrityChecks) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    if on.propagation {
+        out.push(one_trace_per_request(block));
+    }
+    if on.complete {
+        out.push(every_sampled_request_has_a_trace(block));
+    }
+    if on.single_root {
+        out.push(single_root(block));
+    }
+    if on.orphans {
+        out.push(no_orphans(block));
+    }
+    if on.unique_span_ids {
+        out.push(unique_span_ids(block));
+    }
+    if on.time_window {
+        out.push(time_window(block));
+    }
+    out
+}
+
+fn single_root(block: &BlockView<'_>) -> Outcome {
+    per_trace(
+        block,
+        "one root span per trace",
+        "integrity.single_root",
+        |tree| {
+            (tree.roots.len() != 1).then(|| {
+                let roots = tree
+                    .roots
+                    .iter()
+                    .map(|&r| tree.nodes[r].label())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 (
-                    Some(format!("{} [{}]", tree.nodes[o].label(), span.span_id)),
-                    format!(
-                        "parent {} in the trace",
-                        span.parent_span_id().unwrap_or("?")
-                    ),
-                    "parent missing".to_string(),
+                    None,
+                    "1 root".to_string(),
+                    format!("{} roots: {roots}", tree.roots.len()),
                 )
             })
-        }),
-        per_trace(
-            block,
-            "unique span ids",
-            "integrity.unique_span_ids",
-            |tree| {
-                let mut seen = HashSet::new();
-                tree.nodes
-                    .iter()
-                    .find(|n| !seen.insert(n.span.span_id.as_str()))
-                    .map(|n| {
-                        (
-                            Some(n.span.span_id.clone()),
-                            "each span id once".to_string(),
-                            format!("span id {} more than once", n.span.span_id),
-                        )
-                    })
-            },
-        ),
-        per_trace(
-            block,
-            "children inside their parent's time window",
-            "integrity.time_window",
-            |tree| {
-                tree.nodes.iter().find_map(|n| {
-                    let parent = tree.nodes[n.parent?].span;
-                    let (child, pstart) = (n.span, parent.start_time);
-                    let pend = pstart + parent.duration;
-                    let cend = child.start_time + child.duration;
-                    let outside = child.start_time + TIME_WINDOW_SLACK_US < pstart
-                        || cend > pend + TIME_WINDOW_SLACK_US;
-                    outside.then(|| {
-                        (
-                            Some(format!("{} [{}]", n.label(), child.span_id)),
-                            format!("within {pstart}..{pend} µs"),
-                            format!("{}..{cend} µs", child.start_time),
-                        )
-                    })
+        },
+    )
+}
+
+fn no_orphans(block: &BlockView<'_>) -> Outcome {
+    per_trace(block, "no orphan spans", "integrity.no_orphans", |tree| {
+        tree.orphans.first().map(|&o| {
+            let span = tree.nodes[o].span;
+            (
+                Some(format!("{} [{}]", tree.nodes[o].label(), span.span_id)),
+                format!(
+                    "parent {} in the trace",
+                    span.parent_span_id().unwrap_or("?")
+                ),
+                "parent missing".to_string(),
+            )
+        })
+    })
+}
+
+fn unique_span_ids(block: &BlockView<'_>) -> Outcome {
+    per_trace(
+        block,
+        "unique span ids",
+        "integrity.unique_span_ids",
+        |tree| {
+            let mut seen = HashSet::new();
+            tree.nodes
+                .iter()
+                .find(|n| !seen.insert(n.span.span_id.as_str()))
+                .map(|n| {
+                    (
+                        Some(n.span.span_id.clone()),
+                        "each span id once".to_string(),
+                        format!("span id {} more than once", n.span.span_id),
+                    )
                 })
-            },
-        ),
-    ]
+        },
+    )
+}
+
+fn time_window(block: &BlockView<'_>) -> Outcome {
+    per_trace(
+        block,
+        "children inside their parent's time window",
+        "integrity.time_window",
+        |tree| {
+            tree.nodes.iter().find_map(|n| {
+                let parent = tree.nodes[n.parent?].span;
+                let (child, pstart) = (n.span, parent.start_time);
+                let pend = pstart + parent.duration;
+                let cend = child.start_time + child.duration;
+                let outside = child.start_time + TIME_WINDOW_SLACK_US < pstart
+                    || cend > pend + TIME_WINDOW_SLACK_US;
+                outside.then(|| {
+                    (
+                        Some(format!("{} [{}]", n.label(), child.span_id)),
+                        format!("within {pstart}..{pend} µs"),
+                        format!("{}..{cend} µs", child.start_time),
+                    )
+                })
+            })
+        },
+    )
 }
 
 fn outcome(block: &BlockView<'_>, name: &str, check: &'static str) -> Outcome {

@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 
+use super::predicates::field_mismatch;
 use crate::jaeger::model::{Span, Trace};
-use crate::scenario::model::{SpanPattern, TagOp};
+use crate::scenario::model::SpanPattern;
 
 pub struct SpanNode<'a> {
     pub span: &'a Span,
@@ -126,57 +127,6 @@ pub struct Difference {
     pub pattern_path: Vec<usize>,
     /// Ids of the actual spans where the difference shows.
     pub span_ids: Vec<String>,
-}
-
-/// The first field of `node` that `pattern` rejects, as (expected, observed).
-pub fn field_mismatch(pattern: &SpanPattern, node: &SpanNode<'_>) -> Option<(String, String)> {
-    if let Some(service) = &pattern.service
-        && service != node.service
-    {
-        return Some((
-            format!("service {service}"),
-            format!("service {}", node.service),
-        ));
-    }
-    if let Some(op) = &pattern.operation
-        && *op != node.span.operation_name
-    {
-        return Some((
-            format!("operation {op}"),
-            format!("operation {}", node.span.operation_name),
-        ));
-    }
-    if let Some(kind) = pattern.kind
-        && node.span.kind() != Some(kind.as_str())
-    {
-        return Some((
-            format!("kind {}", kind.as_str()),
-            format!("kind {}", node.span.kind().unwrap_or("unset")),
-        ));
-    }
-    if let Some(want_error) = pattern.error
-        && node.span.is_error() != want_error
-    {
-        let show = |e: bool| if e { "error=true" } else { "no error" }.to_string();
-        return Some((show(want_error), show(node.span.is_error())));
-    }
-    for predicate in &pattern.tags {
-        let actual = node.span.tag(&predicate.key).map(|t| t.value_text());
-        match &predicate.op {
-            TagOp::Equals(want) => {
-                if actual.as_deref() != Some(want.as_str()) {
-                    return Some((
-                        format!("{}={want}", predicate.key),
-                        match actual {
-                            Some(v) => format!("{}={v}", predicate.key),
-                            None => format!("no tag {}", predicate.key),
-                        },
-                    ));
-                }
-            }
-        }
-    }
-    None
 }
 
 pub fn strict_matches(pattern: &SpanPattern, tree: &TraceTree<'_>) -> bool {
@@ -450,7 +400,7 @@ fn span_ids(tree: &TraceTree<'_>, nodes: &[usize]) -> Vec<String> {
 pub(crate) mod tests {
     use super::*;
     use crate::jaeger::model::{KeyValue, Process, RefType, Reference};
-    use crate::scenario::model::{Origin, SpanKindPattern, TagPredicate};
+    use crate::scenario::model::{Origin, SpanKindPattern};
 
     /// A trace from (span id, parent id, service, operation, kind) rows.
     pub(crate) fn trace(rows: &[(&str, Option<&str>, &str, &str, &str)]) -> Trace {
@@ -522,6 +472,7 @@ pub(crate) mod tests {
             kind: SpanKindPattern::parse(kind),
             error: None,
             tags: vec![],
+            duration: vec![],
             children,
             origin: Origin::default(),
         }
@@ -706,28 +657,5 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert!(diff.observed.starts_with("2 root spans"), "{diff:?}");
-    }
-
-    #[test]
-    fn tag_and_error_predicates_are_checked() {
-        let t = sandbox_trace();
-        let tree = TraceTree::new(&t);
-        let mut p = pat("front-proxy", "checkAvailability", "client", vec![]);
-        p.tags.push(TagPredicate {
-            key: "http.status_code".into(),
-            op: TagOp::Equals("200".into()),
-        });
-        assert!(field_mismatch(&p, &tree.nodes[0]).is_none());
-        p.tags[0].op = TagOp::Equals("503".into());
-        assert_eq!(
-            field_mismatch(&p, &tree.nodes[0]),
-            Some(("http.status_code=503".into(), "http.status_code=200".into()))
-        );
-        p.tags.clear();
-        p.error = Some(true);
-        assert_eq!(
-            field_mismatch(&p, &tree.nodes[0]),
-            Some(("error=true".into(), "no error".into()))
-        );
     }
 }

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, request::Parts};
@@ -15,17 +14,15 @@ use opentelemetry::trace::SpanContext;
 use opentelemetry_sdk::trace::SdkTracer;
 
 use super::envoy::REQUEST_ID_HEADER;
+use super::seeded::FaultDice;
 use super::telemetry::ExportCounters;
 use super::upstream::Upstream;
 use super::{proxy, service};
-use crate::scenario::model::{Component, HeaderFormat, Propagation, Role};
+use crate::scenario::model::{Component, HeaderFormat, Propagation, Role, Route};
 use crate::server::{Body, Handler, text};
 
 /// Requests larger than this are refused with 413, as Envoy's buffer limit does.
 const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
-/// How long a hop waits for the next one (Envoy's default route timeout is 15 s).
-pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(15);
-
 /// Where each component listens, by name: `host:port`.
 pub type Directory = HashMap<String, String>;
 
@@ -36,6 +33,8 @@ pub struct ComponentRuntime {
     pub directory: Arc<Directory>,
     pub upstream: Upstream,
     pub local_addr: SocketAddr,
+    /// The route faults' random draws, one seeded stream per route.
+    pub dice: FaultDice,
 }
 
 /// A request read whole, with the id every hop tags its span with.
@@ -74,6 +73,8 @@ impl Handler for ComponentRuntime {
         match self.spec.role {
             Role::Proxy => proxy::handle(self, inbound).await,
             Role::Service => service::handle(self, inbound).await,
+            // A process is its own program; tracelab never serves it.
+            Role::Process => text(500, "a process component is not served by tracelab\n"),
         }
     }
 }
@@ -93,6 +94,15 @@ impl ComponentRuntime {
 
     pub fn authority_of(&self, component: &str) -> Option<&str> {
         self.directory.get(component).map(String::as_str)
+    }
+
+    /// The first route matching `path`, with its index (for the dice).
+    pub fn route_for(&self, path: &str) -> Option<(usize, &Route)> {
+        self.spec
+            .routes
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.path.matches(path))
     }
 
     /// Headers for the next hop: the caller's, minus hop-by-hop headers and

@@ -42,12 +42,28 @@ pub struct ResponseFacts {
     pub status: Option<u16>,
     pub response_size: usize,
     /// Envoy's response flags (`UF`, `UT`, `NR`, ...), `-` when none.
-    pub flags: &'static str,
+    pub flags: String,
 }
 
-/// An open span and the counters it reports to when it ends.
+/// Envoy's response flags joined as it prints them (`DI,UF`), `-` when none.
+pub fn response_flags(flags: &[&str]) -> String {
+    let set: Vec<&str> = flags
+        .iter()
+        .copied()
+        .filter(|f| !f.is_empty() && *f != "-")
+        .collect();
+    if set.is_empty() {
+        "-".to_string()
+    } else {
+        set.join(",")
+    }
+}
+
+/// An open span and the counters it reports to when it ends. Dropped
+/// unfinished (the caller hung up and the handler was cancelled), it ends
+/// as Envoy ends such a span: no status, flag `DC`, an error.
 pub struct EnvoySpan {
-    span: Span,
+    span: Option<Span>,
     counters: Arc<ExportCounters>,
 }
 
@@ -92,35 +108,53 @@ impl EnvoySpan {
             .with_attributes(attributes)
             .start_with_context(tracer, &parent_cx);
         EnvoySpan {
-            span,
+            span: Some(span),
             counters: Arc::clone(counters),
         }
     }
 
     pub fn context(&self) -> SpanContext {
-        self.span.span_context().clone()
+        self.span
+            .as_ref()
+            .map(|s| s.span_context().clone())
+            .unwrap_or_else(SpanContext::empty_context)
     }
 
     pub fn finish(mut self, response: &ResponseFacts) {
+        self.end(response);
+    }
+
+    fn end(&mut self, response: &ResponseFacts) {
+        let Some(mut span) = self.span.take() else {
+            return;
+        };
         let status_text = response
             .status
             .map(|s| s.to_string())
             .unwrap_or_else(|| "0".into());
-        self.span
-            .set_attribute(KeyValue::new("http.status_code", status_text));
-        self.span.set_attribute(KeyValue::new(
+        span.set_attribute(KeyValue::new("http.status_code", status_text));
+        span.set_attribute(KeyValue::new(
             "response_size",
             response.response_size.to_string(),
         ));
-        self.span
-            .set_attribute(KeyValue::new("response_flags", response.flags));
+        span.set_attribute(KeyValue::new("response_flags", response.flags.clone()));
         // Envoy marks 5xx and "no response" as errors; 4xx is the caller's fault.
         if response.status.is_none_or(|s| s >= 500) {
-            self.span.set_status(Status::error(""));
+            span.set_status(Status::error(""));
         }
-        if self.span.span_context().is_sampled() {
+        if span.span_context().is_sampled() {
             self.counters.ended.fetch_add(1, Ordering::Relaxed);
         }
-        self.span.end_with_timestamp(SystemTime::now());
+        span.end_with_timestamp(SystemTime::now());
+    }
+}
+
+impl Drop for EnvoySpan {
+    fn drop(&mut self) {
+        self.end(&ResponseFacts {
+            status: None,
+            response_size: 0,
+            flags: "DC".into(),
+        });
     }
 }

@@ -3,14 +3,17 @@
 //!
 //! It reads the scenario model, exports spans to the collector over OTLP,
 //! and answers the traffic generator. Layout: `component` (the handler),
-//! `proxy` and `service` (the two roles), `envoy` (span names and tags),
-//! `propagation` (trace headers), `telemetry` (exporters), `upstream` (the
-//! HTTP client for the next hop).
+//! `proxy` and `service` (the two roles), `process` (external programs),
+//! `envoy` (span names and tags), `propagation` (trace headers), `seeded`
+//! (fault dice and trace ids from the scenario's seed), `telemetry`
+//! (exporters), `upstream` (the HTTP client for the next hop, retries).
 
 pub mod component;
 pub mod envoy;
+pub mod process;
 pub mod propagation;
 pub mod proxy;
+pub mod seeded;
 pub mod service;
 pub mod telemetry;
 pub mod upstream;
@@ -26,9 +29,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use self::component::{ComponentRuntime, Directory};
+use self::process::{ProcessError, RunningProcess};
+use self::seeded::{FaultDice, SeededIdGenerator};
 use self::telemetry::{DeliveryStats, ExportCounters, ExportSettings, TelemetryError};
 use self::upstream::Upstream;
-use crate::scenario::model::{Action, Component, Role, Scenario, Step};
+use crate::scenario::model::{Action, Component, Role, Scenario};
 
 #[derive(Debug, Clone)]
 pub struct MeshOptions {
@@ -68,6 +73,8 @@ pub enum MeshError {
     },
     #[error(transparent)]
     Telemetry(#[from] TelemetryError),
+    #[error(transparent)]
+    Process(#[from] ProcessError),
     /// `--only`, `--peer` or `--port` do not fit the scenario (a usage error).
     #[error("{0}")]
     Topology(String),
@@ -95,6 +102,7 @@ pub struct RunningMesh {
     telemetry: Vec<Telemetry>,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    processes: Vec<RunningProcess>,
 }
 
 impl RunningMesh {
@@ -148,11 +156,21 @@ impl RunningMesh {
         let upstream = Upstream::default();
         let mut telemetry = Vec::new();
         let mut tasks = Vec::new();
+        let mut programs = Vec::new();
         for ((component, listener), endpoint) in selected.into_iter().zip(listeners).zip(&endpoints)
         {
+            if component.role == Role::Process {
+                programs.push((component, listener));
+                continue;
+            }
             let counters = Arc::new(ExportCounters::default());
-            let provider =
-                telemetry::provider(&component.name, &options.export, 1.0, Arc::clone(&counters))?;
+            let provider = telemetry::provider(
+                &component.name,
+                &options.export,
+                component.sampling,
+                SeededIdGenerator::new(scenario.seed, &component.name),
+                Arc::clone(&counters),
+            )?;
             let runtime = Arc::new(ComponentRuntime {
                 spec: component.clone(),
                 tracer: provider.tracer("tracelab"),
@@ -160,6 +178,7 @@ impl RunningMesh {
                 directory: Arc::clone(&directory),
                 upstream: upstream.clone(),
                 local_addr: endpoint.addr,
+                dice: FaultDice::new(scenario.seed, &component.name, component.routes.len()),
             });
             let token = stop.clone();
             tasks.push(tokio::spawn(async move {
@@ -177,14 +196,83 @@ impl RunningMesh {
             .map(|(name, authority)| (name.clone(), authority.clone()))
             .collect();
         peers.sort();
-        Ok(RunningMesh {
+        let mut mesh = RunningMesh {
             endpoints,
             peers,
             directory,
             telemetry,
             stop,
             tasks,
-        })
+            processes: Vec::new(),
+        };
+        // Programs start last: whatever they call is already serving.
+        if let Err(e) = mesh.start_programs(programs, options).await {
+            mesh.stop().await;
+            return Err(e);
+        }
+        Ok(mesh)
+    }
+
+    /// Start each program on the port reserved for it, then wait until
+    /// every one listens.
+    async fn start_programs(
+        &mut self,
+        programs: Vec<(&Component, TcpListener)>,
+        options: &MeshOptions,
+    ) -> Result<(), MeshError> {
+        let mut peers: Vec<(String, String)> = self
+            .directory
+            .iter()
+            .map(|(name, authority)| (name.clone(), authority.clone()))
+            .collect();
+        peers.sort();
+        let mut timeouts = Vec::new();
+        for (component, listener) in programs {
+            let program = component
+                .program
+                .as_ref()
+                .expect("a process component has a program");
+            let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+            // Free the reserved port just before the program binds it.
+            drop(listener);
+            let env = process::environment(
+                &component.name,
+                port,
+                &component.propagation,
+                component.sampling,
+                &options.export.otlp_base_url(),
+                &peers,
+                &program.env,
+            );
+            self.processes
+                .push(RunningProcess::spawn(&component.name, program, port, &env)?);
+            timeouts.push(program.ready_timeout);
+        }
+        for (process, timeout) in self.processes.iter_mut().zip(timeouts) {
+            process.wait_ready(timeout).await?;
+        }
+        Ok(())
+    }
+
+    /// Stop the external programs (they flush their spans on SIGTERM);
+    /// an error if one exited on its own during the run.
+    pub async fn stop_processes(&mut self) -> Result<(), MeshError> {
+        let mut first_error = None;
+        for process in self.processes.drain(..) {
+            if let Err(e) = process.stop().await {
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the mesh runs external programs (their spans arrive on
+    /// their own schedule).
+    pub fn has_processes(&self) -> bool {
+        !self.processes.is_empty()
     }
 
     pub fn endpoints(&self) -> &[Endpoint] {
@@ -222,9 +310,10 @@ impl RunningMesh {
             .collect()
     }
 
-    /// Stop serving (in-flight requests finish), then flush and shut down
-    /// every exporter.
-    pub async fn stop(self) -> Vec<(String, DeliveryStats)> {
+    /// Stop the programs, stop serving (in-flight requests finish), then
+    /// flush and shut down every exporter.
+    pub async fn stop(mut self) -> Vec<(String, DeliveryStats)> {
+        let _ = self.stop_processes().await;
         self.stop.cancel();
         for task in self.tasks {
             let _ = task.await;
@@ -307,11 +396,12 @@ fn select<'s>(
 fn upstreams(component: &Component) -> impl Iterator<Item = &str> {
     component.routes.iter().flat_map(|route| {
         let next: Vec<&str> = match &route.action {
-            Action::Forward { cluster } => vec![cluster.as_str()],
+            Action::Forward { cluster, .. } => vec![cluster.as_str()],
             Action::Respond(handler) => handler
                 .steps
                 .iter()
-                .map(|Step::Call(call)| call.service.as_str())
+                .flat_map(|step| step.calls())
+                .map(|call| call.service.as_str())
                 .collect(),
         };
         next

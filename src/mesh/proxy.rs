@@ -1,17 +1,33 @@
 //! A proxy: an edge Envoy whose listener is OUTBOUND. It reports one client
 //! span per request, named by the route's decorator, and forwards to the
 //! route's cluster with the trace context and the decorator header.
+//!
+//! Route faults act like Envoy's fault filter (a delay, flag `DI`; an abort
+//! answered by the proxy itself, flag `FI`). Retries follow the route's
+//! policy; as in Envoy without `start_child_span`, one client span covers
+//! every attempt, so each attempt shows up as another server child of it.
 
 use http::{HeaderMap, HeaderValue, Response};
 use opentelemetry::trace::SpanKind;
 
-use super::component::{ComponentRuntime, Inbound, UPSTREAM_TIMEOUT, respond, traceresponse};
+use super::component::{ComponentRuntime, Inbound, respond, traceresponse};
 use super::envoy::{
     DECORATOR_HEADER, DOWNSTREAM_CLUSTER_HEADER, EnvoySpan, RequestFacts, ResponseFacts,
+    response_flags,
 };
 use super::propagation;
-use crate::scenario::model::Action;
+use crate::scenario::model::{Action, UpstreamPolicy};
 use crate::server::Body;
+
+/// Upstream reply headers the proxy does not pass back: hop-by-hop ones,
+/// and the upstream's own `traceresponse` (the edge answers with its own).
+const DROPPED_REPLY_HEADERS: [&str; 5] = [
+    "connection",
+    "transfer-encoding",
+    "content-length",
+    "keep-alive",
+    "traceresponse",
+];
 
 pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
     let Inbound {
@@ -30,13 +46,13 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
         .map(str::to_string)
         .unwrap_or_else(|| rt.local_addr.to_string());
 
-    let route = rt.spec.routes.iter().find(|r| r.path.matches(path));
-    let cluster = match route.map(|r| &r.action) {
-        Some(Action::Forward { cluster }) => Some(cluster.as_str()),
-        _ => None,
+    let route = rt.route_for(path);
+    let (cluster, policy) = match route.map(|(_, r)| &r.action) {
+        Some(Action::Forward { cluster, policy }) => (Some(cluster.as_str()), *policy),
+        _ => (None, UpstreamPolicy::default()),
     };
     let operation = route
-        .and_then(|r| r.operation.clone())
+        .and_then(|(_, r)| r.operation.clone())
         .unwrap_or_else(|| format!("egress {host}"));
     let parent = if rt.forwards_context() {
         propagation::extract(rt.formats(), &parts.headers)
@@ -69,15 +85,33 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
     }
 
     // No route: Envoy answers 404 itself with flag NR.
-    let Some(authority) = cluster.and_then(|c| rt.authority_of(c)) else {
+    let (Some((index, route)), Some(authority)) = (route, cluster.and_then(|c| rt.authority_of(c)))
+    else {
         let body = "route not found\n";
         span.finish(&ResponseFacts {
             status: Some(404),
             response_size: body.len(),
-            flags: "NR",
+            flags: "NR".into(),
         });
         return respond(404, reply_headers, body.into());
     };
+
+    let roll = rt.dice.roll(index, &route.faults);
+    let delayed = if let Some(delay) = roll.latency {
+        tokio::time::sleep(delay).await;
+        "DI"
+    } else {
+        "-"
+    };
+    if let Some(status) = roll.abort {
+        let body = "fault filter abort";
+        span.finish(&ResponseFacts {
+            status: Some(status),
+            response_size: body.len(),
+            flags: response_flags(&[delayed, "FI"]),
+        });
+        return respond(status, reply_headers, body.into());
+    }
 
     let mut headers = rt.forward_headers(&parts.headers, &request_id);
     propagation::inject(
@@ -86,35 +120,33 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
         parent.as_ref().map(|p| p.span_id()),
         &mut headers,
     );
-    if let Some(op) = route.and_then(|r| r.operation.as_deref())
+    if let Some(op) = &route.operation
         && let Ok(value) = HeaderValue::from_str(op)
     {
         headers.insert(DECORATOR_HEADER, value);
     }
 
-    match rt
+    let exchange = rt
         .upstream
-        .send(
+        .send_with_policy(
             authority,
             &parts.method,
             path_and_query,
             headers,
             body,
-            UPSTREAM_TIMEOUT,
+            &policy,
         )
-        .await
-    {
+        .await;
+    let flags = response_flags(&[delayed, exchange.flags()]);
+    match exchange.result {
         Ok(upstream) => {
             span.finish(&ResponseFacts {
                 status: Some(upstream.status),
                 response_size: upstream.body.len(),
-                flags: "-",
+                flags,
             });
             for (name, value) in &upstream.headers {
-                if !matches!(
-                    name.as_str(),
-                    "connection" | "transfer-encoding" | "content-length" | "keep-alive"
-                ) {
+                if !DROPPED_REPLY_HEADERS.contains(&name.as_str()) {
                     reply_headers.append(name.clone(), value.clone());
                 }
             }
@@ -125,7 +157,7 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
             span.finish(&ResponseFacts {
                 status: Some(failure.status()),
                 response_size: body.len(),
-                flags: failure.flag(),
+                flags,
             });
             respond(failure.status(), reply_headers, body.into())
         }

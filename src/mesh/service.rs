@@ -1,16 +1,21 @@
 //! A service: an Envoy sidecar in front of an app. The sidecar reports a
 //! server span on the way in (named by the caller's decorator header, else
 //! the route's, else `ingress`); the app makes its calls, each through the
-//! sidecar's egress as a client span, then replies.
+//! sidecar's egress as a client span (one at a time, or several at once for
+//! a `parallel` step), then replies.
+//!
+//! Route faults are the app's: its latency comes before its calls; an
+//! injected failure skips the calls and answers the status.
 
 use std::sync::OnceLock;
 
 use http::{HeaderMap, HeaderValue, Method, Response};
 use opentelemetry::trace::{SpanContext, SpanKind};
 
-use super::component::{ComponentRuntime, Inbound, UPSTREAM_TIMEOUT, respond, traceresponse};
+use super::component::{ComponentRuntime, Inbound, respond, traceresponse};
 use super::envoy::{DECORATOR_HEADER, EnvoySpan, REQUEST_ID_HEADER, RequestFacts, ResponseFacts};
 use super::propagation;
+use super::seeded::Roll;
 use crate::scenario::model::{Action, Call, Handler, Step};
 use crate::server::Body;
 
@@ -33,12 +38,12 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
     let host = header(&parts.headers, "host")
         .map(str::to_string)
         .unwrap_or_else(|| rt.local_addr.to_string());
-    let route = rt.spec.routes.iter().find(|r| r.path.matches(path));
+    let route = rt.route_for(path);
 
     let parent = propagation::extract(rt.formats(), &parts.headers);
     let operation = header(&parts.headers, DECORATOR_HEADER)
         .map(str::to_string)
-        .or_else(|| route.and_then(|r| r.operation.clone()))
+        .or_else(|| route.and_then(|(_, r)| r.operation.clone()))
         .unwrap_or_else(|| "ingress".to_string());
     let facts = RequestFacts {
         request_id: &request_id,
@@ -60,28 +65,30 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
         &facts,
     );
 
-    let handler = match route.map(|r| &r.action) {
-        Some(Action::Respond(handler)) => handler,
-        _ => {
-            let body = "route not found\n";
-            span.finish(&ResponseFacts {
-                status: Some(404),
-                response_size: body.len(),
-                flags: "NR",
-            });
-            return respond(404, HeaderMap::new(), body.into());
-        }
+    let found = route.and_then(|(index, r)| match &r.action {
+        Action::Respond(handler) => Some((index, r, handler)),
+        Action::Forward { .. } => None,
+    });
+    let Some((index, route, handler)) = found else {
+        let body = "route not found\n";
+        span.finish(&ResponseFacts {
+            status: Some(404),
+            response_size: body.len(),
+            flags: "NR".into(),
+        });
+        return respond(404, HeaderMap::new(), body.into());
     };
+    let roll = rt.dice.roll(index, &route.faults);
 
     let context = span.context();
-    let (status, body, mut headers) = run_handler(rt, handler, &context, &request_id).await;
+    let (status, body, mut headers) = run_handler(rt, handler, roll, &context, &request_id).await;
     if let Ok(value) = HeaderValue::from_str(&traceresponse(&context)) {
         headers.insert("traceresponse", value);
     }
     span.finish(&ResponseFacts {
         status: Some(status),
         response_size: body.len(),
-        flags: "-",
+        flags: "-".into(),
     });
     respond(status, headers, body.into())
 }
@@ -95,21 +102,41 @@ struct CallOutcome {
 async fn run_handler(
     rt: &ComponentRuntime,
     handler: &Handler,
+    roll: Roll,
     server: &SpanContext,
     request_id: &str,
 ) -> (u16, String, HeaderMap) {
+    if let Some(delay) = roll.latency {
+        tokio::time::sleep(delay).await;
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if let Some(status) = roll.abort {
+        let body = format!("{}: injected failure ({status})\n", rt.spec.name);
+        return (status, body, headers);
+    }
     let mut failed: Option<CallOutcome> = None;
     for step in &handler.steps {
-        match step {
-            Step::Call(call) => {
-                let outcome = make_call(rt, call, server, request_id).await;
-                if outcome.status >= 500 && failed.is_none() {
-                    failed = Some(outcome);
-                }
+        let outcomes = match step {
+            Step::Call(call) => vec![make_call(rt, call, server, request_id).await],
+            Step::Parallel(calls) => {
+                futures_util::future::join_all(
+                    calls
+                        .iter()
+                        .map(|call| make_call(rt, call, server, request_id)),
+                )
+                .await
+            }
+        };
+        for outcome in outcomes {
+            if outcome.status >= 500 && failed.is_none() {
+                failed = Some(outcome);
             }
         }
     }
-    let mut headers = HeaderMap::new();
     headers.insert(
         "content-type",
         HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -195,32 +222,33 @@ async fn make_call(
         span.finish(&ResponseFacts {
             status: Some(503),
             response_size: 0,
-            flags: "NC",
+            flags: "NC".into(),
         });
         return CallOutcome {
             service: call.service.clone(),
             status: 503,
         };
     };
-    let result = rt
+    let exchange = rt
         .upstream
-        .send(
+        .send_with_policy(
             authority,
             &method,
             &call.path,
             headers,
             Default::default(),
-            UPSTREAM_TIMEOUT,
+            &call.policy,
         )
         .await;
-    let (status, size, flags) = match &result {
-        Ok(r) => (r.status, r.body.len(), "-"),
-        Err(f) => (f.status(), f.body().len(), f.flag()),
+    let size = match &exchange.result {
+        Ok(r) => r.body.len(),
+        Err(f) => f.body().len(),
     };
+    let status = exchange.status();
     span.finish(&ResponseFacts {
         status: Some(status),
         response_size: size,
-        flags,
+        flags: exchange.flags().into(),
     });
     CallOutcome {
         service: call.service.clone(),

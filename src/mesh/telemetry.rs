@@ -13,7 +13,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::runtime::Tokio;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, Sampler, SdkTracerProvider, SpanData, SpanExporter,
+    BatchConfigBuilder, IdGenerator, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
 
 /// How spans leave a component.
@@ -29,6 +29,13 @@ pub struct ExportSettings {
 }
 
 impl ExportSettings {
+    /// The OTLP/HTTP base URL SDKs expect in `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// (they append `/v1/traces` themselves).
+    pub fn otlp_base_url(&self) -> String {
+        let url = self.otlp_traces_url.trim_end_matches('/');
+        url.strip_suffix("/v1/traces").unwrap_or(url).to_string()
+    }
+
     pub fn new(otlp_traces_url: impl Into<String>) -> Self {
         ExportSettings {
             otlp_traces_url: otlp_traces_url.into(),
@@ -133,11 +140,13 @@ pub struct TelemetryError {
 
 /// A tracer provider whose spans carry `service.name = service`.
 /// `sample_ratio` applies to traces this component starts; it follows the
-/// caller's decision otherwise, as Envoy does.
+/// caller's decision otherwise, as Envoy does. The ratio sampler decides on
+/// the trace id, so `ids` (seeded) makes the decisions repeat.
 pub fn provider(
     service: &str,
     settings: &ExportSettings,
     sample_ratio: f64,
+    ids: impl IdGenerator + 'static,
     counters: Arc<ExportCounters>,
 ) -> Result<SdkTracerProvider, TelemetryError> {
     let exporter = OtlpExporter::builder()
@@ -174,6 +183,7 @@ pub fn provider(
                 .build(),
         )
         .with_sampler(Sampler::ParentBased(Box::new(root)))
+        .with_id_generator(ids)
         .with_span_processor(processor)
         .build())
 }

@@ -66,6 +66,7 @@ fn scenario(name: &str, file: &str) -> ScenarioReport {
                 source: OutcomeSource::Expectation {
                     line: 41,
                     column: 1,
+                    module: None,
                 },
                 traffic: "sandbox".into(),
                 passed: true,

@@ -233,9 +233,14 @@ fn render_outcome(out: &mut String, s: &ScenarioReport, o: &Outcome) {
         paint(RED, "✘")
     };
     let place = match &o.source {
-        OutcomeSource::Expectation { line, column } => {
-            paint(DIM, format!(" {}:{line}:{column}", s.file))
-        }
+        OutcomeSource::Expectation {
+            line,
+            column,
+            module,
+        } => paint(
+            DIM,
+            format!(" {}:{line}:{column}", module.as_deref().unwrap_or(&s.file)),
+        ),
         OutcomeSource::Integrity { .. } => String::new(),
     };
     let name = match &o.source {

@@ -41,10 +41,17 @@ fn suite(s: &ScenarioReport) -> TestSuite {
 
 fn case(s: &ScenarioReport, index: usize, o: &Outcome) -> TestCase {
     let (name, kind, place) = match &o.source {
-        OutcomeSource::Expectation { line, column } => (
+        OutcomeSource::Expectation {
+            line,
+            column,
+            module,
+        } => (
             o.name.clone(),
             "expectation".to_string(),
-            Some(format!("{}:{line}:{column}", s.file)),
+            Some(format!(
+                "{}:{line}:{column}",
+                module.as_deref().unwrap_or(&s.file)
+            )),
         ),
         OutcomeSource::Integrity { check } => (
             format!("{} ({})", o.name, o.traffic),

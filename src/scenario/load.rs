@@ -2,7 +2,8 @@
 //! declared.
 //!
 //! The engine has limits on operations, call depth, sizes and wall time, no
-//! `eval`, and errors that name `file:line:col`.
+//! `eval`, `import` only inside the scenario's folder (see [`super::modules`]),
+//! and errors that name `file:line:col`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use rhai::{Engine, EvalAltResult, Position};
 
 use super::api::{self, Draft};
 use super::model::{Origin, Scenario};
+use super::modules::FolderResolver;
 use super::validate;
 
 /// Limits that stop a runaway or hostile script; generous for real ones.
@@ -24,6 +26,8 @@ pub struct Limits {
     pub max_string_size: usize,
     pub max_array_size: usize,
     pub max_map_size: usize,
+    /// Modules one script (or module) may import.
+    pub max_modules: usize,
     pub wall_time: Duration,
 }
 
@@ -36,6 +40,7 @@ impl Default for Limits {
             max_string_size: 1 << 20,
             max_array_size: 100_000,
             max_map_size: 10_000,
+            max_modules: 64,
             wall_time: Duration::from_secs(5),
         }
     }
@@ -60,15 +65,25 @@ pub struct ScriptError {
     pub message: String,
 }
 
+impl ScriptError {
+    /// The file the error is in: an imported module, or the scenario.
+    pub fn place(&self) -> String {
+        match &self.origin.module {
+            Some(module) => module.to_string(),
+            None => self.file.display().to_string(),
+        }
+    }
+}
+
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.origin.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
+            write!(f, "{}: {}", self.place(), self.message)
         } else {
             write!(
                 f,
                 "{}:{}:{}: {}",
-                self.file.display(),
+                self.place(),
                 self.origin.line,
                 self.origin.column,
                 self.message
@@ -93,7 +108,7 @@ pub fn load_with_limits(path: &Path, limits: &Limits) -> Result<Scenario, LoadEr
 pub fn load_source(path: &Path, source: &str, limits: &Limits) -> Result<Scenario, LoadError> {
     let draft = Arc::new(Mutex::new(Draft::default()));
     let engine = sandboxed_engine(limits, path, &draft);
-    let script_error = |err: &EvalAltResult| LoadError::Script(describe(path, err));
+    let script_error = |err: &EvalAltResult| LoadError::Script(describe(path, err, limits));
 
     let ast = engine
         .compile(source)
@@ -116,8 +131,9 @@ fn sandboxed_engine(limits: &Limits, path: &Path, draft: &api::SharedDraft) -> E
         .set_max_string_size(limits.max_string_size)
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size)
-        .set_max_modules(0);
+        .set_max_modules(limits.max_modules);
     engine.disable_symbol("eval");
+    engine.set_module_resolver(FolderResolver::for_scenario(path));
 
     let started = Instant::now();
     let wall_time = limits.wall_time;
@@ -144,13 +160,27 @@ fn pos_text(pos: Position) -> String {
     )
 }
 
-/// The innermost error (inside script functions) with its own position, in
-/// words a scenario author can act on.
-fn describe(path: &Path, err: &EvalAltResult) -> ScriptError {
-    let inner = err.unwrap_inner();
+/// The innermost error and the module it happened in (`None`: the
+/// scenario file), following calls into functions and imported modules.
+fn innermost(err: &EvalAltResult, module: Option<String>) -> (&EvalAltResult, Option<String>) {
+    match err {
+        EvalAltResult::ErrorInFunctionCall(_, source, inner, _) => {
+            innermost(inner, (!source.is_empty()).then(|| source.clone()))
+        }
+        EvalAltResult::ErrorInModule(name, inner, _) => innermost(inner, Some(name.clone())),
+        _ => (err, module),
+    }
+}
+
+/// The innermost error (inside script functions and modules) with its own
+/// position, in words a scenario author can act on.
+fn describe(path: &Path, err: &EvalAltResult, limits: &Limits) -> ScriptError {
+    let (inner, module) = innermost(err, None);
     let mut position = inner.position();
+    let mut module = module;
     if position.is_none() {
         position = err.position();
+        module = None;
     }
     let bare = without_position(inner);
     let message = match inner {
@@ -162,8 +192,17 @@ fn describe(path: &Path, err: &EvalAltResult) -> ScriptError {
         }
         EvalAltResult::ErrorTerminated(..) => format!("stopped: {}", terminated_reason(inner)),
         EvalAltResult::ErrorDataTooLarge(what, _) => {
-            format!("{what} grew past the scenario limit")
+            let (thing, limit) = if what.contains("string") {
+                ("a string", format!("{} bytes", limits.max_string_size))
+            } else if what.contains("array") {
+                ("an array", format!("{} items", limits.max_array_size))
+            } else {
+                ("a map", format!("{} entries", limits.max_map_size))
+            };
+            format!("{thing} grew past the sandbox's limit of {limit}")
         }
+        // Our own messages, without Rhai's "Runtime error: " in front.
+        EvalAltResult::ErrorRuntime(value, _) if value.is_string() => value.to_string(),
         EvalAltResult::ErrorFunctionNotFound(signature, _) => format!(
             "no function {signature}: see docs/scenarios.md for the functions and their arguments"
         ),
@@ -174,6 +213,7 @@ fn describe(path: &Path, err: &EvalAltResult) -> ScriptError {
         origin: Origin {
             line: position.line().unwrap_or(0),
             column: position.position().unwrap_or(0),
+            module: module.map(Into::into),
         },
         message,
     }
@@ -253,6 +293,48 @@ mod tests {
     fn endless_recursion_is_stopped() {
         let err = load_text("fn f(n) { f(n + 1) } f(0);").unwrap_err();
         assert!(err.contains("nest too deep"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_string_hits_the_size_limit() {
+        let err = load_text("let s = \"xxxxxxxx\";\nloop { s += s; }").unwrap_err();
+        assert!(err.starts_with("test.rhai:2:"), "{err}");
+        assert!(
+            err.contains("a string grew past the sandbox's limit of 1048576 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_huge_array_hits_the_size_limit() {
+        let err = load_text("let a = [1];\nloop { a += a; }").unwrap_err();
+        assert!(
+            err.contains("an array grew past the sandbox's limit"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_slow_script_hits_the_wall_time_limit() {
+        let limits = Limits {
+            max_operations: u64::MAX,
+            wall_time: Duration::from_millis(50),
+            ..Limits::default()
+        };
+        let err = load_source(Path::new("slow.rhai"), "loop { }", &limits)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("stopped: the script ran longer than 0.05 s"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn deeply_nested_expressions_are_refused() {
+        let text = format!("let x = {}1{};", "(".repeat(500), ")".repeat(500));
+        let err = load_text(&text).unwrap_err();
+        assert!(err.starts_with("test.rhai:1:"), "{err}");
     }
 
     #[test]

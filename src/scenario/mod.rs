@@ -1,12 +1,14 @@
 //! Scenarios: a Rhai script in, plain data ([`model::Scenario`]) out.
 //!
 //! `api` holds the functions scripts call, `load` runs a script in a
-//! sandboxed engine, `validate` checks the declarations against each other.
+//! sandboxed engine, `modules` resolves `import` inside the scenario's
+//! folder, `validate` checks the declarations against each other.
 //! Nothing downstream of this module sees Rhai.
 
 pub mod api;
 pub mod load;
 pub mod model;
+pub mod modules;
 pub mod validate;
 
 pub use load::{LoadError, ScriptError, load};

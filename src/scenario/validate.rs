@@ -5,7 +5,11 @@ use std::path::Path;
 
 use super::api::Draft;
 use super::load::ScriptError;
-use super::model::{Action, Origin, Role, Scenario, Step};
+use super::model::{Action, Origin, Role, Scenario};
+
+/// The seed when a script sets none: runs repeat unless the script asks
+/// for another sequence.
+pub const DEFAULT_SEED: u64 = 1;
 
 pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
     let error = |origin: Origin, message: String| ScriptError {
@@ -15,9 +19,11 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
     };
     let Draft {
         name,
-        components,
+        seed,
+        mut components,
         mut traffic,
         expectations,
+        integrity,
     } = draft;
 
     if components.is_empty() {
@@ -36,9 +42,9 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
     for component in &components {
         for route in &component.routes {
             match &route.action {
-                Action::Forward { cluster } if !exists(cluster) => {
+                Action::Forward { cluster, .. } if !exists(cluster) => {
                     return Err(error(
-                        route.origin,
+                        route.origin.clone(),
                         format!(
                             "route {} of {:?} forwards to {cluster:?}, which is not declared (components: {known})",
                             route.path, component.name
@@ -46,10 +52,10 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
                     ));
                 }
                 Action::Respond(handler) => {
-                    for Step::Call(call) in &handler.steps {
+                    for call in handler.steps.iter().flat_map(|s| s.calls()) {
                         if !exists(&call.service) {
                             return Err(error(
-                                call.origin,
+                                call.origin.clone(),
                                 format!(
                                     "{:?} calls {:?}, which is not declared (components: {known})",
                                     component.name, call.service
@@ -67,7 +73,7 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
                 .find(|o| o.name != component.name && o.port == Some(port))
         {
             return Err(error(
-                component.origin,
+                component.origin.clone(),
                 format!(
                     "{:?} and {:?} both want port {port}",
                     other.name, component.name
@@ -87,7 +93,7 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
             block.target = entry.clone();
         } else if !exists(&block.target) {
             return Err(error(
-                block.origin,
+                block.origin.clone(),
                 format!(
                     "traffic {:?} goes to {:?}, which is not declared (components: {known})",
                     block.name, block.target
@@ -97,19 +103,44 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
     }
     for expectation in &expectations {
         if !traffic.iter().any(|t| t.name == expectation.traffic) {
-            let blocks = traffic
-                .iter()
-                .map(|t| format!("{:?}", t.name))
-                .collect::<Vec<_>>()
-                .join(", ");
             return Err(error(
-                expectation.origin,
+                expectation.origin.clone(),
                 format!(
                     "the expectation refers to traffic {:?}, which is not declared (traffic: {})",
                     expectation.traffic,
-                    if blocks.is_empty() { "none" } else { &blocks }
+                    block_names(&traffic)
                 ),
             ));
+        }
+    }
+
+    for o in &integrity {
+        match &o.traffic {
+            None => traffic.iter_mut().for_each(|b| o.apply(&mut b.integrity)),
+            Some(name) => match traffic.iter_mut().find(|b| &b.name == name) {
+                Some(block) => o.apply(&mut block.integrity),
+                None => {
+                    return Err(error(
+                        o.origin.clone(),
+                        format!(
+                            "integrity(...) refers to traffic {name:?}, which is not declared (traffic: {})",
+                            block_names(&traffic)
+                        ),
+                    ));
+                }
+            },
+        }
+    }
+
+    // Programs run in the scenario's folder, so `cmd` can name files beside it.
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    for component in &mut components {
+        if let Some(program) = &mut component.program {
+            program.dir = dir.clone();
         }
     }
 
@@ -121,10 +152,22 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
     Ok(Scenario {
         name,
         file: path.to_path_buf(),
+        seed: seed.unwrap_or(DEFAULT_SEED),
         components,
         traffic,
         expectations,
     })
+}
+
+fn block_names(traffic: &[crate::scenario::model::Traffic]) -> String {
+    if traffic.is_empty() {
+        return "none".into();
+    }
+    traffic
+        .iter()
+        .map(|t| format!("{:?}", t.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

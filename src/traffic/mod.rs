@@ -1,6 +1,11 @@
 //! The traffic generator: sends a scenario's requests into the mesh and
 //! records, per request, its id, status, latency and trace id.
 //!
+//! Closed model: `concurrency` workers, each sending its next request when
+//! the last one answered (slow answers slow the load). Open model: requests
+//! leave on a fixed schedule, `rate` per second, however slow the answers
+//! (what real users do; latency then includes queueing).
+//!
 //! Each request carries a fresh `x-request-id`; every span of its trace is
 //! tagged with it (`guid:x-request-id`), which is how the assertions find
 //! the traces of a traffic block in Jaeger, even when propagation broke.
@@ -40,8 +45,8 @@ pub struct TrafficRun {
     pub elapsed: Duration,
 }
 
-/// Send `block`'s requests to `authority` (`host:port`), `concurrency` at a
-/// time; `on_done` is told of every finished request (for progress bars).
+/// Send `block`'s requests to `authority` (`host:port`); `on_done` is told
+/// of every finished request (for progress bars).
 pub async fn run(
     block: &Traffic,
     authority: &str,
@@ -49,7 +54,6 @@ pub async fn run(
 ) -> TrafficRun {
     let started = SystemTime::now();
     let clock = Instant::now();
-    let next = Arc::new(AtomicU64::new(0));
     let client = Upstream::default();
     let method = Method::from_bytes(block.method.as_bytes()).unwrap_or(Method::GET);
     let body = Bytes::from(block.body.clone());
@@ -67,38 +71,20 @@ pub async fn run(
         HeaderValue::from_static(concat!("tracelab/", env!("CARGO_PKG_VERSION"))),
     );
 
-    let workers = block.concurrency.min(block.requests as usize).max(1);
-    let mut tasks = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        let next = Arc::clone(&next);
-        let client = client.clone();
-        let method = method.clone();
-        let body = body.clone();
-        let headers = base_headers.clone();
-        let authority = authority.to_string();
-        let path = block.path.clone();
-        let timeout = block.timeout;
-        let total = block.requests;
-        let on_done = Arc::clone(&on_done);
-        tasks.push(tokio::spawn(async move {
-            let mut records = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < total {
-                let record = one_request(
-                    &client, &authority, &method, &path, &headers, &body, timeout,
-                )
-                .await;
-                on_done(&record);
-                records.push(record);
-            }
-            records
-        }));
-    }
-    let mut records = Vec::with_capacity(block.requests as usize);
-    for task in tasks {
-        if let Ok(mut part) = task.await {
-            records.append(&mut part);
-        }
-    }
+    let shared = Arc::new(Shared {
+        client,
+        authority: authority.to_string(),
+        method,
+        path: block.path.clone(),
+        headers: base_headers,
+        body,
+        timeout: block.timeout,
+        on_done,
+    });
+    let records = match block.rate {
+        Some(rate) => open_model(shared, block.requests, rate).await,
+        None => closed_model(shared, block.requests, block.concurrency).await,
+    };
     TrafficRun {
         name: block.name.clone(),
         target: block.target.clone(),
@@ -106,6 +92,99 @@ pub async fn run(
         started,
         elapsed: clock.elapsed(),
     }
+}
+
+/// Open-model requests in flight at most: each holds sockets, and a slow
+/// target must not exhaust the process's file descriptors.
+pub const OPEN_MODEL_IN_FLIGHT: usize = 512;
+
+/// What every request of a block shares.
+struct Shared {
+    client: Upstream,
+    authority: String,
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+    timeout: Duration,
+    on_done: Arc<dyn Fn(&RequestRecord) + Send + Sync>,
+}
+
+impl Shared {
+    async fn send_one(&self) -> RequestRecord {
+        let record = one_request(
+            &self.client,
+            &self.authority,
+            &self.method,
+            &self.path,
+            &self.headers,
+            &self.body,
+            self.timeout,
+        )
+        .await;
+        (self.on_done)(&record);
+        record
+    }
+}
+
+/// `concurrency` workers, each sending its next request when its last one
+/// answered, until `requests` are sent.
+async fn closed_model(
+    shared: Arc<Shared>,
+    requests: u64,
+    concurrency: usize,
+) -> Vec<RequestRecord> {
+    let next = Arc::new(AtomicU64::new(0));
+    let workers = concurrency.min(requests as usize).max(1);
+    let mut tasks = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let next = Arc::clone(&next);
+        let shared = Arc::clone(&shared);
+        tasks.push(tokio::spawn(async move {
+            let mut records = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < requests {
+                records.push(shared.send_one().await);
+            }
+            records
+        }));
+    }
+    let mut records = Vec::with_capacity(requests as usize);
+    for task in tasks {
+        if let Ok(mut part) = task.await {
+            records.append(&mut part);
+        }
+    }
+    records
+}
+
+/// `requests` sent `rate` per second on a fixed schedule, each on its own
+/// task, whatever the answers take (up to [`OPEN_MODEL_IN_FLIGHT`] at once:
+/// past that the schedule waits, and the report's rate shows it).
+async fn open_model(shared: Arc<Shared>, requests: u64, rate: f64) -> Vec<RequestRecord> {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(OPEN_MODEL_IN_FLIGHT));
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(requests as usize);
+    for i in 0..requests {
+        // On schedule from the start, so a late wake-up does not slow the rate.
+        tokio::time::sleep_until(start + interval.mul_f64(i as f64)).await;
+        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+            break;
+        };
+        let shared = Arc::clone(&shared);
+        tasks.push(tokio::spawn(async move {
+            let record = shared.send_one().await;
+            drop(permit);
+            record
+        }));
+    }
+    let mut records = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        if let Ok(record) = task.await {
+            records.push(record);
+        }
+    }
+    records
 }
 
 async fn one_request(

@@ -47,8 +47,14 @@ impl Percentiles {
 
 /// The smallest value with at least `pct`% of values at or below it.
 pub fn nearest_rank(sorted: &[Duration], pct: f64) -> Duration {
-    let rank = ((pct / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+    sorted[nearest_rank_index(sorted.len(), pct)]
+}
+
+/// The index of the nearest-rank `pct` percentile in a sorted list of `len`
+/// values (`len` > 0).
+pub fn nearest_rank_index(len: usize, pct: f64) -> usize {
+    let rank = ((pct / 100.0) * len as f64).ceil() as usize;
+    rank.clamp(1, len) - 1
 }
 
 impl TrafficSummary {

@@ -104,3 +104,35 @@ fn cached_jaeger_path() -> PathBuf {
         .expect("HOME is set");
     cache.join(format!("jaeger-{version}")).join("jaeger")
 }
+
+/// Run a scenario's text in-process on a fresh embedded collector; the
+/// report, and the backend (still running, for reading traces back).
+pub async fn run_text(
+    name: &str,
+    text: &str,
+) -> (
+    tracelab::report::model::ScenarioReport,
+    tracelab::backend::Backend,
+) {
+    let (_dir, path) = scratch_scenario(name, text);
+    let scenario = tracelab::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let settings = tracelab::run::RunSettings::embedded();
+    let backend = tracelab::run::start_backend(&settings).await.unwrap();
+    let report = tracelab::run::run_scenario(
+        &scenario,
+        &backend,
+        &settings,
+        std::sync::Arc::new(tracelab::run::Silent),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    (report, backend)
+}
+
+/// The report as text, for assertion messages.
+pub fn render(report: &tracelab::report::model::ScenarioReport) -> String {
+    tracelab::report::human::render(
+        &tracelab::report::RunReport::new(vec![report.clone()]),
+        tracelab::report::human::Verbosity::Verbose,
+    )
+}

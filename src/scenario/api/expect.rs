@@ -1,5 +1,5 @@
-//! Expectations: `span(...)` builds a tree pattern, `expect_traces` judges
-//! the traces of a traffic block against it.
+//! Tree patterns: `span(...)` builds one, `expect_traces` judges the traces
+//! of a traffic block against it. (Other expectations are in `checks`.)
 //!
 //! ```rhai
 //! expect_traces("sandbox",
@@ -8,19 +8,21 @@
 //!     ]));
 //! ```
 
-use std::collections::BTreeMap;
-
-use rhai::{Array, Dynamic, Engine, Map, NativeCallContext};
+use rhai::{Array, Engine, Map, NativeCallContext};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use super::SharedDraft;
 use super::options::{ScriptResult, error_at, list_of, origin, parse_options};
+use super::predicates::{duration_tests, tag_predicates};
 use crate::scenario::model::{
-    Check, Expectation, MatchMode, Quantifier, SpanKindPattern, SpanPattern, TagOp, TagPredicate,
+    Check, Expectation, MatchMode, Quantifier, SpanKindPattern, SpanPattern,
 };
 
 pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     engine.register_type_with_name::<SpanPattern>("SpanPattern");
+    engine.register_fn("to_string", |p: &mut SpanPattern| p.describe());
+    engine.register_fn("to_debug", |p: &mut SpanPattern| p.describe());
 
     engine.register_fn("span", |ctx: NativeCallContext, service: &str, op: &str| {
         span(&ctx, service, op, Map::new(), Array::new())
@@ -73,17 +75,39 @@ pub fn register(engine: &mut Engine, draft: &SharedDraft) {
 struct SpanOptions {
     kind: Option<String>,
     error: Option<bool>,
-    tags: Option<BTreeMap<String, Dynamic>>,
+    // Taken out before parsing (they hold predicates); listed so a
+    // misspelling names them.
+    #[serde(default, rename = "tags")]
+    _tags: Option<IgnoredAny>,
+    #[serde(default, rename = "duration")]
+    _duration: Option<IgnoredAny>,
 }
 
 fn span(
     ctx: &NativeCallContext,
     service: &str,
     operation: &str,
-    opts: Map,
+    mut opts: Map,
     children: Array,
 ) -> ScriptResult<SpanPattern> {
     let what = format!("span({service:?}, {operation:?})");
+    let tags = match opts.remove("tags") {
+        None => Vec::new(),
+        Some(value) => {
+            let type_name = value.type_name();
+            let Some(map) = value.try_cast::<Map>() else {
+                return Err(error_at(
+                    ctx,
+                    format!("{what}: tags is a map of tag → value or predicate, found {type_name}"),
+                ));
+            };
+            tag_predicates(ctx, &what, map)?
+        }
+    };
+    let duration = match opts.remove("duration") {
+        None => Vec::new(),
+        Some(value) => duration_tests(ctx, &format!("{what}: duration"), value)?,
+    };
     let options: SpanOptions = parse_options(ctx, &what, opts)?;
     let kind = options
         .kind
@@ -96,25 +120,6 @@ fn span(
             })
         })
         .transpose()?;
-    let tags = options
-        .tags
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(key, value)| {
-            let text = if value.is_string() || value.is_int() || value.is_bool() || value.is_float() {
-                value.to_string()
-            } else {
-                return Err(error_at(
-                    ctx,
-                    format!("{what}: tag {key:?} must be compared with a string, number or bool, found {}", value.type_name()),
-                ));
-            };
-            Ok(TagPredicate {
-                key,
-                op: TagOp::Equals(text),
-            })
-        })
-        .collect::<ScriptResult<Vec<_>>>()?;
     let children =
         list_of::<SpanPattern>(ctx, children, &format!("{what}: children"), "span(...)")?;
     let wildcard = |s: &str| (s != "*").then(|| s.to_string());
@@ -124,6 +129,7 @@ fn span(
         kind,
         error: options.error,
         tags,
+        duration,
         children,
         origin: origin(ctx),
     })
@@ -158,36 +164,13 @@ fn expect_traces(
             ));
         }
     };
-    let given = [
-        options.quantifier.is_some(),
-        options.exactly.is_some(),
-        options.at_least.is_some(),
-    ];
-    if given.iter().filter(|g| **g).count() > 1 {
-        return Err(error_at(
-            ctx,
-            format!("{what}: give one of quantifier, exactly, at_least"),
-        ));
-    }
-    let quantifier = match (
+    let quantifier = quantifier(
+        ctx,
+        &what,
         options.quantifier.as_deref(),
         options.exactly,
         options.at_least,
-    ) {
-        (_, Some(n), _) => Quantifier::Exactly(n),
-        (_, _, Some(n)) => Quantifier::AtLeast(n),
-        (None | Some("all"), _, _) => Quantifier::All,
-        (Some("any"), _, _) => Quantifier::Any,
-        (Some("none"), _, _) => Quantifier::None,
-        (Some(other), _, _) => {
-            return Err(error_at(
-                ctx,
-                format!(
-                    "{what}: quantifier is \"all\", \"any\" or \"none\" (or use exactly: / at_least:), not {other:?}"
-                ),
-            ));
-        }
-    };
+    )?;
     let mode_word = match mode {
         MatchMode::Strict => "is exactly",
         MatchMode::Loose => "contains",
@@ -207,5 +190,38 @@ fn expect_traces(
             pattern,
         },
         origin: origin(ctx),
+    })
+}
+
+/// `quantifier: "all" | "any" | "none"`, `exactly: N` or `at_least: N`
+/// (one of them; `all` when none is given).
+pub fn quantifier(
+    ctx: &NativeCallContext,
+    what: &str,
+    word: Option<&str>,
+    exactly: Option<u64>,
+    at_least: Option<u64>,
+) -> ScriptResult<Quantifier> {
+    let given = [word.is_some(), exactly.is_some(), at_least.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(error_at(
+            ctx,
+            format!("{what}: give one of quantifier, exactly, at_least"),
+        ));
+    }
+    Ok(match (word, exactly, at_least) {
+        (_, Some(n), _) => Quantifier::Exactly(n),
+        (_, _, Some(n)) => Quantifier::AtLeast(n),
+        (None | Some("all"), _, _) => Quantifier::All,
+        (Some("any"), _, _) => Quantifier::Any,
+        (Some("none"), _, _) => Quantifier::None,
+        (Some(other), _, _) => {
+            return Err(error_at(
+                ctx,
+                format!(
+                    "{what}: quantifier is \"all\", \"any\" or \"none\" (or use exactly: / at_least:), not {other:?}"
+                ),
+            ));
+        }
     })
 }

@@ -3,9 +3,20 @@
 //! Script functions only build values and record declarations in a
 //! [`Draft`]; nothing here runs per request or per span. `load` turns the
 //! finished draft into a checked [`Scenario`](super::model::Scenario).
+//!
+//! Files: `topology` (scenario, proxy, service), `routes` (route, request,
+//! parallel), `faults` (latency distributions, failures), `process`
+//! (external programs), `traffic`, `expect` (span patterns,
+//! expect_traces), `predicates` (tag and duration predicates), `checks`
+//! (span counts, broken propagation, durations, integrity switches).
 
+pub mod checks;
 pub mod expect;
+pub mod faults;
 pub mod options;
+pub mod predicates;
+pub mod process;
+pub mod routes;
 pub mod topology;
 pub mod traffic;
 
@@ -13,23 +24,63 @@ use std::sync::{Arc, Mutex};
 
 use rhai::Engine;
 
-use super::model::{Component, Expectation, Traffic};
+use super::model::{Component, Expectation, IntegrityChecks, Origin, Traffic};
 
 /// Everything a script has declared so far.
 #[derive(Debug, Default)]
 pub struct Draft {
     pub name: Option<String>,
+    pub seed: Option<u64>,
     pub components: Vec<Component>,
     pub traffic: Vec<Traffic>,
     pub expectations: Vec<Expectation>,
+    /// `integrity(...)` calls, applied in order once every block is known.
+    pub integrity: Vec<IntegrityOverride>,
+}
+
+/// Built-in checks switched on or off for one traffic block, or for all
+/// of them (`traffic: None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrityOverride {
+    pub traffic: Option<String>,
+    pub propagation: Option<bool>,
+    pub complete: Option<bool>,
+    pub single_root: Option<bool>,
+    pub orphans: Option<bool>,
+    pub unique_span_ids: Option<bool>,
+    pub time_window: Option<bool>,
+    pub origin: Origin,
+}
+
+impl IntegrityOverride {
+    pub fn apply(&self, checks: &mut IntegrityChecks) {
+        let pairs = [
+            (&mut checks.propagation, self.propagation),
+            (&mut checks.complete, self.complete),
+            (&mut checks.single_root, self.single_root),
+            (&mut checks.orphans, self.orphans),
+            (&mut checks.unique_span_ids, self.unique_span_ids),
+            (&mut checks.time_window, self.time_window),
+        ];
+        for (slot, value) in pairs {
+            if let Some(on) = value {
+                *slot = on;
+            }
+        }
+    }
 }
 
 pub type SharedDraft = Arc<Mutex<Draft>>;
 
 pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     topology::register(engine, draft);
+    routes::register(engine);
+    faults::register(engine);
+    process::register(engine, draft);
     traffic::register(engine, draft);
+    predicates::register(engine);
     expect::register(engine, draft);
+    checks::register(engine, draft);
 }
 
 /// Names of every function the API registers, for the docs check.
@@ -37,9 +88,30 @@ pub const FUNCTIONS: &[&str] = &[
     "scenario",
     "proxy",
     "service",
+    "process",
     "route",
     "request",
+    "parallel",
+    "uniform",
+    "normal",
     "traffic",
     "span",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "contains",
+    "matches",
+    "exists",
+    "absent",
     "expect_traces",
+    "expect_spans",
+    "expect_broken",
+    "expect_duration",
+    "integrity",
 ];
+
+#[cfg(test)]
+mod tests;

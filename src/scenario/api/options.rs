@@ -1,23 +1,35 @@
 //! Helpers every script function uses: typed options from a Rhai map
-//! (misspelled keys are errors), lists of declared values, and errors that
-//! carry the call's position.
+//! (misspelled keys are errors), lists of declared values, durations and
+//! errors that carry the call's position (and module, when in one).
 
-use rhai::{Array, Dynamic, EvalAltResult, Map, NativeCallContext, Position};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rhai::{Array, Dynamic, EvalAltResult, Map, NativeCallContext};
 use serde::de::DeserializeOwned;
 
 use crate::scenario::model::Origin;
 
 pub type ScriptResult<T> = Result<T, Box<EvalAltResult>>;
 
+/// Where the call being served is in the script: line, column and the
+/// imported module it is in (`None` for the scenario file).
 pub fn origin(ctx: &NativeCallContext) -> Origin {
-    position_origin(ctx.call_position())
-}
-
-pub fn position_origin(pos: Position) -> Origin {
+    let pos = ctx.call_position();
     Origin {
         line: pos.line().unwrap_or(0),
         column: pos.position().unwrap_or(0),
+        module: module_of(ctx),
     }
+}
+
+/// Module code runs with the module as its source; a module's function
+/// called from the scenario runs with the module's library on top of the
+/// namespace stack. The scenario itself has no source name.
+fn module_of(ctx: &NativeCallContext) -> Option<Arc<str>> {
+    ctx.call_source()
+        .or_else(|| ctx.iter_namespaces().last().and_then(|m| m.id()))
+        .map(Arc::from)
 }
 
 pub fn error_at(ctx: &NativeCallContext, message: impl Into<String>) -> Box<EvalAltResult> {
@@ -41,12 +53,13 @@ pub fn parse_options<T: DeserializeOwned>(
     })
 }
 
-/// Rhai prefixes serde messages with "Error in data" wording; keep the gist.
+/// Rhai wraps serde messages in its own error wording; keep the gist.
 fn tidy_serde_message(message: &str) -> String {
-    message
-        .trim_start_matches("Runtime error: ")
-        .trim()
-        .to_string()
+    let mut text = message.trim();
+    for prefix in ["Runtime error: ", "Syntax error: "] {
+        text = text.trim_start_matches(prefix);
+    }
+    text.to_string()
 }
 
 /// Take `key` out of `map` as a list of values made by a script function
@@ -96,6 +109,29 @@ pub fn list_of<T: Clone + 'static>(
         .collect()
 }
 
+/// `"150ms"`, `"2s"`, `"1m 30s"`: a duration written as text.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration ({e}); write e.g. \"150ms\" or \"2s\""))
+}
+
+/// A duration option given as text, with the option named in the error.
+pub fn duration_arg(ctx: &NativeCallContext, what: &str, text: &str) -> ScriptResult<Duration> {
+    parse_duration(text).map_err(|e| error_at(ctx, format!("{what}: {e}")))
+}
+
+/// A probability option: a number from 0 to 1.
+pub fn probability(ctx: &NativeCallContext, what: &str, value: f64) -> ScriptResult<f64> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(error_at(
+            ctx,
+            format!("{what} is a probability from 0 to 1 (0.25 is 25%), not {value}"),
+        ))
+    }
+}
+
 /// serde helper: a duration written as text, e.g. `"150ms"`, `"2s"`.
 pub mod duration_text {
     use serde::{Deserialize, Deserializer};
@@ -103,13 +139,27 @@ pub mod duration_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| {
-            humantime::parse_duration(&t).map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "{t:?} is not a duration ({e}); write e.g. \"150ms\" or \"2s\""
-                ))
-            })
-        })
-        .transpose()
+        text.map(|t| super::parse_duration(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// serde helper: a number that may be written as an integer (`1`) or a
+/// float (`0.5`), as Rhai keeps the two apart.
+pub mod number {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IntOrFloat {
+        Int(i64),
+        Float(f64),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Ok(Option::<IntOrFloat>::deserialize(d)?.map(|n| match n {
+            IntOrFloat::Int(i) => i as f64,
+            IntOrFloat::Float(f) => f,
+        }))
     }
 }

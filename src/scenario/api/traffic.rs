@@ -1,7 +1,9 @@
-//! Traffic: `traffic(name, #{ requests, concurrency, method, path, ... })`.
+//! Traffic: `traffic(name, #{ path, ... })`, closed model (`requests`,
+//! `concurrency`) or open model (`rate` per second for a `duration`).
 //!
 //! ```rhai
 //! traffic("sandbox", #{ requests: 10, path: "/trace/1" });
+//! traffic("steady", #{ rate: 50, duration: "2s", path: "/trace/1" });
 //! ```
 
 use std::collections::BTreeMap;
@@ -11,10 +13,12 @@ use rhai::{Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::SharedDraft;
-use super::options::{ScriptResult, duration_text, error_at, origin, parse_options};
-use crate::scenario::model::Traffic;
+use super::options::{ScriptResult, duration_text, error_at, number, origin, parse_options};
+use crate::scenario::model::{IntegrityChecks, Traffic};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Keeps a typo (`rate: 50000, duration: "1h"`) from queueing forever.
+const MAX_REQUESTS: u64 = 1_000_000;
 
 pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     let d = draft.clone();
@@ -42,6 +46,10 @@ struct TrafficOptions {
     to: Option<String>,
     requests: Option<u64>,
     concurrency: Option<u64>,
+    #[serde(default, with = "number")]
+    rate: Option<f64>,
+    #[serde(default, with = "duration_text")]
+    duration: Option<Duration>,
     method: Option<String>,
     path: String,
     headers: Option<BTreeMap<String, String>>,
@@ -53,20 +61,7 @@ struct TrafficOptions {
 fn traffic(ctx: &NativeCallContext, name: &str, opts: Map) -> ScriptResult<Traffic> {
     let what = format!("traffic({name:?})");
     let options: TrafficOptions = parse_options(ctx, &what, opts)?;
-    let requests = options.requests.unwrap_or(1);
-    if requests == 0 {
-        return Err(error_at(
-            ctx,
-            format!("{what}: requests must be at least 1"),
-        ));
-    }
-    let concurrency = options.concurrency.unwrap_or(1);
-    if concurrency == 0 || concurrency > 10_000 {
-        return Err(error_at(
-            ctx,
-            format!("{what}: concurrency must be between 1 and 10000"),
-        ));
-    }
+    let (requests, concurrency, rate) = load(ctx, &what, &options)?;
     if !options.path.starts_with('/') {
         return Err(error_at(ctx, format!("{what}: path must start with '/'")));
     }
@@ -84,12 +79,75 @@ fn traffic(ctx: &NativeCallContext, name: &str, opts: Map) -> ScriptResult<Traff
         name: name.to_string(),
         target: options.to.unwrap_or_default(),
         requests,
-        concurrency: concurrency as usize,
+        concurrency,
+        rate,
         method,
         path: options.path,
         headers: options.headers.unwrap_or_default().into_iter().collect(),
         body: options.body.unwrap_or_default(),
         timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        integrity: IntegrityChecks::default(),
         origin: origin(ctx),
     })
+}
+
+/// (requests, concurrency, rate): closed model or open model, not both.
+fn load(
+    ctx: &NativeCallContext,
+    what: &str,
+    options: &TrafficOptions,
+) -> ScriptResult<(u64, usize, Option<f64>)> {
+    match (options.rate, options.duration) {
+        (None, None) => {
+            let requests = options.requests.unwrap_or(1);
+            if requests == 0 || requests > MAX_REQUESTS {
+                return Err(error_at(
+                    ctx,
+                    format!("{what}: requests must be between 1 and {MAX_REQUESTS}"),
+                ));
+            }
+            let concurrency = options.concurrency.unwrap_or(1);
+            if concurrency == 0 || concurrency > 10_000 {
+                return Err(error_at(
+                    ctx,
+                    format!("{what}: concurrency must be between 1 and 10000"),
+                ));
+            }
+            Ok((requests, concurrency as usize, None))
+        }
+        (Some(rate), Some(duration)) => {
+            if options.requests.is_some() || options.concurrency.is_some() {
+                return Err(error_at(
+                    ctx,
+                    format!(
+                        "{what}: give either requests/concurrency (closed model) or rate/duration (open model), not both"
+                    ),
+                ));
+            }
+            if !(rate > 0.0 && rate.is_finite()) {
+                return Err(error_at(
+                    ctx,
+                    format!("{what}: rate is requests per second, above 0"),
+                ));
+            }
+            let requests = (rate * duration.as_secs_f64()).round();
+            if requests < 1.0 || requests > MAX_REQUESTS as f64 {
+                return Err(error_at(
+                    ctx,
+                    format!(
+                        "{what}: rate × duration must come to between 1 and {MAX_REQUESTS} requests, not {requests}"
+                    ),
+                ));
+            }
+            Ok((requests as u64, 1, Some(rate)))
+        }
+        (Some(_), None) => Err(error_at(
+            ctx,
+            format!("{what}: rate needs a duration, e.g. duration: \"2s\""),
+        )),
+        (None, Some(_)) => Err(error_at(
+            ctx,
+            format!("{what}: duration needs a rate (requests per second), e.g. rate: 50"),
+        )),
+    }
 }

@@ -1,20 +1,43 @@
 //! The scenario as plain Rust data: what a script declared, with no trace of
 //! Rhai. The mesh, the traffic generator and the assertions read only this.
+//!
+//! This file holds the scenario, its topology, faults and traffic;
+//! `expect` holds the expectations (patterns, predicates, bounds).
+
+mod expect;
+
+pub use expect::*;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where in the script something was declared, for error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {
     pub line: usize,
     pub column: usize,
+    /// The imported module it was declared in; `None` for the scenario file.
+    pub module: Option<Arc<str>>,
+}
+
+impl Origin {
+    pub fn at(line: usize, column: usize) -> Origin {
+        Origin {
+            line,
+            column,
+            module: None,
+        }
+    }
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
+        match &self.module {
+            Some(module) => write!(f, "{module}:{}:{}", self.line, self.column),
+            None => write!(f, "{}:{}", self.line, self.column),
+        }
     }
 }
 
@@ -22,6 +45,8 @@ impl fmt::Display for Origin {
 pub struct Scenario {
     pub name: String,
     pub file: PathBuf,
+    /// Seeds every random choice (faults, sampling), so a run repeats.
+    pub seed: u64,
     pub components: Vec<Component>,
     pub traffic: Vec<Traffic>,
     pub expectations: Vec<Expectation>,
@@ -39,11 +64,13 @@ impl Scenario {
 
 /// A proxy is an edge Envoy: it forwards and reports one client span per
 /// request. A service is an Envoy sidecar with its app: a server span on the
-/// way in, a client span per call the app makes.
+/// way in, a client span per call the app makes. A process is a real
+/// program tracelab starts; its spans are its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Proxy,
     Service,
+    Process,
 }
 
 impl fmt::Display for Role {
@@ -51,6 +78,7 @@ impl fmt::Display for Role {
         f.write_str(match self {
             Role::Proxy => "proxy",
             Role::Service => "service",
+            Role::Process => "process",
         })
     }
 }
@@ -64,7 +92,27 @@ pub struct Component {
     pub port: Option<u16>,
     pub propagation: Propagation,
     pub routes: Vec<Route>,
+    /// The share of the traces this component starts that it samples
+    /// (0 to 1); a trace started upstream keeps the caller's decision.
+    pub sampling: f64,
+    /// The program behind a [`Role::Process`] component.
+    pub program: Option<Program>,
     pub origin: Origin,
+}
+
+/// An external program run as a component (`process(...)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    /// The program and its arguments.
+    pub command: Vec<String>,
+    /// Extra environment, on top of what tracelab passes.
+    pub env: Vec<(String, String)>,
+    /// Where it runs: the scenario's folder.
+    pub dir: PathBuf,
+    /// How long it may take to open its port.
+    pub ready_timeout: Duration,
+    /// How long it gets to exit after SIGTERM before it is killed.
+    pub stop_timeout: Duration,
 }
 
 /// Trace-context header formats.
@@ -148,15 +196,80 @@ pub struct Route {
     /// Envoy's route decorator: names the span on both sides of the hop.
     pub operation: Option<String>,
     pub action: Action,
+    pub faults: Faults,
     pub origin: Origin,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// A proxy route: send the request on to a cluster (a component).
-    Forward { cluster: String },
+    Forward {
+        cluster: String,
+        policy: UpstreamPolicy,
+    },
     /// A service route: the app's handler.
     Respond(Handler),
+}
+
+/// Faults injected on a route, drawn per request from the scenario's seed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Faults {
+    /// Added before the route does anything else.
+    pub latency: Option<Latency>,
+    /// Answer this status instead of doing the route's work.
+    pub abort: Option<Abort>,
+}
+
+impl Faults {
+    pub fn is_empty(&self) -> bool {
+        self.latency.is_none() && self.abort.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Latency {
+    Fixed(Duration),
+    /// Every value in `low..=high` equally likely.
+    Uniform {
+        low: Duration,
+        high: Duration,
+    },
+    /// Gaussian, cut at zero.
+    Normal {
+        mean: Duration,
+        std_dev: Duration,
+    },
+}
+
+impl fmt::Display for Latency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = |d: &Duration| format!("{}ms", d.as_secs_f64() * 1000.0);
+        match self {
+            Latency::Fixed(d) => f.write_str(&ms(d)),
+            Latency::Uniform { low, high } => write!(f, "uniform({}, {})", ms(low), ms(high)),
+            Latency::Normal { mean, std_dev } => {
+                write!(f, "normal({}, {})", ms(mean), ms(std_dev))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Abort {
+    pub status: u16,
+    /// 0 to 1.
+    pub probability: f64,
+}
+
+/// How a hop calls the next one: Envoy's route timeout and retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct UpstreamPolicy {
+    /// The whole exchange, retries included (Envoy's default is 15 s).
+    pub timeout: Option<Duration>,
+    /// Extra attempts after a 5xx, a connection failure or a per-try timeout.
+    pub retries: u32,
+    /// Each attempt; the whole `timeout` when absent.
+    pub per_try_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +281,17 @@ pub struct Handler {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     Call(Call),
+    /// Calls made at the same time; the step ends when all have answered.
+    Parallel(Vec<Call>),
+}
+
+impl Step {
+    pub fn calls(&self) -> &[Call] {
+        match self {
+            Step::Call(call) => std::slice::from_ref(call),
+            Step::Parallel(calls) => calls,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +301,7 @@ pub struct Call {
     pub path: String,
     /// The egress route's decorator; Envoy's default is `egress <host>`.
     pub operation: Option<String>,
+    pub policy: UpstreamPolicy,
     pub origin: Origin,
 }
 
@@ -202,145 +327,45 @@ pub struct Traffic {
     pub name: String,
     /// The component the requests enter through.
     pub target: String,
+    /// How many requests the block sends in all.
     pub requests: u64,
+    /// Closed model: this many requests in flight, each sent when one ends.
     pub concurrency: usize,
+    /// Open model: requests per second, sent on schedule however slow the
+    /// answers (`requests` = rate × duration).
+    pub rate: Option<f64>,
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub timeout: Duration,
+    /// The built-in checks this block's traces go through.
+    pub integrity: IntegrityChecks,
     pub origin: Origin,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Expectation {
-    /// What the report calls it.
-    pub name: String,
-    /// The traffic block whose traces it judges.
-    pub traffic: String,
-    pub check: Check,
-    pub origin: Origin,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Check {
-    /// Traces of the block, counted by how many match a tree pattern.
-    TraceShape {
-        quantifier: Quantifier,
-        mode: MatchMode,
-        pattern: SpanPattern,
-    },
-}
-
+/// The built-in checks, each on unless the script switches it off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quantifier {
-    All,
-    Any,
-    None,
-    Exactly(u64),
-    AtLeast(u64),
+pub struct IntegrityChecks {
+    /// Each request is one trace.
+    pub propagation: bool,
+    /// Every sampled request has a trace.
+    pub complete: bool,
+    pub single_root: bool,
+    pub orphans: bool,
+    pub unique_span_ids: bool,
+    pub time_window: bool,
 }
 
-impl fmt::Display for Quantifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Quantifier::All => f.write_str("every trace"),
-            Quantifier::Any => f.write_str("at least one trace"),
-            Quantifier::None => f.write_str("no trace"),
-            Quantifier::Exactly(n) => write!(f, "exactly {n} traces"),
-            Quantifier::AtLeast(n) => write!(f, "at least {n} traces"),
-        }
-    }
-}
-
-/// Strict: the trace is exactly this tree. Loose: these spans exist in
-/// these ancestor/descendant relations; other spans may sit between or beside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchMode {
-    Strict,
-    Loose,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpanKindPattern {
-    Client,
-    Server,
-    Internal,
-    Producer,
-    Consumer,
-}
-
-impl SpanKindPattern {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SpanKindPattern::Client => "client",
-            SpanKindPattern::Server => "server",
-            SpanKindPattern::Internal => "internal",
-            SpanKindPattern::Producer => "producer",
-            SpanKindPattern::Consumer => "consumer",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "client" => SpanKindPattern::Client,
-            "server" => SpanKindPattern::Server,
-            "internal" => SpanKindPattern::Internal,
-            "producer" => SpanKindPattern::Producer,
-            "consumer" => SpanKindPattern::Consumer,
-            _ => return None,
-        })
-    }
-}
-
-/// One node of an expected trace tree. `None` fields match anything.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpanPattern {
-    pub service: Option<String>,
-    pub operation: Option<String>,
-    pub kind: Option<SpanKindPattern>,
-    /// `Some(true)`: the span must carry `error=true`; `Some(false)`: must not.
-    pub error: Option<bool>,
-    pub tags: Vec<TagPredicate>,
-    pub children: Vec<SpanPattern>,
-    pub origin: Origin,
-}
-
-impl SpanPattern {
-    /// "service1 checkStock (client)", for reports.
-    pub fn label(&self) -> String {
-        let mut text = format!(
-            "{} {}",
-            self.service.as_deref().unwrap_or("*"),
-            self.operation.as_deref().unwrap_or("*")
-        );
-        if let Some(kind) = self.kind {
-            text.push_str(&format!(" ({})", kind.as_str()));
-        }
-        text
-    }
-
-    pub fn size(&self) -> usize {
-        1 + self.children.iter().map(SpanPattern::size).sum::<usize>()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TagPredicate {
-    pub key: String,
-    pub op: TagOp,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum TagOp {
-    /// The tag's value, as text, equals this.
-    Equals(String),
-}
-
-impl fmt::Display for TagPredicate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.op {
-            TagOp::Equals(v) => write!(f, "{}={v}", self.key),
+impl Default for IntegrityChecks {
+    fn default() -> Self {
+        IntegrityChecks {
+            propagation: true,
+            complete: true,
+            single_root: true,
+            orphans: true,
+            unique_span_ids: true,
+            time_window: true,
         }
     }
 }

@@ -1,0 +1,354 @@
+//! Tests of the assertions as a whole, and the helpers the per-check test
+//! modules share: requests, runs and gathered traces built by hand.
+
+use super::tree::tests::{sandbox_pattern, sandbox_trace, trace};
+use super::*;
+use crate::scenario::model::{MatchMode, Origin, Quantifier};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+pub(crate) fn record(id: &str) -> RequestRecord {
+    RequestRecord {
+        request_id: id.into(),
+        status: Some(200),
+        latency: Duration::from_millis(1),
+        trace_id: None,
+        sampled: true,
+        error: None,
+    }
+}
+
+pub(crate) fn run(ids: &[&str]) -> TrafficRun {
+    TrafficRun {
+        name: "t".into(),
+        target: "front-proxy".into(),
+        records: ids.iter().map(|id| record(id)).collect(),
+        started: SystemTime::now(),
+        elapsed: Duration::from_millis(10),
+    }
+}
+
+pub(crate) fn gathered(traces: Vec<(&str, Trace)>) -> Gathered {
+    let mut g = Gathered::default();
+    for (request, mut t) in traces {
+        t.trace_id = format!("trace-{}", g.traces.len());
+        g.by_request
+            .entry(request.to_string())
+            .or_default()
+            .push(t.trace_id.clone());
+        g.traces.insert(t.trace_id.clone(), t);
+    }
+    g
+}
+
+fn expect(quantifier: Quantifier) -> Expectation {
+    Expectation {
+        name: "shape".into(),
+        traffic: "t".into(),
+        check: Check::TraceShape {
+            quantifier,
+            mode: MatchMode::Strict,
+            pattern: sandbox_pattern(),
+        },
+        origin: Origin::at(3, 1),
+    }
+}
+
+pub(crate) fn judge(e: Expectation, g: &Gathered, r: &TrafficRun) -> Outcome {
+    expectation(&e, &BlockView::new(r, g))
+}
+
+fn wrong_trace() -> Trace {
+    trace(&[("a", None, "front-proxy", "checkAvailability", "client")])
+}
+
+#[test]
+fn all_passes_when_every_trace_matches() {
+    let g = gathered(vec![("r1", sandbox_trace()), ("r2", sandbox_trace())]);
+    let o = judge(expect(Quantifier::All), &g, &run(&["r1", "r2"]));
+    assert!(o.passed, "{o:?}");
+    assert_eq!(o.observed, "2 of 2 traces match");
+}
+
+#[test]
+fn all_fails_on_one_wrong_trace_and_shows_where() {
+    let g = gathered(vec![("r1", sandbox_trace()), ("r2", wrong_trace())]);
+    let o = judge(expect(Quantifier::All), &g, &run(&["r1", "r2"]));
+    assert!(!o.passed);
+    assert_eq!(o.failure_count, 1);
+    assert_eq!(o.failures[0].trace_id.as_deref(), Some("trace-1"));
+    assert!(
+        o.failures[0]
+            .observed
+            .contains("no child service1 checkAvailability"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn all_fails_when_no_trace_arrived() {
+    let o = judge(expect(Quantifier::All), &Gathered::default(), &run(&["r1"]));
+    assert!(!o.passed);
+    assert!(o.failures[0].observed.contains("no traces"));
+}
+
+#[test]
+fn quantifiers_count_matching_traces() {
+    let g = gathered(vec![("r1", sandbox_trace()), ("r2", wrong_trace())]);
+    let r = run(&["r1", "r2"]);
+    let cases = [
+        (Quantifier::Any, true),
+        (Quantifier::None, false),
+        (Quantifier::Exactly(1), true),
+        (Quantifier::Exactly(2), false),
+        (Quantifier::AtLeast(1), true),
+        (Quantifier::AtLeast(2), false),
+    ];
+    for (q, want) in cases {
+        assert_eq!(judge(expect(q), &g, &r).passed, want, "{q:?}");
+    }
+    let none = judge(expect(Quantifier::None), &g, &r);
+    assert_eq!(none.failures[0].observed, "this trace matches");
+}
+
+#[test]
+fn a_request_split_over_two_traces_fails_the_propagation_check() {
+    let first = trace(&[
+        ("a", None, "front-proxy", "checkAvailability", "client"),
+        ("b", Some("a"), "service1", "checkAvailability", "server"),
+    ]);
+    let second = trace(&[
+        ("c", None, "service1", "checkStock", "client"),
+        ("d", Some("c"), "service2", "checkStock", "server"),
+    ]);
+    let g = gathered(vec![("r1", first), ("r1", second)]);
+    let outcomes = integrity::check(
+        &BlockView::new(&run(&["r1"]), &g),
+        &IntegrityChecks::default(),
+    );
+    let propagation = outcomes
+        .iter()
+        .find(|o| o.name == "each request is one trace")
+        .unwrap();
+    assert!(!propagation.passed);
+    assert_eq!(propagation.failures[0].request_id.as_deref(), Some("r1"));
+    assert!(
+        outcomes
+            .iter()
+            .filter(|o| o.name != propagation.name)
+            .all(|o| o.passed)
+    );
+}
+
+#[test]
+fn a_sampled_request_without_a_trace_fails_completeness() {
+    let g = gathered(vec![("r1", sandbox_trace())]);
+    let outcomes = integrity::check(
+        &BlockView::new(&run(&["r1", "r2"]), &g),
+        &IntegrityChecks::default(),
+    );
+    let complete = outcomes
+        .iter()
+        .find(|o| o.name == "every sampled request has a trace")
+        .unwrap();
+    assert!(!complete.passed);
+    assert_eq!(complete.failures[0].request_id.as_deref(), Some("r2"));
+}
+
+#[test]
+fn orphans_and_time_windows_are_caught() {
+    let mut t = trace(&[
+        ("a", None, "front-proxy", "checkAvailability", "client"),
+        ("b", Some("a"), "service1", "checkAvailability", "server"),
+        ("c", Some("zz"), "service1", "checkStock", "client"),
+    ]);
+    t.spans[1].duration = 10_000; // child ends long after its parent
+    let g = gathered(vec![("r1", t)]);
+    let outcomes = integrity::check(
+        &BlockView::new(&run(&["r1"]), &g),
+        &IntegrityChecks::default(),
+    );
+    let failed: BTreeMap<&str, bool> = outcomes
+        .iter()
+        .map(|o| (o.name.as_str(), o.passed))
+        .collect();
+    assert!(!failed["no orphan spans"]);
+    assert!(!failed["one root span per trace"]);
+    assert!(!failed["children inside their parent's time window"]);
+    assert!(failed["unique span ids"]);
+}
+
+/// An expectation on block "t" with this check.
+pub(crate) fn expecting(check: Check) -> Expectation {
+    Expectation {
+        name: "under test".into(),
+        traffic: "t".into(),
+        check,
+        origin: Origin::at(1, 1),
+    }
+}
+
+/// A scenario with one traffic block "t" and these expectations.
+fn scenario(expectations: Vec<Expectation>, integrity: IntegrityChecks) -> Scenario {
+    Scenario {
+        name: "s".into(),
+        file: "s.rhai".into(),
+        seed: 1,
+        components: Vec::new(),
+        traffic: vec![crate::scenario::model::Traffic {
+            name: "t".into(),
+            target: "front-proxy".into(),
+            requests: 1,
+            concurrency: 1,
+            rate: None,
+            method: "GET".into(),
+            path: "/".into(),
+            headers: Vec::new(),
+            body: String::new(),
+            timeout: Duration::from_secs(1),
+            integrity,
+            origin: Origin::default(),
+        }],
+        expectations,
+    }
+}
+
+fn split_request() -> Gathered {
+    let first = trace(&[
+        ("a", None, "front-proxy", "checkAvailability", "client"),
+        ("b", Some("a"), "service1", "checkAvailability", "server"),
+    ]);
+    let second = trace(&[
+        ("c", None, "service1", "checkStock", "client"),
+        ("d", Some("c"), "service2", "checkStock", "server"),
+    ]);
+    gathered(vec![("r1", first), ("r1", second)])
+}
+
+fn names(outcomes: &[Outcome]) -> Vec<&str> {
+    outcomes.iter().map(|o| o.name.as_str()).collect()
+}
+
+#[test]
+fn every_integrity_check_runs_by_default_and_passes_on_a_good_trace() {
+    let g = gathered(vec![("r1", sandbox_trace())]);
+    let outcomes = evaluate(
+        &scenario(vec![], IntegrityChecks::default()),
+        &[run(&["r1"])],
+        &g,
+    );
+    assert_eq!(outcomes.len(), 6, "{:?}", names(&outcomes));
+    assert!(outcomes.iter().all(|o| o.passed), "{outcomes:?}");
+}
+
+#[test]
+fn a_switched_off_integrity_check_leaves_no_outcome() {
+    let checks = IntegrityChecks {
+        time_window: false,
+        orphans: false,
+        ..IntegrityChecks::default()
+    };
+    let g = gathered(vec![("r1", sandbox_trace())]);
+    let outcomes = evaluate(&scenario(vec![], checks), &[run(&["r1"])], &g);
+    let names = names(&outcomes);
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(!names.contains(&"no orphan spans"));
+    assert!(!names.contains(&"children inside their parent's time window"));
+}
+
+#[test]
+fn expect_broken_replaces_the_propagation_check_so_a_split_request_passes() {
+    let broken = expecting(Check::BrokenPropagation {
+        quantifier: Quantifier::All,
+    });
+    let outcomes = evaluate(
+        &scenario(vec![broken], IntegrityChecks::default()),
+        &[run(&["r1"])],
+        &split_request(),
+    );
+    assert!(outcomes.iter().all(|o| o.passed), "{outcomes:?}");
+    assert!(!names(&outcomes).contains(&"each request is one trace"));
+}
+
+#[test]
+fn without_expect_broken_a_split_request_fails_the_propagation_check() {
+    let outcomes = evaluate(
+        &scenario(vec![], IntegrityChecks::default()),
+        &[run(&["r1"])],
+        &split_request(),
+    );
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| !o.passed)
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(failed, ["each request is one trace"]);
+}
+
+#[test]
+fn two_roots_without_orphans_fail_only_the_single_root_check() {
+    let t = trace(&[
+        ("a", None, "front-proxy", "checkAvailability", "client"),
+        ("b", None, "service1", "checkAvailability", "server"),
+    ]);
+    let g = gathered(vec![("r1", t)]);
+    let outcomes = integrity::check(
+        &BlockView::new(&run(&["r1"]), &g),
+        &IntegrityChecks::default(),
+    );
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.passed).collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].name, "one root span per trace");
+    assert_eq!(failed[0].failures[0].expected, "1 root");
+    assert!(failed[0].failures[0].observed.starts_with("2 roots: "));
+}
+
+#[test]
+fn a_duplicate_span_id_fails_the_unique_ids_check_and_names_it() {
+    let t = trace(&[
+        ("a", None, "front-proxy", "checkAvailability", "client"),
+        ("b", Some("a"), "service1", "checkAvailability", "server"),
+        ("b", Some("a"), "service1", "checkAvailability", "server"),
+    ]);
+    let g = gathered(vec![("r1", t)]);
+    let outcomes = integrity::check(
+        &BlockView::new(&run(&["r1"]), &g),
+        &IntegrityChecks::default(),
+    );
+    let unique = outcomes
+        .iter()
+        .find(|o| o.name == "unique span ids")
+        .unwrap();
+    assert!(!unique.passed);
+    assert_eq!(unique.failures[0].span.as_deref(), Some("b"));
+    assert_eq!(unique.failures[0].trace_id.as_deref(), Some("trace-0"));
+}
+
+#[test]
+fn an_unsampled_request_without_a_trace_is_not_missing() {
+    let mut r = run(&["r1", "r2"]);
+    r.records[1].sampled = false;
+    let g = gathered(vec![("r1", sandbox_trace())]);
+    let outcomes = integrity::check(&BlockView::new(&r, &g), &IntegrityChecks::default());
+    let complete = outcomes
+        .iter()
+        .find(|o| o.name == "every sampled request has a trace")
+        .unwrap();
+    assert!(complete.passed, "{complete:?}");
+    assert_eq!(complete.observed, "1 of 1 sampled requests have a trace");
+}
+
+#[test]
+fn an_expectation_declared_in_a_module_names_the_module() {
+    let mut e = expect(Quantifier::All);
+    e.origin.module = Some("lib/shapes.rhai".into());
+    let o = Outcome::new(&e);
+    assert_eq!(
+        o.source,
+        OutcomeSource::Expectation {
+            line: 3,
+            column: 1,
+            module: Some("lib/shapes.rhai".into())
+        }
+    );
+}

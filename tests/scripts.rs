@@ -1,0 +1,137 @@
+//! Scripts through the binary: a hostile script ends with exit 2 and a
+//! clear error (nothing starts), and `check` / `run` take several files.
+
+mod common;
+
+use common::*;
+
+/// Run `tracelab check` and `tracelab run` on `text`; both must exit 2
+/// without running anything; the error text.
+fn refused(text: &str) -> String {
+    let (_dir, path) = scratch_scenario("hostile.rhai", text);
+    let run = tracelab(&["run", path_str(&path)]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stdout(&run).is_empty(), "nothing runs: {}", stdout(&run));
+    let check = tracelab(&["check", path_str(&path)]);
+    assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
+    stderr(&run)
+}
+
+#[test]
+fn an_endless_loop_is_stopped_with_exit_2() {
+    let err = refused("proxy(\"p\", #{ routes: [route(\"/*\", #{ to: \"p\" })] });\nloop { }");
+    assert!(err.contains("hostile.rhai:2:"), "{err}");
+    assert!(err.contains("too many operations"), "{err}");
+}
+
+#[test]
+fn endless_recursion_is_stopped_with_exit_2() {
+    let err = refused("fn down(n) { down(n + 1) }\ndown(0);");
+    assert!(err.contains("calls nest too deep"), "{err}");
+}
+
+#[test]
+fn a_huge_string_is_stopped_with_exit_2() {
+    let err = refused("let s = \"boom\";\nwhile true { s += s; }");
+    assert!(err.contains("hostile.rhai:2:"), "{err}");
+    assert!(
+        err.contains("a string grew past the sandbox's limit"),
+        "{err}"
+    );
+}
+
+#[test]
+fn importing_etc_passwd_is_refused_with_exit_2() {
+    let err = refused("import \"/etc/passwd\" as secrets;");
+    assert!(
+        err.contains("hostile.rhai:1:8: import \"/etc/passwd\": absolute paths are not allowed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn importing_from_a_parent_folder_is_refused_with_exit_2() {
+    let err = refused("import \"../../etc/passwd\" as secrets;");
+    assert!(err.contains("\"..\" is not allowed"), "{err}");
+}
+
+#[test]
+fn eval_is_refused_with_exit_2() {
+    let err = refused("eval(\"loop {}\");");
+    assert!(err.contains("hostile.rhai:1:1"), "{err}");
+}
+
+#[test]
+fn check_reports_every_file_and_fails_if_one_is_wrong() {
+    let (_dir, bad) = scratch_scenario(
+        "bad.rhai",
+        "service(\"a\", #{ routes: [route(\"/\", #{ latency: uniform(\"9ms\", \"1ms\") })] });",
+    );
+    let out = tracelab(&[
+        "check",
+        "scenarios/jaeger.rhai",
+        path_str(&bad),
+        "scenarios/fan-out.rhai",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("scenarios/jaeger.rhai: ok"), "{text}");
+    assert!(text.contains("scenarios/fan-out.rhai: ok"), "{text}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.rhai:1:49: uniform(\"9ms\", \"1ms\"): the low end is above the high end"),
+        "{err}"
+    );
+    assert!(err.contains("1 of 3 scenarios have errors"), "{err}");
+}
+
+#[test]
+fn check_accepts_every_shipped_scenario() {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    let mut args = vec!["check"];
+    args.extend(files.iter().map(String::as_str));
+    let out = tracelab(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).matches(": ok (").count(), files.len());
+}
+
+#[test]
+fn run_names_every_broken_script_before_starting_anything() {
+    let (_d1, one) = scratch_scenario("one.rhai", "servic(\"a\");");
+    let (_d2, two) = scratch_scenario("two.rhai", "traffic(\"t\", #{ path: \"/\", rate: 5 });");
+    let out = tracelab(&[
+        "run",
+        "scenarios/jaeger.rhai",
+        path_str(&one),
+        path_str(&two),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).is_empty(), "nothing ran: {}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("2 of 3 scenarios have errors"), "{err}");
+    assert!(err.contains("one.rhai:1:1: no function servic"), "{err}");
+    assert!(
+        err.contains("two.rhai:1:1: traffic(\"t\"): rate needs a duration"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_with_several_scenarios_sums_up() {
+    let out = tracelab(&[
+        "run",
+        "-q",
+        "scenarios/jaeger.rhai",
+        "scenarios/broken-propagation.rhai",
+        "scenarios/error-propagation.rhai",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("PASS 3 of 3 scenarios passed"), "{text}");
+}
