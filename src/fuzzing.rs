@@ -12,36 +12,55 @@ use std::time::Duration;
 use crate::collector::otlp::{self, Encoding};
 use crate::collector::query;
 use crate::collector::store::{SpanFilter, Store};
+use crate::collector::zipkin;
 use crate::scenario::load::{Limits, LoadError, load_source};
 
 /// An OTLP/HTTP body in either encoding: decoding never panics, and what
 /// decodes can be stored, searched and rendered as Jaeger JSON.
 pub fn otlp_body(data: &[u8]) {
     for encoding in [Encoding::Protobuf, Encoding::Json] {
-        let Ok(spans) = otlp::decode(data, encoding) else {
-            continue;
+        if let Ok(spans) = otlp::decode(data, encoding) {
+            store_and_render(spans);
+        }
+    }
+}
+
+/// Store decoded spans, search them by every service, render every trace
+/// found as Jaeger JSON (raw and adjusted).
+fn store_and_render(spans: Vec<crate::collector::span::StoredSpan>) {
+    let store = Store::new(16);
+    store.insert(spans);
+    for service in store.services() {
+        let filter = SpanFilter {
+            service: Some(service),
+            limit: 16,
+            ..Default::default()
         };
-        let store = Store::new(16);
-        store.insert(spans);
-        for service in store.services() {
-            let filter = SpanFilter {
-                service: Some(service),
-                limit: 16,
-                ..Default::default()
-            };
-            let traces = store.find(&filter).expect("a limit within max_traces");
-            for trace in traces {
-                for raw in [false, true] {
-                    // Jaeger answers 500 for what JSON cannot hold (NaN); any
-                    // other outcome must serialise.
-                    if let Ok(rendered) = query::render_trace(&trace, raw) {
-                        let json = serde_json::to_vec(&rendered);
-                        assert!(json.is_ok(), "a stored trace must render as JSON");
-                    }
+        let traces = store.find(&filter).expect("a limit within max_traces");
+        for trace in traces {
+            for raw in [false, true] {
+                // Jaeger answers 500 for what JSON cannot hold (NaN); any
+                // other outcome must serialise.
+                if let Ok(rendered) = query::render_trace(&trace, raw) {
+                    let json = serde_json::to_vec(&rendered);
+                    assert!(json.is_ok(), "a stored trace must render as JSON");
                 }
             }
         }
     }
+}
+
+/// A Zipkin v2 JSON body (`POST /api/v2/spans`): decoding never panics;
+/// what decodes translates to spans or to an error, and the spans can be
+/// stored, searched and rendered as Jaeger JSON.
+pub fn zipkin_body(data: &[u8]) {
+    let Ok(request) = zipkin::decode(data) else {
+        return;
+    };
+    let Ok(spans) = otlp::translate(request) else {
+        return;
+    };
+    store_and_render(spans);
 }
 
 /// A query API request, `path?query`: every answer is Jaeger's JSON with a

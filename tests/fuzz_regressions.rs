@@ -58,3 +58,24 @@ fn the_sample_corpus_trace_is_the_sandbox_chain() {
         "the query fuzzer's store holds one 4-span trace"
     );
 }
+
+#[test]
+fn zipkin_bodies_from_the_corpus_decode_or_fail_cleanly() {
+    assert!(replay("zipkin_decode", fuzzing::zipkin_body) > 0);
+}
+
+#[test]
+fn the_zipkin_seed_corpus_decodes_so_the_fuzzer_starts_from_real_spans() {
+    use tracelab::collector::{otlp, zipkin};
+    for (file, spans) in [("sandbox_service1.json", 2), ("features.json", 4)] {
+        let body = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fuzz/corpus/zipkin_decode")
+                .join(file),
+        )
+        .unwrap();
+        let request = zipkin::decode(&body).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let decoded = otlp::translate(request).unwrap();
+        assert_eq!(decoded.len(), spans, "{file}");
+    }
+}
