@@ -6,12 +6,14 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
 
 use crate::assert::gather::WaitSettings;
 use crate::backend::BackendChoice;
 use crate::backend::jaeger_process::JaegerSettings;
 use crate::collector::CollectorConfig;
+use crate::collector::standalone::StandaloneOptions;
 use crate::config::{self, Config, VerbosityName};
 use crate::error::Error;
 use crate::jaeger::client::TraceQuery;
@@ -97,6 +99,10 @@ pub enum Command {
     /// Find traces in a Jaeger query API (a running `tracelab up` by
     /// default) and print them as waterfalls.
     Traces(TracesArgs),
+    /// Run the embedded collector alone until Ctrl-C: OTLP/HTTP and
+    /// Zipkin in, Jaeger's query API and the trace viewer out, on Jaeger's
+    /// ports.
+    Collector(CollectorArgs),
 }
 
 #[derive(Debug, Args, Default)]
@@ -133,6 +139,11 @@ pub struct RunArgs {
     /// evicting the oldest.
     #[arg(long, value_name = "N")]
     pub max_traces: Option<usize>,
+
+    /// The largest export body the embedded collector accepts (413 above
+    /// it), e.g. 16MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_body_size: Option<ByteSize>,
 
     /// Only print failures and the verdict.
     #[arg(short, long, conflicts_with = "verbose")]
@@ -231,6 +242,43 @@ pub struct UpArgs {
     #[arg(long, value_name = "N")]
     pub max_traces: Option<usize>,
 
+    /// The largest export body the collector accepts (413 above it).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_body_size: Option<ByteSize>,
+
+    /// Switch tracing off: components create and export no spans and pass
+    /// no trace context on (to measure what tracing costs).
+    #[arg(long)]
+    pub no_tracing: bool,
+
+    /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectorArgs {
+    /// Port of the Jaeger query API and the trace viewer.
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_UI_PORT)]
+    pub ui_port: u16,
+
+    /// Port of the OTLP/HTTP receiver (POST /v1/traces; Zipkin v2 JSON on
+    /// POST /api/v2/spans).
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_OTLP_PORT)]
+    pub otlp_port: u16,
+
+    /// Address to listen on; 0.0.0.0 to be reachable from other machines.
+    #[arg(long, value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+
+    /// Traces kept before evicting the oldest.
+    #[arg(long, value_name = "N")]
+    pub max_traces: Option<usize>,
+
+    /// The largest export body accepted (413 above it), e.g. 16MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_body_size: Option<ByteSize>,
+
     /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -290,6 +338,17 @@ fn parse_port_override(text: &str) -> Result<(String, u16), String> {
     Ok((name.to_string(), port))
 }
 
+/// `16MiB`, `512KB`, `1048576`: bytes, as `bytesize` reads them.
+fn parse_size(text: &str) -> Result<ByteSize, String> {
+    let size: ByteSize = text
+        .parse()
+        .map_err(|e| format!("{e} (write e.g. 16MiB, 512KB or a number of bytes)"))?;
+    if size.as_u64() == 0 {
+        return Err("the size must be above 0".into());
+    }
+    Ok(size)
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 500ms, 10s)"))
 }
@@ -339,6 +398,7 @@ pub enum Mode {
     Serve(ServeOptions),
     Up(UpOptions),
     Traces(TracesOptions),
+    Collector(StandaloneOptions),
 }
 
 #[derive(Debug)]
@@ -363,6 +423,7 @@ impl Cli {
             Some(Command::Serve(args)) => serve_mode(args),
             Some(Command::Up(args)) => up_mode(args),
             Some(Command::Traces(args)) => traces_mode(args),
+            Some(Command::Collector(args)) => collector_mode(args),
             None => run_mode(self.run),
         }
     }
@@ -396,20 +457,52 @@ fn serve_mode(args: ServeArgs) -> Result<Mode, Error> {
 
 fn up_mode(args: UpArgs) -> Result<Mode, Error> {
     let config: Config = config::load(args.config.as_deref())?;
-    let mut collector = CollectorConfig::default();
-    if let Some(max) = args.max_traces.or(config.collector.max_traces) {
-        if max == 0 {
-            return Err(Error::Usage("--max-traces must be at least 1".into()));
-        }
-        collector.max_traces = max;
-    }
+    let collector = collector_config(args.max_traces, args.max_body_size, &config)?;
     Ok(Mode::Up(UpOptions {
         file: args.file,
         ui_port: args.ui_port,
         otlp_port: args.otlp_port,
         ports: args.ports,
         collector,
+        tracing: !args.no_tracing,
     }))
+}
+
+fn collector_mode(args: CollectorArgs) -> Result<Mode, Error> {
+    let config: Config = config::load(args.config.as_deref())?;
+    let collector = collector_config(args.max_traces, args.max_body_size, &config)?;
+    Ok(Mode::Collector(StandaloneOptions {
+        bind_ip: args.bind,
+        ui_port: args.ui_port,
+        otlp_port: args.otlp_port,
+        collector,
+    }))
+}
+
+/// The embedded collector's bounds: flags over `tracelab.toml` over defaults.
+fn collector_config(
+    max_traces: Option<usize>,
+    max_body_size: Option<ByteSize>,
+    config: &Config,
+) -> Result<CollectorConfig, Error> {
+    let mut collector = CollectorConfig::default();
+    if let Some(max) = max_traces.or(config.collector.max_traces) {
+        if max == 0 {
+            return Err(Error::Usage("--max-traces must be at least 1".into()));
+        }
+        collector.max_traces = max;
+    }
+    if let Some(size) = max_body_size.or(config.collector.max_body_size) {
+        collector.max_body_bytes = usize::try_from(size.as_u64())
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "max body size {size}: give a size above 0 that fits in memory"
+                ))
+            })?;
+    }
+    Ok(collector)
 }
 
 fn traces_mode(args: TracesArgs) -> Result<Mode, Error> {
@@ -463,16 +556,10 @@ fn run_mode(args: RunArgs) -> Result<Mode, Error> {
         ));
     }
     let config: Config = config::load(args.config.as_deref())?;
+    let collector = collector_config(args.max_traces, args.max_body_size, &config)?;
     let jaeger_url = args.jaeger_url.or(config.collector.jaeger_url);
     let otlp = args.otlp_endpoint.or(config.collector.otlp_endpoint);
     let jaeger_bin = args.jaeger_bin.or(config.collector.jaeger_bin);
-    let mut collector = CollectorConfig::default();
-    if let Some(max) = args.max_traces.or(config.collector.max_traces) {
-        if max == 0 {
-            return Err(Error::Usage("--max-traces must be at least 1".into()));
-        }
-        collector.max_traces = max;
-    }
     let backend = match (jaeger_url, otlp) {
         (None, None) => match jaeger_bin {
             None => BackendChoice::Embedded(collector),
@@ -820,6 +907,60 @@ mod tests {
         assert_eq!(up.ui_port, 0);
         let err = mode(&["tracelab", "up", "--port", "front-proxy", "s.rhai"]).unwrap_err();
         assert!(err.to_string().contains("write COMPONENT=PORT"), "{err}");
+    }
+
+    #[test]
+    fn the_collector_listens_on_loopback_and_jaegers_ports_unless_told() {
+        let Mode::Collector(c) = mode(&["tracelab", "collector"]).unwrap() else {
+            panic!("not collector");
+        };
+        assert_eq!((c.ui_port, c.otlp_port), (16686, 4318));
+        assert!(c.bind_ip.is_loopback());
+        assert_eq!(c.collector.max_body_bytes, 16 * 1024 * 1024);
+        let Mode::Collector(c) = mode(&[
+            "tracelab",
+            "collector",
+            "--bind",
+            "0.0.0.0",
+            "--max-body-size",
+            "64KiB",
+            "--max-traces",
+            "10",
+        ])
+        .unwrap() else {
+            panic!("not collector");
+        };
+        assert!(c.bind_ip.is_unspecified());
+        assert_eq!(c.collector.max_body_bytes, 64 * 1024);
+        assert_eq!(c.collector.max_traces, 10);
+    }
+
+    #[test]
+    fn a_body_size_limit_needs_a_size_above_zero() {
+        let Mode::Run(run) = mode(&["tracelab", "--max-body-size", "1000", "a.rhai"]).unwrap()
+        else {
+            panic!("not a run");
+        };
+        let BackendChoice::Embedded(config) = run.settings.backend else {
+            panic!("not embedded");
+        };
+        assert_eq!(config.max_body_bytes, 1000);
+        for bad in ["0", "lots", "-5"] {
+            let err = mode(&["tracelab", "--max-body-size", bad, "a.rhai"]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn up_can_switch_tracing_off() {
+        let Mode::Up(up) = mode(&["tracelab", "up", "s.rhai"]).unwrap() else {
+            panic!("not up");
+        };
+        assert!(up.tracing);
+        let Mode::Up(up) = mode(&["tracelab", "up", "--no-tracing", "s.rhai"]).unwrap() else {
+            panic!("not up");
+        };
+        assert!(!up.tracing);
     }
 
     #[test]

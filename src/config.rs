@@ -10,6 +10,7 @@
 //! otlp_endpoint = "http://localhost:4318" # ... and export to it
 //! # jaeger_bin = "/path/to/jaeger"        # or, instead, start one per run
 //! max_traces = 100000                     # embedded collector bound
+//! max_body_size = "16MiB"                 # larger exports are answered 413
 //! wait_timeout = "10s"                    # how long to wait for traces
 //!
 //! [report]
@@ -41,6 +42,8 @@ pub struct CollectorDefaults {
     pub otlp_endpoint: Option<String>,
     pub jaeger_bin: Option<PathBuf>,
     pub max_traces: Option<usize>,
+    /// The largest export body the embedded collector accepts.
+    pub max_body_size: Option<bytesize::ByteSize>,
     #[serde(default, with = "humantime_serde_opt")]
     pub wait_timeout: Option<Duration>,
 }
@@ -127,6 +130,20 @@ mod tests {
         let err = parse("[collector]\njaeger_ulr = \"x\"\n").unwrap_err();
         assert!(err.contains("unknown field `jaeger_ulr`"), "{err}");
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn a_body_size_limit_reads_with_units_or_as_bytes() {
+        let config = parse("[collector]\nmax_body_size = \"2MiB\"\n").unwrap();
+        assert_eq!(
+            config.collector.max_body_size.map(|s| s.as_u64()),
+            Some(2 * 1024 * 1024)
+        );
+        let config = parse("[collector]\nmax_body_size = 1000\n").unwrap();
+        assert_eq!(
+            config.collector.max_body_size.map(|s| s.as_u64()),
+            Some(1000)
+        );
     }
 
     #[test]

@@ -83,6 +83,16 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
             anstream::print!("{}", report::human::render_lab_stopped(&stopped));
             Ok(error::EXIT_PASSED)
         }
+        Mode::Collector(options) => {
+            let shutdown = watch_signals()?;
+            let collector = collector::standalone::start(&options).await?;
+            anstream::print!("{}", collector::standalone::describe(&collector));
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            shutdown.await;
+            let held = collector::standalone::stop(collector).await;
+            anstream::print!("{}", collector::standalone::describe_stopped(&held));
+            Ok(error::EXIT_PASSED)
+        }
         Mode::Traces(options) => {
             let listing = traces::find(&options).await?;
             let text = report::human::render_traces(&listing, options.list, options.tags);

@@ -10,6 +10,12 @@ use tracelab::report::human::Verbosity;
 use tracelab::report::progress::ProgressBars;
 use tracelab::run::{Observer, Silent};
 
+// mimalloc over glibc's malloc: a fifth of the mesh's CPU went to malloc
+// and free, and glibc's per-thread arenas bloated the collector's memory
+// (docs/benchmarks.md has the numbers).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let mode = match Cli::parse().into_mode() {
         Ok(mode) => mode,

@@ -314,7 +314,17 @@ async fn drive(
         .min()
         .unwrap_or_else(gather::now_us)
         .saturating_sub(1_000_000);
+    let trace_ids: Vec<String> = runs
+        .iter()
+        .flat_map(|r| r.records.iter().filter(|rec| rec.sampled))
+        .filter_map(|rec| rec.trace_id.clone())
+        .collect();
     let client = backend.client().map_err(|e| Error::Infra(e.to_string()))?;
+    let mesh: &RunningMesh = mesh;
+    // Programs' spans are their own: no exact count with them.
+    let settled = move || {
+        if programs { None } else { mesh.settled_spans() }
+    };
     let wanted = Wanted {
         services: &services,
         request_ids: &request_ids,
@@ -322,6 +332,8 @@ async fn drive(
         start_us,
         max_limit: backend.max_search_depth(),
         settle_always: programs,
+        trace_ids: &trace_ids,
+        settled: &settled,
     };
     let gathered = if request_ids.is_empty() {
         Gathered {

@@ -7,11 +7,10 @@
 //! proxy on 8000); the collector on Jaeger's: the viewer and query API on
 //! 16686, OTLP/HTTP on 4318. Every port can be moved by a flag.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-use tokio::net::TcpListener;
-
+use crate::collector::standalone::bind;
 use crate::collector::{CollectorConfig, RunningCollector};
 use crate::error::Error;
 use crate::mesh::telemetry::{DeliveryStats, ExportSettings};
@@ -32,6 +31,8 @@ pub struct UpOptions {
     /// Components moved to another port (`--port NAME=PORT`, 0 = free).
     pub ports: Vec<(String, u16)>,
     pub collector: CollectorConfig,
+    /// Off (`--no-tracing`): the topology serves without spans.
+    pub tracing: bool,
 }
 
 pub struct RunningLab {
@@ -58,6 +59,7 @@ pub async fn start(options: &UpOptions) -> Result<RunningLab, Error> {
 
     let mut mesh_options = MeshOptions::new(ExportSettings::new(otlp_traces_url.clone()));
     mesh_options.ephemeral_ports = false;
+    mesh_options.tracing = options.tracing;
     let mesh = match RunningMesh::start(&scenario, &mesh_options).await {
         Ok(mesh) => mesh,
         Err(e) => {
@@ -129,19 +131,6 @@ fn move_components(scenario: &mut Scenario, ports: &[(String, u16)]) -> Result<(
         component.port = Some(*port);
     }
     Ok(())
-}
-
-async fn bind(ip: IpAddr, port: u16, what: &str, flag: &str) -> Result<TcpListener, Error> {
-    let addr = SocketAddr::new(ip, port);
-    TcpListener::bind(addr).await.map_err(|e| {
-        Error::Infra(match e.kind() {
-            std::io::ErrorKind::AddrInUse => format!(
-                "{what} cannot listen on {addr}: port {port} is already in use \
-                 (a Jaeger, or another `tracelab up`?); choose another with {flag} PORT"
-            ),
-            _ => format!("{what} cannot listen on {addr}: {e}"),
-        })
-    })
 }
 
 /// The URL of the first traffic block (the sandbox's `/trace/1` on the

@@ -3,17 +3,29 @@
 //!
 //! A trace is the run's when one of its spans carries the `x-request-id` of
 //! one of the run's requests. Asserting on a half-arrived trace is the most
-//! common bug of trace-testing tools, so this polls until every sampled
-//! request has a trace and the span count holds still between two polls,
-//! or a timeout passes (then the report says the traces may be incomplete).
+//! common bug of trace-testing tools, so this polls until the traces are
+//! complete, or a timeout passes (then the report says they may not be).
+//!
+//! Complete is known exactly when the mesh can say how many spans it
+//! delivered ([`Wanted::settled`]): the traces the edge named (by id, in
+//! bounded batches) holding exactly that many spans, one poll. Otherwise
+//! (programs, peers, a failed export, propagation that starts new traces)
+//! every service is searched, and complete means every sampled request has
+//! a trace and the span count held still between two polls.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, TryStreamExt};
 
 use crate::jaeger::client::{ClientError, JaegerClient, TraceQuery};
 use crate::jaeger::model::Trace;
 
 pub const REQUEST_ID_TAG: &str = "guid:x-request-id";
+/// Trace ids per `GET /api/traces?traceID=...`: bounds each answer's size.
+const IDS_PER_FETCH: usize = 100;
+/// Fetches in flight at once.
+const FETCHES_IN_FLIGHT: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct WaitSettings {
@@ -50,6 +62,11 @@ pub struct Wanted<'a> {
     /// sampled request has a trace: other programs' spans (external
     /// processes) arrive on their own schedule.
     pub settle_always: bool,
+    /// The trace ids the edge reported for sampled requests.
+    pub trace_ids: &'a [String],
+    /// The exact number of spans the run's traces hold, when the mesh
+    /// knows it at this moment (see `RunningMesh::settled_spans`).
+    pub settled: &'a (dyn Fn() -> Option<u64> + Send + Sync),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -75,12 +92,15 @@ pub async fn gather(
     let mut stable_since: Option<Instant> = None;
     let mut polls = 0;
     loop {
-        let mut gathered = poll(client, wanted).await?;
+        let (mut gathered, exact) = poll(client, wanted).await?;
         polls += 1;
-        let covered = wanted
-            .sampled_ids
-            .iter()
-            .all(|id| gathered.by_request.contains_key(id));
+        let covered = covers(&gathered, wanted);
+        if exact && covered {
+            gathered.complete = true;
+            gathered.waited = started.elapsed();
+            gathered.polls = polls;
+            return Ok(gathered);
+        }
         let stable = previous == Some(gathered.spans);
         if stable {
             stable_since.get_or_insert_with(Instant::now);
@@ -100,11 +120,58 @@ pub async fn gather(
     }
 }
 
-async fn poll(client: &JaegerClient, wanted: &Wanted<'_>) -> Result<Gathered, ClientError> {
+fn covers(gathered: &Gathered, wanted: &Wanted<'_>) -> bool {
+    wanted
+        .sampled_ids
+        .iter()
+        .all(|id| gathered.by_request.contains_key(id))
+}
+
+/// One look at the backend; `true` with it when the traces found hold
+/// exactly the spans the mesh delivered (nothing more can come).
+async fn poll(client: &JaegerClient, wanted: &Wanted<'_>) -> Result<(Gathered, bool), ClientError> {
+    let mut traces: BTreeMap<String, Trace> = BTreeMap::new();
+    let settled = (wanted.settled)();
+    if settled.is_some() && !wanted.trace_ids.is_empty() {
+        for trace in fetch_by_id(client, wanted.trace_ids).await? {
+            if carries_any(&trace, wanted.request_ids) {
+                traces.insert(trace.trace_id.clone(), trace);
+            }
+        }
+        let gathered = summarize(traces, wanted);
+        if settled == Some(gathered.spans as u64) && covers(&gathered, wanted) {
+            return Ok((gathered, true));
+        }
+        traces = gathered.traces;
+    }
+    search_services(client, wanted, &mut traces).await?;
+    let gathered = summarize(traces, wanted);
+    let exact = settled.is_some()
+        && settled == (wanted.settled)()
+        && settled == Some(gathered.spans as u64);
+    Ok((gathered, exact))
+}
+
+/// The traces with these ids, a bounded batch per request.
+async fn fetch_by_id(client: &JaegerClient, ids: &[String]) -> Result<Vec<Trace>, ClientError> {
+    let batches: Vec<Vec<Trace>> = futures_util::stream::iter(ids.chunks(IDS_PER_FETCH))
+        .map(|chunk| client.traces_by_id(chunk))
+        .buffer_unordered(FETCHES_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(batches.into_iter().flatten().collect())
+}
+
+/// Every trace with a span of one of the scenario's services in the run's
+/// time window, added to `traces`.
+async fn search_services(
+    client: &JaegerClient,
+    wanted: &Wanted<'_>,
+    traces: &mut BTreeMap<String, Trace>,
+) -> Result<(), ClientError> {
     let end_us = now_us() + 60_000_000;
     // Jaeger rejects a search deeper than its max_traces (100000 by default).
     let limit = (wanted.request_ids.len() * 3 + 100).min(wanted.max_limit.max(1));
-    let mut traces: BTreeMap<String, Trace> = BTreeMap::new();
     for service in wanted.services {
         let query = TraceQuery {
             start_us: Some(wanted.start_us),
@@ -118,6 +185,11 @@ async fn poll(client: &JaegerClient, wanted: &Wanted<'_>) -> Result<Gathered, Cl
             }
         }
     }
+    Ok(())
+}
+
+/// The traces with their spans counted and their request ids indexed.
+fn summarize(traces: BTreeMap<String, Trace>, wanted: &Wanted<'_>) -> Gathered {
     let mut by_request: HashMap<String, Vec<String>> = HashMap::new();
     let mut spans = 0;
     for trace in traces.values() {
@@ -135,12 +207,12 @@ async fn poll(client: &JaegerClient, wanted: &Wanted<'_>) -> Result<Gathered, Cl
                 .push(trace.trace_id.clone());
         }
     }
-    Ok(Gathered {
+    Gathered {
         traces,
         by_request,
         spans,
         ..Default::default()
-    })
+    }
 }
 
 fn carries_any(trace: &Trace, ids: &HashSet<String>) -> bool {

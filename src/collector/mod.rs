@@ -8,7 +8,7 @@
 //! real Jaeger; tests/conformance holds it to that against the real binary.
 //! The mesh exports to it; the assertions query it. `viewer` serves a small
 //! trace viewer for people, drawn by `crate::report::web` over the same
-//! query API.
+//! query API; `standalone` runs it alone (`tracelab collector`).
 
 pub mod adjust;
 pub mod go_json;
@@ -17,6 +17,7 @@ pub mod http;
 pub mod otlp;
 pub mod query;
 pub mod span;
+pub mod standalone;
 pub mod store;
 pub mod viewer;
 pub mod zipkin;

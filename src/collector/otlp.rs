@@ -23,8 +23,8 @@ use prost::Message;
 use super::go_json;
 use super::go_text;
 use super::span::{
-    SearchAttributes, SpanKind, StatusCode, StoredLog, StoredProcess, StoredRef, StoredSpan, Tag,
-    TagValue, TraceId, span_id_from_bytes,
+    SearchAttributes, SpanAttributes, SpanKind, StatusCode, StoredLog, StoredProcess, StoredRef,
+    StoredSpan, Tag, TagValue, TraceId, span_id_from_bytes,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -221,19 +221,27 @@ fn translate_span(
     }
     let warnings = warnings_of(&span.attributes);
 
-    let mut tags = Vec::new();
+    let mut tags = Vec::with_capacity(span.attributes.len() + 6);
     if !scope.name.is_empty() {
         tags.push(Tag::string("otel.scope.name", scope.name.clone()));
     }
     if !scope.version.is_empty() {
         tags.push(Tag::string("otel.scope.version", scope.version.clone()));
     }
+    // Searches read the attributes from their tags unless one is left out.
+    let text_search = (!warnings.is_empty()).then(|| search_attributes(&span.attributes));
+    let first_attribute_tag = tags.len();
+    // Moved, not copied: the decoded request is dropped after this.
     tags.extend(
-        span.attributes
-            .iter()
+        std::mem::take(&mut span.attributes)
+            .into_iter()
             .filter(|kv| warnings.is_empty() || kv.key != WARNINGS_ATTRIBUTE)
-            .map(attribute_tag),
+            .map(owned_attribute_tag),
     );
+    let span_search = match text_search {
+        None => SpanAttributes::Tags(first_attribute_tag..tags.len()),
+        Some(text) => SpanAttributes::Text(text),
+    };
     if kind != SpanKind::Unspecified {
         tags.push(Tag::string("span.kind", kind.as_str()));
     }
@@ -281,7 +289,7 @@ fn translate_span(
         logs,
         process: Arc::clone(process),
         search: SearchAttributes {
-            span: search_attributes(&span.attributes),
+            span: span_search,
             scope: search_attributes(&scope.attributes),
             events: span
                 .events
@@ -347,6 +355,17 @@ fn warnings_of(attrs: &[KeyValue]) -> Vec<String> {
             .collect(),
         Some(other) => vec![value_text(Some(other))],
     }
+}
+
+/// [`attribute_tag`], moving a string attribute's key and value.
+fn owned_attribute_tag(mut kv: KeyValue) -> Tag {
+    if let Some(any_value::Value::StringValue(value)) =
+        kv.value.as_mut().and_then(|v| v.value.as_mut())
+    {
+        let value = std::mem::take(value);
+        return Tag::new(std::mem::take(&mut kv.key), TagValue::Str(value));
+    }
+    attribute_tag(&kv)
 }
 
 /// An attribute as a Jaeger tag of the matching type.

@@ -4,13 +4,18 @@
 //!
 //! Tags keep their types and the translator's order; the adjusters
 //! ([`super::adjust`]) sort and rewrite them per query. Beside them the span
-//! keeps the raw attributes Jaeger v2 searches (a `tag=` filter matches
-//! attributes, not derived tags such as `span.kind`).
+//! keeps where the raw attributes Jaeger v2 searches are (a `tag=` filter
+//! matches attributes, not derived tags such as `span.kind`): usually a
+//! range of its tags, read as text when searched, so nothing is stored twice.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::ops::Range;
 use std::sync::Arc;
 
-use super::go_text;
+use base64::Engine as _;
+
+use super::{go_json, go_text};
 
 /// 128-bit trace id; Jaeger prints it as 16 hex digits when the high half is 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -137,6 +142,22 @@ impl Tag {
         Tag::new(key, TagValue::Str(value.into()))
     }
 
+    /// pdata's `Value.AsString` of the attribute this tag was made from:
+    /// what a tag search compares (lists and maps are already that text).
+    pub fn search_text(&self) -> Cow<'_, str> {
+        match &self.value {
+            TagValue::Str(s) => Cow::Borrowed(s),
+            TagValue::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            TagValue::Int(i) => Cow::Owned(i.to_string()),
+            TagValue::Float(f) if !f.is_finite() => Cow::Owned(format!(
+                "json: unsupported value: {}",
+                go_json::go_float_g(*f)
+            )),
+            TagValue::Float(f) => Cow::Owned(go_json::float_text(*f)),
+            TagValue::Binary(b) => Cow::Owned(base64::engine::general_purpose::STANDARD.encode(b)),
+        }
+    }
+
     /// Jaeger's `KeyValue.Compare`: key, then type, then value.
     pub fn compare(&self, other: &Tag) -> Ordering {
         self.key
@@ -183,13 +204,29 @@ pub struct StoredProcess {
     pub search_attrs: Vec<(String, String)>,
 }
 
-/// Attributes as text (pdata's `AsString`), in order, where a tag search
-/// looks: the span's, its scope's, and each event's.
+/// Where a tag search looks, in order: the span's attributes, its
+/// scope's, and each event's (as text, pdata's `AsString`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchAttributes {
-    pub span: Vec<(String, String)>,
+    pub span: SpanAttributes,
     pub scope: Vec<(String, String)>,
     pub events: Vec<Vec<(String, String)>>,
+}
+
+/// A span's own attributes, for tag searches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SpanAttributes {
+    /// `tags[range]`: one tag per attribute, in order (the usual case).
+    Tags(Range<usize>),
+    /// As text, kept apart: some attribute has no tag of its own (the
+    /// warnings Jaeger's sanitizers add are not tags).
+    Text(Vec<(String, String)>),
+}
+
+impl Default for SpanAttributes {
+    fn default() -> Self {
+        SpanAttributes::Tags(0..0)
+    }
 }
 
 /// pcommon `Map.Get`: the first attribute with the key.
@@ -242,7 +279,15 @@ impl StoredSpan {
     /// scope, resource or event attributes, first value of each key)?
     pub fn has_attribute(&self, key: &str, value: &str) -> bool {
         let matches = |attrs: &[(String, String)]| first_value(attrs, key) == Some(value);
-        matches(&self.search.span)
+        let in_span = match &self.search.span {
+            SpanAttributes::Text(attrs) => matches(attrs),
+            SpanAttributes::Tags(range) => self
+                .tags
+                .get(range.clone())
+                .and_then(|tags| tags.iter().find(|t| t.key == key))
+                .is_some_and(|t| t.search_text() == value),
+        };
+        in_span
             || matches(&self.search.scope)
             || matches(&self.process.search_attrs)
             || self.search.events.iter().any(|e| matches(e))

@@ -93,7 +93,8 @@ struct Inner {
     traces: HashMap<TraceId, StoredTrace>,
     /// Oldest first; a trace enters when its first span arrives.
     order: VecDeque<TraceId>,
-    operations: BTreeMap<String, BTreeSet<(String, SpanKind)>>,
+    /// Service → operation → kinds: names are copied once, not per span.
+    operations: BTreeMap<String, BTreeMap<String, BTreeSet<SpanKind>>>,
     evicted: u64,
 }
 
@@ -115,11 +116,7 @@ impl Store {
             .fetch_add(spans.len() as u64, Ordering::Relaxed);
         let mut inner = self.inner.write().expect("store lock poisoned");
         for span in spans {
-            inner
-                .operations
-                .entry(span.process.service_name.clone())
-                .or_default()
-                .insert((span.operation.clone(), span.kind));
+            inner.index_operation(&span);
             let trace_id = span.trace_id;
             match inner.traces.get_mut(&trace_id) {
                 Some(trace) => trace.push(Arc::new(span)),
@@ -172,8 +169,9 @@ impl Store {
             .get(service)
             .map(|ops| {
                 ops.iter()
+                    .flat_map(|(name, kinds)| kinds.iter().map(move |k| (name, *k)))
                     .filter(|(_, k)| kind.is_none_or(|want| *k == want))
-                    .cloned()
+                    .map(|(name, k)| (name.clone(), k))
                     .collect()
             })
             .unwrap_or_default()
@@ -189,10 +187,28 @@ impl Store {
     }
 }
 
+impl Inner {
+    fn index_operation(&mut self, span: &StoredSpan) {
+        let service = &span.process.service_name;
+        if !self.operations.contains_key(service) {
+            self.operations.insert(service.clone(), BTreeMap::new());
+        }
+        let operations = self.operations.get_mut(service).expect("just inserted");
+        match operations.get_mut(&span.operation) {
+            Some(kinds) => {
+                kinds.insert(span.kind);
+            }
+            None => {
+                operations.insert(span.operation.clone(), BTreeSet::from([span.kind]));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::collector::span::{SearchAttributes, StoredProcess, StoredRef};
+    use crate::collector::span::{SearchAttributes, SpanAttributes, StoredProcess, StoredRef};
 
     pub(crate) fn span(trace: u128, id: u64, service: &str, op: &str) -> StoredSpan {
         StoredSpan {
@@ -212,7 +228,7 @@ pub(crate) mod tests {
                 search_attrs: vec![],
             }),
             search: SearchAttributes {
-                span: vec![("http.status_code".into(), "200".into())],
+                span: SpanAttributes::Text(vec![("http.status_code".into(), "200".into())]),
                 ..Default::default()
             },
             warnings: vec![],

@@ -68,8 +68,9 @@ pub struct EnvoySpan {
 }
 
 impl EnvoySpan {
+    /// No tracer (tracing switched off): a span that records nothing.
     pub fn start(
-        tracer: &SdkTracer,
+        tracer: Option<&SdkTracer>,
         counters: &Arc<ExportCounters>,
         operation: impl Into<Cow<'static, str>>,
         kind: SpanKind,
@@ -77,11 +78,19 @@ impl EnvoySpan {
         parent: Option<&SpanContext>,
         facts: &RequestFacts<'_>,
     ) -> EnvoySpan {
+        let Some(tracer) = tracer else {
+            return EnvoySpan {
+                span: None,
+                counters: Arc::clone(counters),
+            };
+        };
         let parent_cx = match parent {
             Some(sc) => Context::new().with_remote_span_context(sc.clone()),
             None => Context::new(),
         };
-        let attributes = vec![
+        // Room for the three tags `end` adds, so the list is never regrown.
+        let mut attributes = Vec::with_capacity(15);
+        attributes.extend([
             KeyValue::new("component", "proxy"),
             KeyValue::new("node_id", node_id.to_string()),
             KeyValue::new("guid:x-request-id", facts.request_id.to_string()),
@@ -100,13 +109,16 @@ impl EnvoySpan {
             KeyValue::new("request_size", facts.request_size.to_string()),
             KeyValue::new("upstream_cluster", facts.upstream_cluster.to_string()),
             KeyValue::new("upstream_cluster.name", facts.upstream_cluster.to_string()),
-        ];
+        ]);
         let span = tracer
             .span_builder(operation)
             .with_kind(kind)
             .with_start_time(SystemTime::now())
             .with_attributes(attributes)
             .start_with_context(tracer, &parent_cx);
+        if span.span_context().is_sampled() {
+            counters.started.fetch_add(1, Ordering::SeqCst);
+        }
         EnvoySpan {
             span: Some(span),
             counters: Arc::clone(counters),
@@ -143,7 +155,7 @@ impl EnvoySpan {
             span.set_status(Status::error(""));
         }
         if span.span_context().is_sampled() {
-            self.counters.ended.fetch_add(1, Ordering::Relaxed);
+            self.counters.ended.fetch_add(1, Ordering::SeqCst);
         }
         span.end_with_timestamp(SystemTime::now());
     }

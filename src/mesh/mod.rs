@@ -48,6 +48,9 @@ pub struct MeshOptions {
     pub ports: HashMap<String, u16>,
     /// Ignore fixed ports from the script and pick free ones.
     pub ephemeral_ports: bool,
+    /// Off: components create and export no spans and pass no trace
+    /// context on (`tracelab up --no-tracing`, to measure what tracing costs).
+    pub tracing: bool,
 }
 
 impl MeshOptions {
@@ -59,6 +62,7 @@ impl MeshOptions {
             peers: HashMap::new(),
             ports: HashMap::new(),
             ephemeral_ports: true,
+            tracing: true,
         }
     }
 }
@@ -164,16 +168,20 @@ impl RunningMesh {
                 continue;
             }
             let counters = Arc::new(ExportCounters::default());
-            let provider = telemetry::provider(
-                &component.name,
-                &options.export,
-                component.sampling,
-                SeededIdGenerator::new(scenario.seed, &component.name),
-                Arc::clone(&counters),
-            )?;
+            let provider = if options.tracing {
+                Some(telemetry::provider(
+                    &component.name,
+                    &options.export,
+                    component.sampling,
+                    SeededIdGenerator::new(scenario.seed, &component.name),
+                    Arc::clone(&counters),
+                )?)
+            } else {
+                None
+            };
             let runtime = Arc::new(ComponentRuntime {
                 spec: component.clone(),
-                tracer: provider.tracer("tracelab"),
+                tracer: provider.as_ref().map(|p| p.tracer("tracelab")),
                 counters: Arc::clone(&counters),
                 directory: Arc::clone(&directory),
                 upstream: upstream.clone(),
@@ -184,11 +192,13 @@ impl RunningMesh {
             tasks.push(tokio::spawn(async move {
                 crate::server::serve(listener, runtime, token.cancelled_owned()).await;
             }));
-            telemetry.push(Telemetry {
-                name: component.name.clone(),
-                provider,
-                counters,
-            });
+            if let Some(provider) = provider {
+                telemetry.push(Telemetry {
+                    name: component.name.clone(),
+                    provider,
+                    counters,
+                });
+            }
         }
         let mut peers: Vec<_> = options
             .peers
@@ -301,6 +311,21 @@ impl RunningMesh {
             let _ = wait.await;
         }
         self.delivery()
+    }
+
+    /// How many spans the collector holds from this mesh, when that is
+    /// known exactly: every span started here has ended and was delivered,
+    /// and no peer adds spans of its own. `None` otherwise (spans still
+    /// open or queued, exports that failed, peers). Programs' spans are
+    /// not counted: a caller running programs must not rely on this.
+    pub fn settled_spans(&self) -> Option<u64> {
+        if !self.peers.is_empty() {
+            return None;
+        }
+        self.telemetry
+            .iter()
+            .map(|t| t.counters.settled())
+            .sum::<Option<u64>>()
     }
 
     pub fn delivery(&self) -> Vec<(String, DeliveryStats)> {

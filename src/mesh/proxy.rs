@@ -70,7 +70,7 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
         upstream_cluster: cluster.unwrap_or("-"),
     };
     let span = EnvoySpan::start(
-        &rt.tracer,
+        rt.tracer.as_ref(),
         &rt.counters,
         operation,
         SpanKind::Client,
@@ -80,7 +80,7 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
     );
     let context = span.context();
     let mut reply_headers = HeaderMap::new();
-    if let Ok(value) = HeaderValue::from_str(&traceresponse(&context)) {
+    if let Some(value) = traceresponse(&context) {
         reply_headers.insert("traceresponse", value);
     }
 

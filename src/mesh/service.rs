@@ -56,7 +56,7 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
         upstream_cluster: LOCAL_CLUSTER,
     };
     let span = EnvoySpan::start(
-        &rt.tracer,
+        rt.tracer.as_ref(),
         &rt.counters,
         operation,
         SpanKind::Server,
@@ -82,7 +82,7 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
 
     let context = span.context();
     let (status, body, mut headers) = run_handler(rt, handler, roll, &context, &request_id).await;
-    if let Ok(value) = HeaderValue::from_str(&traceresponse(&context)) {
+    if let Some(value) = traceresponse(&context) {
         headers.insert("traceresponse", value);
     }
     span.finish(&ResponseFacts {
@@ -189,7 +189,7 @@ async fn make_call(
         upstream_cluster: &call.service,
     };
     let span = EnvoySpan::start(
-        &rt.tracer,
+        rt.tracer.as_ref(),
         &rt.counters,
         operation,
         SpanKind::Client,

@@ -50,6 +50,8 @@ impl ExportSettings {
 /// Delivery counts for one component's exporter.
 #[derive(Debug, Default)]
 pub struct ExportCounters {
+    /// Sampled spans started (ended or not).
+    pub started: AtomicU64,
     pub ended: AtomicU64,
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
@@ -86,6 +88,18 @@ impl DeliveryStats {
 }
 
 impl ExportCounters {
+    /// The spans delivered, if every span started has ended and reached
+    /// the collector: then the collector holds exactly that many.
+    pub fn settled(&self) -> Option<u64> {
+        // Read in the opposite order of updates (started, ended, delivered
+        // only grow, each at most the one before): equal reads mean equal
+        // counts at one instant.
+        let delivered = self.delivered.load(Ordering::SeqCst);
+        let ended = self.ended.load(Ordering::SeqCst);
+        let started = self.started.load(Ordering::SeqCst);
+        (delivered == ended && ended == started).then_some(delivered)
+    }
+
     pub fn snapshot(&self) -> DeliveryStats {
         DeliveryStats {
             ended: self.ended.load(Ordering::Relaxed),
@@ -108,7 +122,7 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
         let result = self.inner.export(batch).await;
         match &result {
             Ok(()) => {
-                self.counters.delivered.fetch_add(n, Ordering::Relaxed);
+                self.counters.delivered.fetch_add(n, Ordering::SeqCst);
             }
             Err(e) => {
                 self.counters.failed.fetch_add(n, Ordering::Relaxed);

@@ -1,8 +1,9 @@
 //! The traffic generator: sends a scenario's requests into the mesh and
 //! records, per request, its id, status, latency and trace id.
 //!
-//! Closed model: `concurrency` workers, each sending its next request when
-//! the last one answered (slow answers slow the load). Open model: requests
+//! Closed model: `concurrency` workers, each with its own keep-alive
+//! connection (`connection`), sending its next request when the last one
+//! answered (slow answers slow the load). Open model: requests
 //! leave on a fixed schedule, `rate` per second, however slow the answers
 //! (what real users do; latency then includes queueing).
 //!
@@ -10,6 +11,7 @@
 //! tagged with it (`guid:x-request-id`), which is how the assertions find
 //! the traces of a traffic block in Jaeger, even when propagation broke.
 
+pub mod connection;
 pub mod stats;
 
 use std::sync::Arc;
@@ -19,8 +21,9 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
+use self::connection::Connection;
 use crate::mesh::component::new_request_id;
-use crate::mesh::upstream::Upstream;
+use crate::mesh::upstream::{Upstream, UpstreamFailure, UpstreamResponse};
 use crate::scenario::model::Traffic;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,17 +114,37 @@ struct Shared {
 }
 
 impl Shared {
-    async fn send_one(&self) -> RequestRecord {
-        let record = one_request(
-            &self.client,
-            &self.authority,
-            &self.method,
-            &self.path,
-            &self.headers,
-            &self.body,
-            self.timeout,
-        )
-        .await;
+    /// One request, on `connection` (closed model) or the pooled client
+    /// (open model).
+    async fn send_one(&self, connection: Option<&mut Connection>) -> RequestRecord {
+        let request_id = new_request_id();
+        let mut headers = self.headers.clone();
+        headers.insert(
+            "x-request-id",
+            HeaderValue::from_str(&request_id).expect("a uuid is a valid header value"),
+        );
+        let started = Instant::now();
+        let body = self.body.clone();
+        let result = match connection {
+            Some(connection) => {
+                connection
+                    .send(&self.method, &self.path, headers, body, self.timeout)
+                    .await
+            }
+            None => {
+                self.client
+                    .send(
+                        &self.authority,
+                        &self.method,
+                        &self.path,
+                        headers,
+                        body,
+                        self.timeout,
+                    )
+                    .await
+            }
+        };
+        let record = record(request_id, started.elapsed(), result);
         (self.on_done)(&record);
         record
     }
@@ -141,9 +164,10 @@ async fn closed_model(
         let next = Arc::clone(&next);
         let shared = Arc::clone(&shared);
         tasks.push(tokio::spawn(async move {
+            let mut connection = Connection::new(&shared.authority);
             let mut records = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < requests {
-                records.push(shared.send_one().await);
+                records.push(shared.send_one(Some(&mut connection)).await);
             }
             records
         }));
@@ -173,7 +197,7 @@ async fn open_model(shared: Arc<Shared>, requests: u64, rate: f64) -> Vec<Reques
         };
         let shared = Arc::clone(&shared);
         tasks.push(tokio::spawn(async move {
-            let record = shared.send_one().await;
+            let record = shared.send_one(None).await;
             drop(permit);
             record
         }));
@@ -187,26 +211,11 @@ async fn open_model(shared: Arc<Shared>, requests: u64, rate: f64) -> Vec<Reques
     records
 }
 
-async fn one_request(
-    client: &Upstream,
-    authority: &str,
-    method: &Method,
-    path: &str,
-    base_headers: &HeaderMap,
-    body: &Bytes,
-    timeout: Duration,
+fn record(
+    request_id: String,
+    latency: Duration,
+    result: Result<UpstreamResponse, UpstreamFailure>,
 ) -> RequestRecord {
-    let request_id = new_request_id();
-    let mut headers = base_headers.clone();
-    headers.insert(
-        "x-request-id",
-        HeaderValue::from_str(&request_id).expect("a uuid is a valid header value"),
-    );
-    let started = Instant::now();
-    let result = client
-        .send(authority, method, path, headers, body.clone(), timeout)
-        .await;
-    let latency = started.elapsed();
     match result {
         Ok(response) => {
             let traceresponse = response
