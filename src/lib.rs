@@ -47,11 +47,13 @@ pub mod up;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 pub use error::Error;
 
 use crate::cli::{CheckOptions, Mode, RunOptions};
 use crate::report::{Format, RunReport};
-use crate::run::{Observer, requested_trace, run_scenario, start_backend};
+use crate::run::{Observer, requested_trace, run_scenario_until, start_backend};
 use crate::serve::{ServeOptions, Serving};
 
 /// What the binary does once the command line is understood: the exit code.
@@ -60,7 +62,14 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
         Mode::Run(options) => {
             let report = run_files(&options, observer).await?;
             write_reports(&report, &options)?;
-            Ok(if report.passed {
+            if report.interrupted {
+                anstream::eprintln!(
+                    "tracelab: interrupted: the report covers what ran until the signal"
+                );
+            }
+            Ok(if report.interrupted {
+                error::EXIT_INTERRUPTED
+            } else if report.passed {
                 error::EXIT_PASSED
             } else {
                 error::EXIT_FAILED
@@ -163,28 +172,51 @@ fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Error> 
 
 /// Load every scenario first (a broken script stops the run before anything
 /// starts), then run them one after another.
+///
+/// The first SIGINT/SIGTERM winds the run down: the scenario running stops
+/// its traffic, flushes its spans and reports what arrived; the ones after
+/// it do not run; the report is marked interrupted (exit 130). A second
+/// signal ends the run at once, with no report.
 pub async fn run_files(
     options: &RunOptions,
     observer: Arc<dyn Observer>,
 ) -> Result<RunReport, Error> {
     // Listen before anything starts, so no interrupt finds a process
     // started and no handler to stop it.
-    let interrupt = watch_signals()?;
-    tokio::pin!(interrupt);
+    let mut signals = signals::Interrupts::new()
+        .map_err(|e| Error::Infra(format!("cannot watch for SIGINT/SIGTERM: {e}")))?;
     let scenarios = load_all(&options.files)?;
     // Dropping a half-started backend kills a started Jaeger.
     let backend = tokio::select! {
         biased;
-        () = &mut interrupt => return Err(Error::Interrupted),
+        () = signals.recv() => return Err(Error::Interrupted),
         backend = start_backend(&options.settings) => backend?,
     };
+    let stop = CancellationToken::new();
     let run_all = async {
         let mut reports = Vec::new();
         for scenario in &scenarios {
+            if stop.is_cancelled() {
+                break;
+            }
             let observer = Arc::clone(&observer);
-            reports.push(run_scenario(scenario, &backend, &options.settings, observer).await?);
+            reports.push(
+                run_scenario_until(scenario, &backend, &options.settings, observer, &stop).await?,
+            );
         }
         let mut report = RunReport::new(reports);
+        if stop.is_cancelled() {
+            report.interrupted = true;
+            report.passed = false;
+            let ran = report.scenarios.len();
+            if ran < scenarios.len() {
+                report.warnings.push(format!(
+                    "interrupted: {} of {} scenarios did not run",
+                    scenarios.len() - ran,
+                    scenarios.len()
+                ));
+            }
+        }
         if let Some(id) = &options.settings.show_trace {
             match requested_trace(&backend, id).await {
                 Ok(Some(shown)) => report.shown_trace = Some(shown),
@@ -196,12 +228,25 @@ pub async fn run_files(
         }
         Ok(report)
     };
-    let result = tokio::select! {
-        biased;
-        () = &mut interrupt => Err(Error::Interrupted),
-        // A Jaeger that dies mid-run ends the run now, not after the traffic.
-        () = backend.died() => Err(Error::Infra("Jaeger stopped during the run".into())),
-        result = run_all => result,
+    // A block, so the run is dropped before the backend stops.
+    let result = {
+        tokio::pin!(run_all);
+        loop {
+            tokio::select! {
+                biased;
+                () = signals.recv() => {
+                    if stop.is_cancelled() {
+                        break Err(Error::Interrupted);
+                    }
+                    stop.cancel();
+                }
+                // A Jaeger that dies mid-run ends the run now, not after the traffic.
+                () = backend.died() => {
+                    break Err(Error::Infra("Jaeger stopped during the run".into()));
+                }
+                result = &mut run_all => break result,
+            }
+        }
     };
     let result = match result {
         Err(Error::Infra(message)) => Err(Error::Infra(backend.explain(message))),

@@ -2,13 +2,19 @@
 //! gather → assertions → report model. Whatever fails, the mesh and the
 //! collector are stopped (spans flushed) before the error is returned.
 //!
+//! A run told to stop (Ctrl-C: [`run_scenario_until`]) sends no more
+//! requests, lets those in flight finish, flushes, gathers what arrived
+//! (waiting less) and reports it, marked interrupted.
+//!
 //! The report model gets everything its renderers draw (the waterfall of
 //! the slowest trace, expected-beside-actual trees of failed shapes) here,
 //! so renderers never query a collector.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use tokio_util::sync::CancellationToken;
 
 use crate::assert::gather::{self, Gathered, WaitSettings, Wanted};
 use crate::assert::{self, Outcome, OutcomeSource};
@@ -72,6 +78,9 @@ pub async fn start_backend(settings: &RunSettings) -> Result<Backend, Error> {
         .map_err(|e| Error::Infra(e.to_string()))
 }
 
+/// How long an interrupted run waits for the traces of what it sent.
+const INTERRUPTED_WAIT: Duration = Duration::from_secs(3);
+
 /// Run one scenario against a started backend; the caller stops the backend
 /// (so several scenarios share one, and tests can read it afterwards).
 pub async fn run_scenario(
@@ -79,6 +88,25 @@ pub async fn run_scenario(
     backend: &Backend,
     settings: &RunSettings,
     observer: Arc<dyn Observer>,
+) -> Result<ScenarioReport, Error> {
+    run_scenario_until(
+        scenario,
+        backend,
+        settings,
+        observer,
+        &CancellationToken::new(),
+    )
+    .await
+}
+
+/// [`run_scenario`], wound down early once `stop` is cancelled: the report
+/// then covers what was sent and says it was interrupted.
+pub async fn run_scenario_until(
+    scenario: &Scenario,
+    backend: &Backend,
+    settings: &RunSettings,
+    observer: Arc<dyn Observer>,
+    stop: &CancellationToken,
 ) -> Result<ScenarioReport, Error> {
     let clock = Instant::now();
     observer.phase(&scenario.name, "starting the mesh");
@@ -90,7 +118,7 @@ pub async fn run_scenario(
         .await
         .map_err(|e| mesh_error(scenario, e))?;
 
-    let result = drive(scenario, settings, backend, &mut mesh, observer).await;
+    let result = drive(scenario, settings, backend, &mut mesh, observer, stop).await;
     let delivery = mesh.stop().await;
     let evicted = backend.evicted_traces() - evicted_before;
     let info = CollectorInfo {
@@ -99,6 +127,7 @@ pub async fn run_scenario(
         otlp_traces_url: backend.otlp_traces_url(),
     };
     let (runs, gathered, components) = result?;
+    let interrupted = stop.is_cancelled();
 
     let outcomes = assert::evaluate(scenario, &runs, &gathered);
     let mut total = DeliveryStats::default();
@@ -106,6 +135,13 @@ pub async fn run_scenario(
         total.add(stats);
     }
     let mut warnings = Vec::new();
+    if interrupted {
+        let sent: usize = runs.iter().map(|r| r.records.len()).sum();
+        let planned: u64 = scenario.traffic.iter().map(|t| t.requests).sum();
+        warnings.push(format!(
+            "interrupted: {sent} of {planned} requests sent; the checks judged what arrived from them"
+        ));
+    }
     if total.undelivered() > 0 {
         warnings.push(format!(
             "{} of {} spans did not reach the collector{}",
@@ -129,7 +165,7 @@ pub async fn run_scenario(
             gathered.waited.as_secs_f64()
         ));
     }
-    let passed = outcomes.iter().all(|o| o.passed);
+    let passed = !interrupted && outcomes.iter().all(|o| o.passed);
     let shown_trace = match settings.show_trace {
         Some(_) => None,
         None => waterfall::slowest(gathered.traces.values()).map(|t| ShownTrace {
@@ -169,6 +205,7 @@ pub async fn run_scenario(
         comparisons,
         warnings,
         passed,
+        interrupted,
         duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
     })
 }
@@ -246,6 +283,7 @@ async fn drive(
     backend: &Backend,
     mesh: &mut RunningMesh,
     observer: Arc<dyn Observer>,
+    stop: &CancellationToken,
 ) -> Result<Driven, Error> {
     let peers = mesh.peers().iter().map(|(name, authority)| ComponentInfo {
         name: name.clone(),
@@ -268,13 +306,17 @@ async fn drive(
 
     let mut runs = Vec::new();
     for block in &scenario.traffic {
+        if stop.is_cancelled() {
+            break;
+        }
         let authority = mesh
             .authority_of(&block.target)
             .ok_or_else(|| Error::Infra(format!("{} is not running", block.target)))?
             .to_string();
         observer.traffic_started(&block.name, block.requests);
         let obs = Arc::clone(&observer);
-        let run = traffic::run(block, &authority, Arc::new(move |r| obs.request_done(r))).await;
+        let on_done = Arc::new(move |r: &RequestRecord| obs.request_done(r));
+        let run = traffic::run_until(block, &authority, on_done, stop).await;
         observer.traffic_finished(&block.name);
         runs.push(run);
     }
@@ -335,13 +377,17 @@ async fn drive(
         trace_ids: &trace_ids,
         settled: &settled,
     };
+    let mut wait = settings.wait.clone();
+    if stop.is_cancelled() {
+        wait.timeout = wait.timeout.min(INTERRUPTED_WAIT);
+    }
     let gathered = if request_ids.is_empty() {
         Gathered {
             complete: true,
             ..Default::default()
         }
     } else {
-        gather::gather(&client, &wanted, &settings.wait)
+        gather::gather(&client, &wanted, &wait)
             .await
             .map_err(|e| Error::Infra(format!("reading traces back failed: {e}")))?
     };

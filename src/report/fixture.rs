@@ -93,6 +93,7 @@ fn scenario(name: &str, file: &str) -> ScenarioReport {
         comparisons: vec![],
         warnings: vec![],
         passed: true,
+        interrupted: false,
         duration_ms: 250.0,
     }
 }

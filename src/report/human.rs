@@ -49,13 +49,13 @@ pub fn render(report: &RunReport, verbosity: Verbosity) -> String {
     for w in &report.warnings {
         let _ = writeln!(out, "{} {w}", paint(YELLOW, "warning:"));
     }
-    if report.scenarios.len() > 1 {
+    if report.scenarios.len() > 1 || (report.interrupted && report.scenarios.is_empty()) {
         let passed = report.scenarios.iter().filter(|s| s.passed).count();
         let (checks_passed, checks) = report.checks();
         let _ = writeln!(
             out,
             "{} {passed} of {} scenarios passed, {checks_passed} of {checks} checks",
-            verdict(report.passed),
+            verdict(report.passed, report.interrupted),
             report.scenarios.len()
         );
     }
@@ -81,8 +81,10 @@ fn render_shown_trace(out: &mut String, shown: &ShownTrace, verbosity: Verbosity
     ));
 }
 
-fn verdict(passed: bool) -> String {
-    if passed {
+fn verdict(passed: bool, interrupted: bool) -> String {
+    if interrupted {
+        paint(YELLOW.bold(), "INTERRUPTED")
+    } else if passed {
         paint(GREEN.bold(), "PASS")
     } else {
         paint(RED, "FAIL")
@@ -211,7 +213,7 @@ fn render_scenario(out: &mut String, s: &ScenarioReport, verbosity: Verbosity) {
     let _ = writeln!(
         out,
         "  {} {} of {} checks passed in {:.2} s{}",
-        verdict(s.passed),
+        verdict(s.passed, s.interrupted),
         s.checks_passed(),
         s.outcomes.len(),
         s.duration_ms / 1000.0,

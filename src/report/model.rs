@@ -25,6 +25,8 @@ pub struct RunReport {
     /// Things about the run as a whole the user should know.
     pub warnings: Vec<String>,
     pub passed: bool,
+    /// Stopped by SIGINT/SIGTERM: the scenarios cover what ran until then.
+    pub interrupted: bool,
 }
 
 impl RunReport {
@@ -37,6 +39,7 @@ impl RunReport {
             shown_trace: None,
             warnings: Vec::new(),
             passed,
+            interrupted: false,
         }
     }
 
@@ -82,6 +85,9 @@ pub struct ScenarioReport {
     /// Things the user should know that are not failed checks.
     pub warnings: Vec<String>,
     pub passed: bool,
+    /// Stopped by SIGINT/SIGTERM: traffic, traces and checks cover what was
+    /// sent until then, and the scenario did not pass.
+    pub interrupted: bool,
     pub duration_ms: f64,
 }
 

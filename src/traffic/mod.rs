@@ -7,6 +7,9 @@
 //! leave on a fixed schedule, `rate` per second, however slow the answers
 //! (what real users do; latency then includes queueing).
 //!
+//! A run can be stopped ([`run_until`]): no request starts after that, the
+//! ones in flight finish, and the records say what was sent.
+//!
 //! Each request carries a fresh `x-request-id`; every span of its trace is
 //! tagged with it (`guid:x-request-id`), which is how the assertions find
 //! the traces of a traffic block in Jaeger, even when propagation broke.
@@ -20,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use tokio_util::sync::CancellationToken;
 
 use self::connection::Connection;
 use crate::mesh::component::new_request_id;
@@ -55,6 +59,17 @@ pub async fn run(
     authority: &str,
     on_done: Arc<dyn Fn(&RequestRecord) + Send + Sync>,
 ) -> TrafficRun {
+    run_until(block, authority, on_done, &CancellationToken::new()).await
+}
+
+/// [`run`], sending no new request once `stop` is cancelled (those in
+/// flight finish); the run then holds what was sent.
+pub async fn run_until(
+    block: &Traffic,
+    authority: &str,
+    on_done: Arc<dyn Fn(&RequestRecord) + Send + Sync>,
+    stop: &CancellationToken,
+) -> TrafficRun {
     let started = SystemTime::now();
     let clock = Instant::now();
     let client = Upstream::default();
@@ -85,8 +100,8 @@ pub async fn run(
         on_done,
     });
     let records = match block.rate {
-        Some(rate) => open_model(shared, block.requests, rate).await,
-        None => closed_model(shared, block.requests, block.concurrency).await,
+        Some(rate) => open_model(shared, block.requests, rate, stop).await,
+        None => closed_model(shared, block.requests, block.concurrency, stop).await,
     };
     TrafficRun {
         name: block.name.clone(),
@@ -156,6 +171,7 @@ async fn closed_model(
     shared: Arc<Shared>,
     requests: u64,
     concurrency: usize,
+    stop: &CancellationToken,
 ) -> Vec<RequestRecord> {
     let next = Arc::new(AtomicU64::new(0));
     let workers = concurrency.min(requests as usize).max(1);
@@ -163,10 +179,11 @@ async fn closed_model(
     for _ in 0..workers {
         let next = Arc::clone(&next);
         let shared = Arc::clone(&shared);
+        let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             let mut connection = Connection::new(&shared.authority);
             let mut records = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < requests {
+            while !stop.is_cancelled() && next.fetch_add(1, Ordering::Relaxed) < requests {
                 records.push(shared.send_one(Some(&mut connection)).await);
             }
             records
@@ -184,15 +201,27 @@ async fn closed_model(
 /// `requests` sent `rate` per second on a fixed schedule, each on its own
 /// task, whatever the answers take (up to [`OPEN_MODEL_IN_FLIGHT`] at once:
 /// past that the schedule waits, and the report's rate shows it).
-async fn open_model(shared: Arc<Shared>, requests: u64, rate: f64) -> Vec<RequestRecord> {
+async fn open_model(
+    shared: Arc<Shared>,
+    requests: u64,
+    rate: f64,
+    stop: &CancellationToken,
+) -> Vec<RequestRecord> {
     let interval = Duration::from_secs_f64(1.0 / rate);
     let in_flight = Arc::new(tokio::sync::Semaphore::new(OPEN_MODEL_IN_FLIGHT));
     let start = tokio::time::Instant::now();
     let mut tasks = Vec::with_capacity(requests as usize);
     for i in 0..requests {
         // On schedule from the start, so a late wake-up does not slow the rate.
-        tokio::time::sleep_until(start + interval.mul_f64(i as f64)).await;
-        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+        let permit = tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            permit = async {
+                tokio::time::sleep_until(start + interval.mul_f64(i as f64)).await;
+                Arc::clone(&in_flight).acquire_owned().await
+            } => permit,
+        };
+        let Ok(permit) = permit else {
             break;
         };
         let shared = Arc::clone(&shared);

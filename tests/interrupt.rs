@@ -1,0 +1,156 @@
+//! A run stopped by SIGINT or SIGTERM winds down cleanly: no request
+//! starts after the signal, every span of those sent reaches the collector,
+//! a partial report marked interrupted is printed (and written), and the
+//! exit code is 130. The collector is a `tracelab collector` process, so
+//! what arrived can be read after the run is gone.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rustix::process::{Pid, Signal, kill_process};
+
+/// `tracelab collector` on free ports, stopped when dropped.
+struct Collector {
+    child: Child,
+    query: String,
+    otlp: String,
+}
+
+impl Collector {
+    fn start() -> Collector {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tracelab"))
+            .args(["collector", "--ui-port", "0", "--otlp-port", "0"])
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut query, mut otlp) = (None, None);
+        while query.is_none() || otlp.is_none() {
+            let line = lines
+                .next()
+                .expect("the collector says where it listens")
+                .unwrap();
+            let url = || line.split_whitespace().last().unwrap().to_string();
+            if line.contains("OTLP/HTTP") {
+                otlp = Some(url().trim_end_matches("/v1/traces").to_string());
+            } else if line.contains("query API") {
+                query = Some(url().trim_end_matches("/api/services").to_string());
+            }
+        }
+        Collector {
+            child,
+            query: query.unwrap(),
+            otlp: otlp.unwrap(),
+        }
+    }
+
+    /// GET a query API path; the parsed JSON body.
+    fn get(&self, path: &str) -> serde_json::Value {
+        let authority = self.query.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(authority).unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let body = answer.split_once("\r\n\r\n").expect("a response").1;
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start an endless sandbox run (200 requests a second for an hour)
+/// against the collector, signal it once spans arrive, and check what the
+/// report and the collector say.
+fn interrupt_a_run(signal: Signal) {
+    let collector = Collector::start();
+    let endless = sandbox_with("requests: 10,", "rate: 200, duration: \"1h\",");
+    let (dir, scenario) = scratch_scenario("endless.rhai", &endless);
+    let json = dir.path().join("report.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_tracelab"))
+        .args([
+            "run",
+            "--jaeger-url",
+            &collector.query,
+            "--otlp-endpoint",
+            &collector.otlp,
+            "--report",
+            &format!("json={}", json.display()),
+            path_str(&scenario),
+        ])
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("TRACELAB_JAEGER_BIN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Spans flowing means the traffic is under way.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while collector.get("/api/services")["data"]
+        .as_array()
+        .is_none_or(|s| !s.iter().any(|s| s == "front-proxy"))
+    {
+        assert!(Instant::now() < deadline, "no spans reached the collector");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill_process(Pid::from_child(&child), signal).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(130), "{text}{}", stderr(&out));
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    assert_eq!(report["passed"], false);
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["interrupted"], true);
+    let sent = scenario["traffic"][0]["requests"].as_u64().unwrap();
+    assert!(sent > 0 && sent < 720_000, "{sent}");
+    assert!(
+        text.contains(&format!(
+            "interrupted: {sent} of 720000 requests sent; the checks judged what arrived from them"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("INTERRUPTED"), "{text}");
+    assert!(
+        text.contains(&format!("{sent} traces, {} spans", sent * 4)),
+        "{text}"
+    );
+
+    // Flushed: every span ended was delivered, and the collector has each
+    // request's whole trace, and nothing else.
+    let delivery = &scenario["delivery"];
+    assert_eq!(delivery["ended"], sent * 4, "{delivery}");
+    assert_eq!(delivery["delivered"], sent * 4, "{delivery}");
+    let stored = collector.get("/api/traces?service=front-proxy&limit=100000");
+    let traces = stored["data"].as_array().unwrap();
+    assert_eq!(traces.len() as u64, sent, "one trace per request sent");
+    for trace in traces {
+        assert_eq!(trace["spans"].as_array().unwrap().len(), 4, "{trace}");
+    }
+}
+
+#[test]
+fn sigint_mid_run_stops_the_traffic_flushes_every_span_and_reports_what_ran_with_exit_130() {
+    interrupt_a_run(Signal::INT);
+}
+
+#[test]
+fn sigterm_mid_run_does_the_same() {
+    interrupt_a_run(Signal::TERM);
+}
