@@ -144,7 +144,7 @@ pub async fn run_scenario_until(
     }
     if total.undelivered() > 0 {
         warnings.push(format!(
-            "{} of {} spans did not reach the collector{}",
+            "{} of {} spans did not reach the collector, retries included{}",
             total.undelivered(),
             total.ended,
             total

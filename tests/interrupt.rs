@@ -8,74 +8,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use rustix::process::{Pid, Signal, kill_process};
 
-/// `tracelab collector` on free ports, stopped when dropped.
-struct Collector {
-    child: Child,
-    query: String,
-    otlp: String,
-}
-
-impl Collector {
-    fn start() -> Collector {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tracelab"))
-            .args(["collector", "--ui-port", "0", "--otlp-port", "0"])
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut query, mut otlp) = (None, None);
-        while query.is_none() || otlp.is_none() {
-            let line = lines
-                .next()
-                .expect("the collector says where it listens")
-                .unwrap();
-            let url = || line.split_whitespace().last().unwrap().to_string();
-            if line.contains("OTLP/HTTP") {
-                otlp = Some(url().trim_end_matches("/v1/traces").to_string());
-            } else if line.contains("query API") {
-                query = Some(url().trim_end_matches("/api/services").to_string());
-            }
-        }
-        Collector {
-            child,
-            query: query.unwrap(),
-            otlp: otlp.unwrap(),
-        }
-    }
-
-    /// GET a query API path; the parsed JSON body.
-    fn get(&self, path: &str) -> serde_json::Value {
-        let authority = self.query.trim_start_matches("http://");
-        let mut stream = std::net::TcpStream::connect(authority).unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        let body = answer.split_once("\r\n\r\n").expect("a response").1;
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Start an endless sandbox run (200 requests a second for an hour)
 /// against the collector, signal it once spans arrive, and check what the
 /// report and the collector say.
 fn interrupt_a_run(signal: Signal) {
-    let collector = Collector::start();
+    let collector = CollectorProcess::start();
     let endless = sandbox_with("requests: 10,", "rate: 200, duration: \"1h\",");
     let (dir, scenario) = scratch_scenario("endless.rhai", &endless);
     let json = dir.path().join("report.json");

@@ -1,13 +1,21 @@
 //! One OpenTelemetry tracer provider per component, exporting OTLP/HTTP
 //! protobuf in batches, with counters that say how many spans reached the
 //! collector and how many did not.
+//!
+//! A failed export is retried with backoff (the OTLP exporter's own retry:
+//! connection failures, 429, 502, 503, 504). Once a batch has failed every
+//! retry, the collector is taken to be gone: later batches get one try
+//! each, until one gets through, so a flush to a dead collector ends in
+//! seconds, not minutes; what was lost is counted either way.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{Protocol, SpanExporter as OtlpExporter, WithExportConfig};
+use opentelemetry_otlp::{
+    Protocol, RetryPolicy, SpanExporter as OtlpExporter, WithExportConfig, WithHttpConfig,
+};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::runtime::Tokio;
@@ -25,7 +33,12 @@ pub struct ExportSettings {
     pub max_queue_size: usize,
     pub max_batch_size: usize,
     pub scheduled_delay: Duration,
+    /// One export try, and every retry of a batch together.
     pub timeout: Duration,
+    /// Retries of a failed batch while the collector is not known gone.
+    pub max_retries: usize,
+    /// The first retry's delay; it doubles for each next one.
+    pub retry_delay: Duration,
 }
 
 impl ExportSettings {
@@ -43,6 +56,9 @@ impl ExportSettings {
             max_batch_size: 512,
             scheduled_delay: Duration::from_millis(200),
             timeout: Duration::from_secs(5),
+            // 100, 200, 400, 800, 1600 ms (plus jitter): ~3 s of outage ridden out.
+            max_retries: 5,
+            retry_delay: Duration::from_millis(100),
         }
     }
 }
@@ -110,16 +126,26 @@ impl ExportCounters {
     }
 }
 
+/// Counts what each export delivers; exports through `retrying` until a
+/// batch fails all its retries, then through `once` until one succeeds.
 #[derive(Debug)]
 struct CountingExporter<E> {
-    inner: E,
+    retrying: E,
+    once: E,
+    /// The last batch failed every retry: the collector seems gone.
+    gone: AtomicBool,
     counters: Arc<ExportCounters>,
 }
 
 impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let n = batch.len() as u64;
-        let result = self.inner.export(batch).await;
+        let result = if self.gone.load(Ordering::Relaxed) {
+            self.once.export(batch).await
+        } else {
+            self.retrying.export(batch).await
+        };
+        self.gone.store(result.is_err(), Ordering::Relaxed);
         match &result {
             Ok(()) => {
                 self.counters.delivered.fetch_add(n, Ordering::SeqCst);
@@ -133,15 +159,17 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
+        let _ = self.once.shutdown_with_timeout(timeout);
+        self.retrying.shutdown_with_timeout(timeout)
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
+        self.retrying.force_flush()
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
+        self.retrying.set_resource(resource);
+        self.once.set_resource(resource);
     }
 }
 
@@ -163,18 +191,29 @@ pub fn provider(
     ids: impl IdGenerator + 'static,
     counters: Arc<ExportCounters>,
 ) -> Result<SdkTracerProvider, TelemetryError> {
-    let exporter = OtlpExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(settings.otlp_traces_url.clone())
-        .with_timeout(settings.timeout)
-        .build()
-        .map_err(|e| TelemetryError {
-            service: service.to_string(),
-            reason: e.to_string(),
-        })?;
+    let build = |retry: RetryPolicy| {
+        OtlpExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(settings.otlp_traces_url.clone())
+            .with_timeout(settings.timeout)
+            .with_retry_policy(retry)
+            .build()
+            .map_err(|e| TelemetryError {
+                service: service.to_string(),
+                reason: e.to_string(),
+            })
+    };
     let exporter = CountingExporter {
-        inner: exporter,
+        retrying: build(
+            RetryPolicy::default()
+                .with_max_retries(settings.max_retries)
+                .with_initial_delay(settings.retry_delay)
+                .with_max_delay(settings.retry_delay * 16)
+                .with_max_jitter(settings.retry_delay / 2),
+        )?,
+        once: build(RetryPolicy::disabled())?,
+        gone: AtomicBool::new(false),
         counters,
     };
     let batch = BatchConfigBuilder::default()

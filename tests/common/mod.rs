@@ -3,8 +3,9 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 /// The repository root, where `scenarios/` lives.
 pub fn root() -> PathBuf {
@@ -135,4 +136,62 @@ pub fn render(report: &tracelab::report::model::ScenarioReport) -> String {
         &tracelab::report::RunReport::new(vec![report.clone()]),
         tracelab::report::human::Verbosity::Verbose,
     )
+}
+
+/// `tracelab collector` on free ports, stopped when dropped.
+pub struct CollectorProcess {
+    child: Child,
+    /// The query API root, e.g. `http://127.0.0.1:PORT`.
+    pub query: String,
+    /// The OTLP/HTTP root (`/v1/traces` below it).
+    pub otlp: String,
+}
+
+impl CollectorProcess {
+    pub fn start() -> CollectorProcess {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
+            .args(["collector", "--ui-port", "0", "--otlp-port", "0"])
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut query, mut otlp) = (None, None);
+        while query.is_none() || otlp.is_none() {
+            let line = lines
+                .next()
+                .expect("the collector says where it listens")
+                .unwrap();
+            let url = || line.split_whitespace().last().unwrap().to_string();
+            if line.contains("OTLP/HTTP") {
+                otlp = Some(url().trim_end_matches("/v1/traces").to_string());
+            } else if line.contains("query API") {
+                query = Some(url().trim_end_matches("/api/services").to_string());
+            }
+        }
+        CollectorProcess {
+            child,
+            query: query.unwrap(),
+            otlp: otlp.unwrap(),
+        }
+    }
+
+    /// GET a query API path; the parsed JSON body.
+    pub fn get(&self, path: &str) -> serde_json::Value {
+        let authority = self.query.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(authority).unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let body = answer.split_once("\r\n\r\n").expect("a response").1;
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+}
+
+impl Drop for CollectorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
