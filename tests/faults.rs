@@ -125,7 +125,7 @@ async fn run_through(
 ) -> (std::process::Output, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    let args = vec![
+    let args = [
         "run".to_string(),
         "--jaeger-url".into(),
         collector.query.clone(),
