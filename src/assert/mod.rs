@@ -75,6 +75,15 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The block produced no traces at all, so `expected` cannot be judged.
+    pub fn no_traces(expected: String) -> Failure {
+        Failure {
+            expected,
+            observed: "no traces of this traffic reached the collector".into(),
+            ..Failure::default()
+        }
+    }
+
     /// Where it happened, for people: "trace T, request R, at SPAN", or
     /// `None` when the failure is about the block as a whole.
     pub fn location(&self) -> Option<String> {
