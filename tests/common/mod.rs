@@ -72,7 +72,7 @@ pub fn path_str(path: &Path) -> &str {
 /// CI can never skip these tests quietly.
 pub fn jaeger_bin() -> Option<PathBuf> {
     if std::env::var("TRACELAB_SKIP_JAEGER").as_deref() == Ok("1") {
-        eprintln!("TRACELAB_SKIP_JAEGER=1: skipping a test against the real Jaeger");
+        notice("TRACELAB_SKIP_JAEGER=1: skipping a test against the real Jaeger");
         return None;
     }
     let path = match std::env::var_os("TRACELAB_JAEGER_BIN") {
