@@ -56,6 +56,7 @@
         pkgs:
         let
           packages = packagesOf pkgs;
+          python = pkgs.callPackage ./nix/python-env.nix { };
         in
         {
           default = pkgs.mkShell {
@@ -67,10 +68,15 @@
               pkgs.rust-analyzer
               pkgs.curl
               packages.jaeger
-              (pkgs.callPackage ./nix/python-env.nix { })
+              python
             ];
-            # scripts/test.sh uses this Jaeger instead of building one with Go.
-            env.TRACELAB_JAEGER_BIN = lib.getExe packages.jaeger;
+            env = {
+              # scripts/test.sh uses this Jaeger instead of building one with Go,
+              TRACELAB_JAEGER_BIN = lib.getExe packages.jaeger;
+              # and this Python (examples/flask-service/run.sh too) instead
+              # of a virtualenv from PyPI.
+              TRACELAB_FLASK_PYTHON = "${python}/bin/python3";
+            };
           };
         }
       );

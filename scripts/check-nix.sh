@@ -105,7 +105,9 @@ curl -sf "http://$host:16686/api/services" | grep -q '"data"'
 echo "   health, OTLP/HTTP and query API answer on $host"
 
 step "the sandbox passes against that Jaeger, and the VM tests' Jaeger checks accept it"
-target/debug/tracelab run --quiet --jaeger-url "http://$host:16686" --otlp-endpoint "http://$host:4318" \
+# (TRACELAB_JAEGER_BIN, set in `nix develop`, would ask tracelab to start a
+# Jaeger of its own, which --jaeger-url excludes.)
+env -u TRACELAB_JAEGER_BIN target/debug/tracelab run --quiet --jaeger-url "http://$host:16686" --otlp-endpoint "http://$host:4318" \
   scenarios/jaeger.rhai
 JAEGER_HOST="$host" python3 - nixos-tests/jaeger_api.py <<'PYTHON'
 import os, subprocess, sys

@@ -21,6 +21,15 @@ if [ "${TRACELAB_SKIP_JAEGER:-0}" != "1" ] && [ -z "${TRACELAB_JAEGER_BIN:-}" ];
   export TRACELAB_JAEGER_BIN
 fi
 
+# The Flask example's Python packages (examples/flask-service/requirements.txt,
+# pinned with hashes) in a virtualenv, for scenarios/jaeger-flask.rhai and
+# tests/flask_service.rs; they fail rather than skip without them, unless
+# TRACELAB_SKIP_PYTHON=1. examples/flask-service/run.sh uses this Python.
+if [ "${TRACELAB_SKIP_PYTHON:-0}" != "1" ] && [ -z "${TRACELAB_FLASK_PYTHON:-}" ]; then
+  TRACELAB_FLASK_PYTHON="$(scripts/install-flask-venv.sh)"
+  export TRACELAB_FLASK_PYTHON
+fi
+
 # playwright-core, which drives Debian's Chromium in the viewer's browser
 # test (screenshots in target/artifacts/). Chromium itself comes from
 # apt-get (.ci/run); without it that test fails unless TRACELAB_SKIP_BROWSER=1.

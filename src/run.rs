@@ -296,11 +296,7 @@ async fn drive(
     let components = mesh
         .endpoints()
         .iter()
-        .map(|e| ComponentInfo {
-            name: e.name.clone(),
-            role: e.role.to_string(),
-            address: e.addr.to_string(),
-        })
+        .map(ComponentInfo::from)
         .chain(peers)
         .collect();
 

@@ -64,18 +64,10 @@ pub async fn start(options: &UpOptions) -> Result<RunningLab, Error> {
         Ok(mesh) => mesh,
         Err(e) => {
             collector.stop().await;
-            return Err(Error::Infra(format!("{}: {e}", scenario.file.display())));
+            return Err(crate::run::mesh_error(&scenario, e));
         }
     };
-    let components: Vec<ComponentInfo> = mesh
-        .endpoints()
-        .iter()
-        .map(|e| ComponentInfo {
-            name: e.name.clone(),
-            role: e.role.to_string(),
-            address: e.addr.to_string(),
-        })
-        .collect();
+    let components: Vec<ComponentInfo> = mesh.endpoints().iter().map(ComponentInfo::from).collect();
     let try_url = try_url(&scenario, &mesh);
     let info = LabInfo {
         scenario: scenario.name.clone(),

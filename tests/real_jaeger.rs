@@ -4,6 +4,8 @@
 //!
 //! These tests need the binary scripts/install-jaeger.sh builds; without it
 //! they fail unless TRACELAB_SKIP_JAEGER=1 (see `common::jaeger_bin`).
+//! Scenarios that start the Flask example app also need its Python packages
+//! (`common::flask_example_ready`), or TRACELAB_SKIP_PYTHON=1 to skip them.
 
 mod common;
 
@@ -41,6 +43,11 @@ async fn every_scenario_in_the_scenarios_folder_passes_on_a_real_jaeger_v2() {
     let mut failed = Vec::new();
     for file in scenario_files() {
         let scenario = tracelab::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        if common::uses_flask_example(&scenario)
+            && !common::flask_example_ready(&format!("{} on Jaeger", file.display()))
+        {
+            continue;
+        }
         let report = run_scenario(&scenario, &backend, &settings, Arc::new(Silent))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));

@@ -58,7 +58,7 @@ fn artifact_dir() -> PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_viewer_lists_the_sandbox_trace_with_4_spans_and_opens_it_in_chromium() {
     if skip_browser() {
-        eprintln!("TRACELAB_SKIP_BROWSER=1: not testing the viewer in a browser");
+        common::notice("TRACELAB_SKIP_BROWSER=1: not testing the viewer in a browser");
         return;
     }
     let chromium = chromium().expect(

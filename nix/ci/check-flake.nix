@@ -262,7 +262,7 @@ let
       && flake.apps.${system}.jaeger.program == "/nix/store/stub-jaeger/bin/jaeger";
 
     # devShells.default
-    "the dev shell has the toolchain, Jaeger and the Flask example's Python" =
+    "the dev shell has the toolchain, Jaeger and the Flask example's Python, named for the tests" =
       let
         shell = flake.devShells.${system}.default;
         names = map (p: p.name) shell.packages;
@@ -278,6 +278,7 @@ let
       &&
         map (p: p.name) (builtins.head python).packages == [
           "python3-flask"
+          "python3-waitress"
           "python3-requests"
           "python3-opentelemetry-api"
           "python3-opentelemetry-sdk"
@@ -286,7 +287,8 @@ let
           "python3-opentelemetry-instrumentation-requests"
           "python3-opentelemetry-propagator-b3"
         ]
-      && shell.env.TRACELAB_JAEGER_BIN == "/nix/store/stub-jaeger/bin/jaeger";
+      && shell.env.TRACELAB_JAEGER_BIN == "/nix/store/stub-jaeger/bin/jaeger"
+      && shell.env.TRACELAB_FLASK_PYTHON == "/nix/store/stub-python3-env/bin/python3";
 
     # checks
     "checks.clippy runs clippy on every target with -D warnings" =

@@ -81,6 +81,7 @@ let
               packages = select (
                 lib.genAttrs [
                   "flask"
+                  "waitress"
                   "requests"
                   "opentelemetry-api"
                   "opentelemetry-sdk"

@@ -28,14 +28,7 @@ pub fn span_count(
         outcome.passed = false;
         outcome.observed = "no traces".into();
         outcome.failure_count = 1;
-        outcome.failures.push(Failure {
-            trace_id: None,
-            request_id: None,
-            span: None,
-            expected,
-            observed: "no traces of this traffic reached the collector".into(),
-            ..Failure::default()
-        });
+        outcome.failures.push(Failure::no_traces(expected));
         return;
     }
     let counts: Vec<u64> = trees

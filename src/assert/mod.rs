@@ -74,6 +74,33 @@ pub struct Failure {
     pub span_ids: Vec<String>,
 }
 
+impl Failure {
+    /// The block produced no traces at all, so `expected` cannot be judged.
+    pub fn no_traces(expected: String) -> Failure {
+        Failure {
+            expected,
+            observed: "no traces of this traffic reached the collector".into(),
+            ..Failure::default()
+        }
+    }
+
+    /// Where it happened, for people: "trace T, request R, at SPAN", or
+    /// `None` when the failure is about the block as a whole.
+    pub fn location(&self) -> Option<String> {
+        let mut at = Vec::new();
+        if let Some(t) = &self.trace_id {
+            at.push(format!("trace {t}"));
+        }
+        if let Some(r) = &self.request_id {
+            at.push(format!("request {r}"));
+        }
+        if let Some(span) = &self.span {
+            at.push(format!("at {span}"));
+        }
+        (!at.is_empty()).then(|| at.join(", "))
+    }
+}
+
 impl Outcome {
     /// A not-yet-judged outcome for an expectation of the script.
     pub fn new(e: &Expectation) -> Outcome {

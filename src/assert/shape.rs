@@ -48,14 +48,7 @@ pub fn judge(
     let expected = format!("{quantifier} matching {}", pattern.label());
     if total == 0 {
         outcome.failure_count = 1;
-        outcome.failures.push(Failure {
-            trace_id: None,
-            request_id: None,
-            span: None,
-            expected,
-            observed: "no traces of this traffic reached the collector".into(),
-            ..Failure::default()
-        });
+        outcome.failures.push(Failure::no_traces(expected));
         return;
     }
     if too_many(quantifier, m) {

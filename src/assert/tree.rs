@@ -237,6 +237,15 @@ pub fn explain_strict(pattern: &SpanPattern, tree: &TraceTree<'_>) -> Option<Dif
     explain_strict_at(pattern, tree, tree.roots[0], Vec::new())
 }
 
+/// Does `node` have the service and operation `pattern` names?
+fn same_name(pattern: &SpanPattern, node: &SpanNode<'_>) -> bool {
+    pattern.service.as_ref().is_none_or(|s| s == node.service)
+        && pattern
+            .operation
+            .as_ref()
+            .is_none_or(|o| *o == node.span.operation_name)
+}
+
 fn explain_strict_at(
     pattern: &SpanPattern,
     tree: &TraceTree<'_>,
@@ -275,6 +284,13 @@ fn explain_strict_at(
             .iter()
             .find(|&&n| field_mismatch(p, &tree.nodes[n]).is_none())
         {
+            return explain_strict_at(p, tree, n, child_path(&path, i));
+        }
+    }
+    for &(i, p) in &unmatched_patterns {
+        // The span is there by name but differs in kind, a tag, the error
+        // flag or its duration: name that field rather than the whole span.
+        if let Some(&n) = free.iter().find(|&&n| same_name(p, &tree.nodes[n])) {
             return explain_strict_at(p, tree, n, child_path(&path, i));
         }
     }
@@ -400,7 +416,7 @@ fn span_ids(tree: &TraceTree<'_>, nodes: &[usize]) -> Vec<String> {
 pub(crate) mod tests {
     use super::*;
     use crate::jaeger::model::{KeyValue, Process, RefType, Reference};
-    use crate::scenario::model::{Origin, SpanKindPattern};
+    use crate::scenario::model::{Origin, SpanKindPattern, TagOp, TagPredicate};
 
     /// A trace from (span id, parent id, service, operation, kind) rows.
     pub(crate) fn trace(rows: &[(&str, Option<&str>, &str, &str, &str)]) -> Trace {
@@ -571,6 +587,26 @@ pub(crate) mod tests {
         assert!(
             loose_matches(&sandbox_pattern(), &tree),
             "loose allows extra spans"
+        );
+    }
+
+    #[test]
+    fn a_child_that_differs_only_in_a_tag_is_named_with_that_tag() {
+        let t = sandbox_trace();
+        let tree = TraceTree::new(&t);
+        let mut p = sandbox_pattern();
+        p.children[0].children[0].tags.push(TagPredicate {
+            key: "http.status_code".into(),
+            op: TagOp::Equals("503".into()),
+        });
+        let diff = explain_strict(&p, &tree).unwrap();
+        assert_eq!(
+            diff.span.as_deref(),
+            Some("service1 checkStock (client) [c]")
+        );
+        assert_eq!(
+            (diff.expected.as_str(), diff.observed.as_str()),
+            ("http.status_code=503", "http.status_code=200")
         );
     }
 

@@ -478,28 +478,10 @@ fn shared(spans: Vec<super::span::StoredSpan>) -> StoredTrace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::span::StoredRef;
-    use crate::collector::store::tests::span;
+    use crate::collector::store::tests::{recent_chain, span};
 
     fn store_with_chain() -> Store {
-        let store = Store::new(100);
-        let now_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64;
-        let mut root = span(7, 1, "front-proxy", "checkAvailability");
-        let mut child = span(7, 2, "service1", "checkAvailability");
-        child.references.push(StoredRef {
-            follows_from: false,
-            trace_id: TraceId(7),
-            span_id: 1,
-        });
-        for s in [&mut root, &mut child] {
-            s.start_unix_nano += now_ns - 60_000_000_000;
-            s.end_unix_nano += now_ns - 60_000_000_000;
-        }
-        store.insert(vec![root, child]);
-        store
+        recent_chain()
     }
 
     fn get(store: &Store, path_and_query: &str) -> (u16, serde_json::Value) {

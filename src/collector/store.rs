@@ -235,6 +235,29 @@ pub(crate) mod tests {
         }
     }
 
+    /// A two-span chain (front-proxy → service1) in trace 7, a minute old,
+    /// so default searches (the last 48 hours) find it.
+    pub(crate) fn recent_chain() -> Store {
+        let store = Store::new(100);
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        let mut root = span(7, 1, "front-proxy", "checkAvailability");
+        let mut child = span(7, 2, "service1", "checkAvailability");
+        child.references.push(crate::collector::span::StoredRef {
+            follows_from: false,
+            trace_id: TraceId(7),
+            span_id: 1,
+        });
+        for s in [&mut root, &mut child] {
+            s.start_unix_nano += now_ns - 60_000_000_000;
+            s.end_unix_nano += now_ns - 60_000_000_000;
+        }
+        store.insert(vec![root, child]);
+        store
+    }
+
     fn all(limit: i64) -> SpanFilter {
         SpanFilter {
             limit,

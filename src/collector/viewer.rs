@@ -140,29 +140,11 @@ fn html(status: u16, page: String) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::span::{StoredRef, TraceId};
-    use crate::collector::store::tests::span;
+    use crate::collector::store::tests::recent_chain;
     use http_body_util::BodyExt;
 
     fn store() -> Store {
-        let store = Store::new(100);
-        let now_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64;
-        let mut root = span(7, 1, "front-proxy", "checkAvailability");
-        let mut child = span(7, 2, "service1", "checkAvailability");
-        child.references.push(StoredRef {
-            follows_from: false,
-            trace_id: TraceId(7),
-            span_id: 1,
-        });
-        for s in [&mut root, &mut child] {
-            s.start_unix_nano += now_ns - 60_000_000_000;
-            s.end_unix_nano += now_ns - 60_000_000_000;
-        }
-        store.insert(vec![root, child]);
-        store
+        recent_chain()
     }
 
     async fn get(store: &Store, path: &str, query: &str) -> (u16, String) {

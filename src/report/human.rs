@@ -251,18 +251,8 @@ fn render_outcome(out: &mut String, s: &ScenarioReport, o: &Outcome) {
     };
     let _ = writeln!(out, "    {mark} {name} — {}{place}", o.observed);
     for f in &o.failures {
-        let mut at = Vec::new();
-        if let Some(t) = &f.trace_id {
-            at.push(format!("trace {t}"));
-        }
-        if let Some(r) = &f.request_id {
-            at.push(format!("request {r}"));
-        }
-        if let Some(span) = &f.span {
-            at.push(format!("at {span}"));
-        }
-        if !at.is_empty() {
-            let _ = writeln!(out, "        {}", at.join(", "));
+        if let Some(at) = f.location() {
+            let _ = writeln!(out, "        {at}");
         }
         let _ = writeln!(out, "          expected: {}", f.expected);
         let _ = writeln!(out, "          observed: {}", paint(RED, &f.observed));

@@ -83,18 +83,8 @@ fn failure_text(s: &ScenarioReport, index: usize, o: &Outcome, place: Option<&st
         lines.push(format!("declared at {place}"));
     }
     for f in &o.failures {
-        let mut at = Vec::new();
-        if let Some(t) = &f.trace_id {
-            at.push(format!("trace {t}"));
-        }
-        if let Some(r) = &f.request_id {
-            at.push(format!("request {r}"));
-        }
-        if let Some(span) = &f.span {
-            at.push(format!("at {span}"));
-        }
-        if !at.is_empty() {
-            lines.push(at.join(", "));
+        if let Some(at) = f.location() {
+            lines.push(at);
         }
         lines.push(format!("  expected: {}", f.expected));
         lines.push(format!("  observed: {}", f.observed));

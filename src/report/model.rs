@@ -112,6 +112,16 @@ pub struct ComponentInfo {
     pub address: String,
 }
 
+impl From<&crate::mesh::Endpoint> for ComponentInfo {
+    fn from(e: &crate::mesh::Endpoint) -> Self {
+        ComponentInfo {
+            name: e.name.clone(),
+            role: e.role.to_string(),
+            address: e.addr.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TrafficReport {
     pub name: String,

@@ -73,7 +73,7 @@ pub fn path_str(path: &Path) -> &str {
 /// CI can never skip these tests quietly.
 pub fn jaeger_bin() -> Option<PathBuf> {
     if std::env::var("TRACELAB_SKIP_JAEGER").as_deref() == Ok("1") {
-        eprintln!("TRACELAB_SKIP_JAEGER=1: skipping a test against the real Jaeger");
+        notice("TRACELAB_SKIP_JAEGER=1: skipping a test against the real Jaeger");
         return None;
     }
     let path = match std::env::var_os("TRACELAB_JAEGER_BIN") {
@@ -194,4 +194,55 @@ impl Drop for CollectorProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Tell the person running the tests, past the test harness's output
+/// capture (a skip must show in `cargo test`'s output, not only on failure).
+pub fn notice(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// Whether `scenario` starts the Flask example app (examples/flask-service).
+pub fn uses_flask_example(scenario: &tracelab::scenario::model::Scenario) -> bool {
+    scenario.components.iter().any(|c| {
+        c.program
+            .as_ref()
+            .is_some_and(|p| p.command.iter().any(|arg| arg.contains("flask-service")))
+    })
+}
+
+/// Whether tests may start the Flask example app. `false` only when
+/// `TRACELAB_SKIP_PYTHON=1` (the skip of `what` is announced); otherwise the
+/// Python that examples/flask-service/run.sh picks must have the packages,
+/// or the test fails saying how to install them, so CI never skips quietly.
+pub fn flask_example_ready(what: &str) -> bool {
+    if std::env::var("TRACELAB_SKIP_PYTHON").as_deref() == Ok("1") {
+        notice(&format!(
+            "TRACELAB_SKIP_PYTHON=1: skipping {what} (it starts the Flask example app)"
+        ));
+        return false;
+    }
+    static CHECKED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let checked = CHECKED.get_or_init(|| {
+        let out = Command::new("sh")
+            .arg(root().join("examples/flask-service/run.sh"))
+            .arg("--check")
+            .output()
+            .map_err(|e| format!("cannot run sh: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("{}{}", stdout(&out), stderr(&out)))
+        }
+    });
+    if let Err(output) = checked {
+        panic!(
+            "the Flask example's Python lacks its packages:\n{output}\n\
+             run scripts/install-flask-venv.sh (scripts/test.sh does) or set \
+             TRACELAB_FLASK_PYTHON to a Python that has them; set \
+             TRACELAB_SKIP_PYTHON=1 to skip the tests that start the app"
+        );
+    }
+    true
 }

@@ -163,3 +163,19 @@ pub mod number {
         }))
     }
 }
+
+/// An HTTP method, `GET` when absent, upper-cased.
+pub fn http_method(
+    ctx: &NativeCallContext,
+    what: &str,
+    method: Option<String>,
+) -> ScriptResult<String> {
+    let method = method.unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
+    if http::Method::from_bytes(method.as_bytes()).is_err() {
+        return Err(error_at(
+            ctx,
+            format!("{what}: {method:?} is not an HTTP method"),
+        ));
+    }
+    Ok(method)
+}

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::faults::take_faults;
-use super::options::{ScriptResult, duration_text, error_at, origin, parse_options};
+use super::options::{ScriptResult, duration_text, error_at, http_method, origin, parse_options};
 use crate::scenario::model::{
     Action, Call, Handler, PathMatch, Reply, Route, Step, UpstreamPolicy,
 };
@@ -267,16 +267,7 @@ fn call(ctx: &NativeCallContext, service: &str, path: &str, opts: Map) -> Script
         return Err(error_at(ctx, format!("{what}: a path starts with '/'")));
     }
     let options: CallOptions = parse_options(ctx, &what, opts)?;
-    let method = options
-        .method
-        .unwrap_or_else(|| "GET".into())
-        .to_ascii_uppercase();
-    if http::Method::from_bytes(method.as_bytes()).is_err() {
-        return Err(error_at(
-            ctx,
-            format!("{what}: {method:?} is not an HTTP method"),
-        ));
-    }
+    let method = http_method(ctx, &what, options.method.clone())?;
     Ok(Call {
         service: service.to_string(),
         method,

@@ -13,7 +13,9 @@ use rhai::{Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::SharedDraft;
-use super::options::{ScriptResult, duration_text, error_at, number, origin, parse_options};
+use super::options::{
+    ScriptResult, duration_text, error_at, http_method, number, origin, parse_options,
+};
 use crate::scenario::model::{IntegrityChecks, Traffic};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,16 +67,7 @@ fn traffic(ctx: &NativeCallContext, name: &str, opts: Map) -> ScriptResult<Traff
     if !options.path.starts_with('/') {
         return Err(error_at(ctx, format!("{what}: path must start with '/'")));
     }
-    let method = options
-        .method
-        .unwrap_or_else(|| "GET".into())
-        .to_ascii_uppercase();
-    if http::Method::from_bytes(method.as_bytes()).is_err() {
-        return Err(error_at(
-            ctx,
-            format!("{what}: {method:?} is not an HTTP method"),
-        ));
-    }
+    let method = http_method(ctx, &what, options.method.clone())?;
     Ok(Traffic {
         name: name.to_string(),
         target: options.to.unwrap_or_default(),
