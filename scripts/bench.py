@@ -1,0 +1,472 @@
+#!/usr/bin/env python3
+"""tracelab's benchmarks, each printed as a ratio measured in the same run.
+
+Run through scripts/bench.sh, which builds the release binaries and the
+tools first. Every figure is measured here, on this machine, in this run;
+nothing is compared with a number from somewhere else.
+
+  1. time to verdict: scenarios/jaeger.rhai, embedded collector vs --jaeger-bin
+  2. traffic generator: tracelab's generator vs oha on one static endpoint
+  3. mesh overhead: the sandbox mesh with tracing on, off, and a bare hyper
+  4. collector ingest: `tracelab collector` vs Jaeger v2, same OTLP load
+  5. scale: the sandbox with 10k and 100k requests (open model)
+
+`--write docs/benchmarks.md` replaces the table between the markers there.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TRACELAB = ROOT / "target/release/tracelab"
+HARNESS = ROOT / "target/release/examples/bench"
+TABLE_START = "<!-- bench:start -->"
+TABLE_END = "<!-- bench:end -->"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+class Server:
+    """A background process that prints where it listens; stopped on exit."""
+
+    def __init__(self, argv, ready, env=None):
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        )
+        self.lines = []
+        deadline = time.monotonic() + 60
+        while not ready(self.lines):
+            line = self.proc.stdout.readline()
+            if not line or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{argv[0]} did not start: {''.join(self.lines)}")
+            self.lines.append(line)
+
+    def url_after(self, label):
+        for line in self.lines:
+            if label in line:
+                return line.split()[-1]
+        raise RuntimeError(f"no {label!r} in {''.join(self.lines)}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.stop()
+
+
+def run_json(argv):
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def oha(url, requests, concurrency, oha_bin):
+    report = run_json(
+        [oha_bin, "--no-tui", "--output-format", "json",
+         "-n", str(requests), "-c", str(concurrency), url]
+    )
+    summary, pct = report["summary"], report["latencyPercentiles"]
+    return {
+        "rps": summary["requestsPerSec"],
+        "p50_ms": pct["p50"] * 1000,
+        "p99_ms": pct["p99"] * 1000,
+    }
+
+
+def generator(url, requests, concurrency):
+    return run_json(
+        [HARNESS, "load", "--url", url, "-n", str(requests), "-c", str(concurrency)]
+    )
+
+
+def median_of(samples, key):
+    return statistics.median(s[key] for s in samples)
+
+
+# 1. Time to verdict -------------------------------------------------------
+
+
+def time_to_verdict(args):
+    scenario = str(ROOT / "scenarios/jaeger.rhai")
+    cases = {"embedded": [TRACELAB, "-q", scenario]}
+    if args.jaeger_bin:
+        cases["jaeger"] = [TRACELAB, "-q", "--jaeger-bin", args.jaeger_bin, scenario]
+    seconds = {}
+    for name, argv in cases.items():
+        runs = []
+        for _ in range(args.verdict_runs):
+            start = time.perf_counter()
+            subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+            runs.append(time.perf_counter() - start)
+        seconds[name] = statistics.median(runs)
+        log(f"  time to verdict, {name}: {seconds[name]:.3f} s (median of {len(runs)})")
+    rows = [
+        ("1", "time to verdict, `scenarios/jaeger.rhai` (10 requests), embedded collector",
+         f"{seconds['embedded']:.3f} s", "< 0.5 s", seconds["embedded"] < 0.5),
+    ]
+    if "jaeger" in seconds:
+        ratio = seconds["jaeger"] / seconds["embedded"]
+        rows.append(
+            ("1", "time to verdict, `--jaeger-bin` (starts a real Jaeger) ÷ embedded",
+             f"{seconds['jaeger']:.3f} s = {ratio:.1f}×", "", None)
+        )
+    return rows, seconds
+
+
+# 2. Traffic generator vs oha ---------------------------------------------
+
+
+def generator_vs_oha(args):
+    port = free_port()
+    with Server([HARNESS, "hello", "--port", str(port)], lambda l: bool(l)):
+        url = f"http://127.0.0.1:{port}/"
+        oha(url, 2_000, args.concurrency, args.oha)  # warm up
+        ours, theirs = [], []
+        for _ in range(args.repeats):  # alternate, so drift hits both alike
+            theirs.append(oha(url, args.requests, args.concurrency, args.oha))
+            ours.append(generator(url, args.requests, args.concurrency))
+    rps = median_of(ours, "rps") / median_of(theirs, "rps")
+    p99 = median_of(ours, "p99_ms") / median_of(theirs, "p99_ms")
+    log(f"  generator: {median_of(ours, 'rps'):.0f} req/s vs oha {median_of(theirs, 'rps'):.0f}")
+    return [
+        ("2", f"traffic generator ÷ oha, requests/s ({args.requests} requests, {args.concurrency} connections, bare hyper endpoint)",
+         f"{median_of(ours, 'rps'):.0f} ÷ {median_of(theirs, 'rps'):.0f} = {rps:.2f}×", "≥ 0.9×", rps >= 0.9),
+        ("2", "traffic generator ÷ oha, p99 latency",
+         f"{median_of(ours, 'p99_ms'):.2f} ÷ {median_of(theirs, 'p99_ms'):.2f} ms = {p99:.2f}×", "", None),
+    ]
+
+
+# 3. Mesh overhead ---------------------------------------------------------
+
+
+def mesh_overhead(args):
+    scenario = str(ROOT / "scenarios/jaeger.rhai")
+    results = {}
+
+    def measure(name, url):
+        oha(url, 2_000, args.concurrency, args.oha)  # warm up
+        samples = [oha(url, args.requests, args.concurrency, args.oha) for _ in range(args.repeats)]
+        results[name] = {k: median_of(samples, k) for k in ("rps", "p50_ms", "p99_ms")}
+        log(f"  mesh, {name}: {results[name]['rps']:.0f} req/s, p99 {results[name]['p99_ms']:.2f} ms")
+
+    port = free_port()
+    with Server([HARNESS, "hello", "--port", str(port)], lambda l: bool(l)):
+        measure("bare hyper", f"http://127.0.0.1:{port}/")
+    for name, extra in (("tracing off", ["--no-tracing"]), ("tracing on", [])):
+        argv = [TRACELAB, "up", scenario, "--port", "front-proxy=0", "--ui-port", "0",
+                "--otlp-port", "0", "--max-traces", "1000000", *extra]
+        with Server(argv, lambda l: any("trace viewer" in x for x in l)) as up:
+            measure(name, up.url_after("curl"))
+    on, off, bare = results["tracing on"], results["tracing off"], results["bare hyper"]
+    cost = 1 - on["rps"] / off["rps"]
+
+    def cell(r):
+        return f"{r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms"
+
+    return [
+        ("3", "bare hyper hello-world (one hop, the ceiling)", cell(bare), "", None),
+        ("3", "sandbox mesh (3 hops), tracing off", cell(off), "", None),
+        ("3", "sandbox mesh (3 hops), tracing on", cell(on), "", None),
+        ("3", "tracing on ÷ off, requests/s", f"{on['rps'] / off['rps']:.2f}× (tracing costs {cost:.0%})",
+         "cost < 15%", cost < 0.15),
+        ("3", "tracing off ÷ bare hyper, requests/s", f"{off['rps'] / bare['rps']:.2f}×", "", None),
+    ]
+
+
+# 4. Collector ingest -------------------------------------------------------
+
+
+JAEGER_CONFIG = """\
+service:
+  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [{processors}]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  healthcheckv2:
+    use_v2: true
+    http:
+      endpoint: 127.0.0.1:{health}
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: {max_traces}
+  jaeger_query:
+    enable_tracing: false
+    storage:
+      traces: memstore
+    http:
+      endpoint: 127.0.0.1:{query}
+    grpc:
+      endpoint: 127.0.0.1:{grpc}
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{otlp}
+processors:
+  batch:
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+"""
+
+
+def wait_http(url, seconds=60):
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def ingest(otlp, query, pid, args):
+    return run_json(
+        [HARNESS, "ingest", "--otlp", otlp, "--query", query, "--pid", str(pid),
+         "--spans", str(args.spans), "-c", "8"]
+    )
+
+
+def ingest_embedded(args):
+    argv = [TRACELAB, "collector", "--ui-port", "0", "--otlp-port", "0",
+            "--max-traces", str(args.spans)]
+    with Server(argv, lambda l: any("trace viewer" in x for x in l)) as c:
+        query = c.url_after("query API").removesuffix("/api/services")
+        return ingest(c.url_after("OTLP/HTTP"), query, c.proc.pid, args)
+
+
+def ingest_jaeger(args, processors):
+    ports = {k: free_port() for k in ("health", "query", "grpc", "otlp")}
+    with tempfile.TemporaryDirectory() as scratch:
+        config = Path(scratch) / "jaeger.yaml"
+        config.write_text(JAEGER_CONFIG.format(processors=processors, max_traces=args.spans, **ports))
+        proc = subprocess.Popen([args.jaeger_bin, "--config", str(config)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            query = f"http://127.0.0.1:{ports['query']}"
+            wait_http(f"{query}/api/services")
+            return ingest(f"http://127.0.0.1:{ports['otlp']}/v1/traces", query, proc.pid, args)
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def collector_ingest(args):
+    if not args.jaeger_bin:
+        return []
+    results = {"embedded": ingest_embedded(args)}
+    results["jaeger"] = ingest_jaeger(args, "")
+    results["jaeger, batch"] = ingest_jaeger(args, "batch")
+    for name, r in results.items():
+        assert r["complete_traces"] == r["traces"], f"{name} lost traces: {r}"
+        r["kib_per_100k"] = (r["rss_after_kib"] - r["rss_before_kib"]) * 100_000 / r["spans"]
+        log(f"  ingest, {name}: {r['queryable_spans_per_s']:.0f} spans/s queryable, "
+            f"{r['kib_per_100k'] / 1024:.1f} MiB per 100k spans")
+    ours = results["embedded"]
+    rows = [
+        ("4", f"embedded collector, {args.spans} spans (OTLP/HTTP protobuf, 8 connections)",
+         f"{ours['accepted_spans_per_s']:.0f} spans/s accepted, {ours['queryable_spans_per_s']:.0f} queryable, "
+         f"{ours['kib_per_100k'] / 1024:.1f} MiB per 100k spans", "", None),
+    ]
+    for name in ("jaeger", "jaeger, batch"):
+        theirs = results[name]
+        speed = ours["queryable_spans_per_s"] / theirs["queryable_spans_per_s"]
+        memory = ours["kib_per_100k"] / theirs["kib_per_100k"]
+        label = "Jaeger v2, memory storage" + (" + batch processor (its default pipeline)" if "batch" in name else ", no processor (as --jaeger-bin runs it)")
+        rows += [
+            ("4", label,
+             f"{theirs['accepted_spans_per_s']:.0f} spans/s accepted, {theirs['queryable_spans_per_s']:.0f} queryable, "
+             f"{theirs['kib_per_100k'] / 1024:.1f} MiB per 100k spans", "", None),
+            ("4", f"embedded ÷ {name}: queryable spans/s", f"{speed:.1f}×", "≥ 2×", speed >= 2),
+            ("4", f"embedded ÷ {name}: memory per span", f"{memory:.2f}×", "≤ 1×", memory <= 1),
+        ]
+    return rows
+
+
+# 5. Scale --------------------------------------------------------------------
+
+
+SCALE_SCENARIO = """\
+scenario("scale: {requests} requests");
+proxy("front-proxy", #{{ routes: [route("/*", #{{ to: "service1", operation: "checkAvailability" }})] }});
+service("service1", #{{ routes: [route("/trace/1", #{{
+    calls: [request("service2", "/trace/2", #{{ operation: "checkStock" }})] }})] }});
+service("service2", #{{ routes: [route("/trace/2", #{{}})] }});
+traffic("open", #{{ rate: {rate}, duration: "{millis}ms", path: "/trace/1" }});
+expect_traces("open",
+    span("front-proxy", "checkAvailability", #{{ kind: "client" }}, [
+        span("service1", "checkAvailability", #{{ kind: "server" }}, [
+            span("service1", "checkStock", #{{ kind: "client" }}, [
+                span("service2", "checkStock", #{{ kind: "server" }}),
+            ]),
+        ]),
+    ]),
+    #{{ name: "every trace is the sandbox chain" }});
+expect_traces("open", span("front-proxy", "checkAvailability"),
+    #{{ exactly: {requests}, mode: "loose", name: "one trace per request" }});
+"""
+
+
+def scale_run(requests, rate):
+    with tempfile.TemporaryDirectory() as scratch:
+        script = Path(scratch) / "scale.rhai"
+        script.write_text(SCALE_SCENARIO.format(requests=requests, rate=rate, millis=requests * 1000 // rate))
+        report_path = Path(scratch) / "report.json"
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [TRACELAB, "-q", "--max-traces", str(requests), "--report", f"json={report_path}", str(script)],
+            stdout=subprocess.DEVNULL,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        report = json.loads(report_path.read_text())
+    scenario = report["scenarios"][0]
+    traffic = scenario["traffic"][0]
+    return {
+        "requests": requests,
+        "exit": os.waitstatus_to_exitcode(status),
+        "wall_s": wall,
+        "traffic_s": traffic["elapsed_ms"] / 1000,
+        "verdict_s": wall - traffic["elapsed_ms"] / 1000,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "traces": scenario["traces"]["traces"],
+        "spans": scenario["traces"]["spans"],
+        "checked": all(o["passed"] for o in scenario["outcomes"]),
+        "observed": [o["observed"] for o in scenario["outcomes"]][:2],
+    }
+
+
+def scale(args):
+    small, large = (r // 10 * 10 for r in (args.scale_requests // 10, args.scale_requests))
+    runs = [scale_run(n, args.scale_rate) for n in (small, large)]
+    for r in runs:
+        log(f"  scale, {r['requests']} requests: exit {r['exit']}, {r['wall_s']:.1f} s, "
+            f"peak RSS {r['peak_rss_mib']:.0f} MiB, {r['traces']} traces; {r['observed']}")
+    a, b = runs
+    growth = b["requests"] / a["requests"]
+    return [
+        ("5", f"{b['requests']} requests at {args.scale_rate}/s (open model), every trace checked",
+         f"exit {b['exit']}: {b['traces']} traces, {b['spans']} spans; {b['observed'][0]}; "
+         f"{b['wall_s']:.1f} s, peak RSS {b['peak_rss_mib']:.0f} MiB", "all pass", b["exit"] == 0 and b["checked"]),
+        ("5", f"{growth:.0f}× the requests ({a['requests']} → {b['requests']}): wall time",
+         f"{a['wall_s']:.1f} → {b['wall_s']:.1f} s = {b['wall_s'] / a['wall_s']:.1f}×", f"≈ {growth:.0f}× (linear)", None),
+        ("5", "… time after the traffic (flush, gather, check)",
+         f"{a['verdict_s']:.2f} → {b['verdict_s']:.2f} s = {b['verdict_s'] / a['verdict_s']:.1f}×", f"≈ {growth:.0f}× (linear, ±20%)",
+         b["verdict_s"] / a["verdict_s"] <= growth * 1.2),
+        ("5", "… peak memory",
+         f"{a['peak_rss_mib']:.0f} → {b['peak_rss_mib']:.0f} MiB = {b['peak_rss_mib'] / a['peak_rss_mib']:.1f}× "
+         f"({(b['peak_rss_mib'] - a['peak_rss_mib']) * 1024 / (b['requests'] - a['requests']):.1f} KiB per extra request, "
+         "the stored spans)", f"≤ {growth:.0f}×", b["peak_rss_mib"] / a["peak_rss_mib"] <= growth),
+    ]
+
+
+# The table ---------------------------------------------------------------
+
+
+def table(rows):
+    lines = ["| # | measure | result | goal | |", "|---|---|---|---|---|"]
+    for number, what, result, goal, met in rows:
+        mark = "" if met is None else ("✔" if met else "✘")
+        lines.append(f"| {number} | {what} | {result} | {goal} | {mark} |")
+    return "\n".join(lines)
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jaeger-bin", default=os.environ.get("TRACELAB_JAEGER_BIN"))
+    parser.add_argument("--oha", default="oha")
+    parser.add_argument("--requests", type=int, default=100_000, help="per load measurement")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--verdict-runs", type=int, default=10)
+    parser.add_argument("--spans", type=int, default=400_000, help="per ingest measurement")
+    parser.add_argument("--scale-requests", type=int, default=100_000)
+    parser.add_argument("--scale-rate", type=int, default=2_000)
+    parser.add_argument("--only", default="1,2,3,4,5", help="which benchmarks, e.g. 2,3")
+    parser.add_argument("--write", metavar="MARKDOWN", help="put the table in this file, between its markers")
+    args = parser.parse_args()
+    if not args.jaeger_bin:
+        log("no --jaeger-bin / TRACELAB_JAEGER_BIN: the Jaeger comparisons (1, 4) are left out")
+
+    benches = {"1": time_to_verdict, "2": generator_vs_oha, "3": mesh_overhead,
+               "4": collector_ingest, "5": scale}
+    rows = []
+    for number in args.only.split(","):
+        log(f"benchmark {number} …")
+        result = benches[number](args)
+        rows += result[0] if isinstance(result, tuple) else result
+    text = table(rows)
+    print(text)
+    if args.write:
+        shown = [a for a in sys.argv[1:] if a not in (args.write, "--write", args.oha, "--oha",
+                                                       args.jaeger_bin, "--jaeger-bin")]
+        stamp = (f"Measured {time.strftime('%Y-%m-%d')} on {machine()} with "
+                 f"`scripts/bench.sh{''.join(' ' + a for a in shown)}`.")
+        page = Path(args.write)
+        current = page.read_text()
+        block = f"{TABLE_START}\n{stamp}\n\n{text}\n{TABLE_END}"
+        page.write_text(re.sub(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END),
+                               lambda _: block, current, flags=re.S))
+        log(f"wrote the table to {page}")
+    return 1 if any(met is False for *_, met in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
