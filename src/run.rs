@@ -129,7 +129,16 @@ pub async fn run_scenario_until(
     let (runs, gathered, components) = result?;
     let interrupted = stop.is_cancelled();
 
-    let outcomes = assert::evaluate(scenario, &runs, &gathered);
+    let mut outcomes = assert::evaluate(scenario, &runs, &gathered);
+    // Evictions cost this run spans unless the traces read back held every
+    // span it delivered: then its checks must not pass on what was left.
+    if evicted > 0 && !gathered.exact {
+        let max = backend.max_search_depth();
+        outcomes.extend(
+            runs.iter()
+                .map(|run| assert::integrity::kept_by_the_collector(&run.name, evicted, max)),
+        );
+    }
     let mut total = DeliveryStats::default();
     for (_, stats) in &delivery {
         total.add(stats);
@@ -156,7 +165,8 @@ pub async fn run_scenario_until(
     }
     if evicted > 0 {
         warnings.push(format!(
-            "the embedded collector evicted {evicted} old traces (max traces reached); raise --max-traces"
+            "the embedded collector reached its max traces ({}) and evicted the oldest {evicted} times; raise --max-traces",
+            backend.max_search_depth()
         ));
     }
     if !gathered.complete {
@@ -196,6 +206,7 @@ pub async fn run_scenario_until(
             traces: gathered.traces.len(),
             spans: gathered.spans,
             complete: gathered.complete,
+            evicted,
             waited_ms: gathered.waited.as_secs_f64() * 1000.0,
             polls: gathered.polls,
         },

@@ -240,3 +240,27 @@ fn per_trace(
     );
     out
 }
+
+/// The failed check a block gets when the embedded collector evicted
+/// traces during the run and the traces read back do not hold every span
+/// delivered: its checks judged what eviction left, so they cannot pass.
+pub fn kept_by_the_collector(block: &str, evicted: u64, max_traces: usize) -> Outcome {
+    Outcome {
+        name: "the collector kept every trace".into(),
+        source: OutcomeSource::Integrity {
+            check: "collector.max_traces",
+        },
+        traffic: block.to_string(),
+        passed: false,
+        observed: format!("traces evicted {evicted} times at max traces {max_traces}"),
+        failures: vec![Failure {
+            expected: "every trace of the run kept until judged".into(),
+            observed: format!(
+                "the embedded collector evicted the oldest traces {evicted} times; \
+                 this run's traces may be missing or partial: raise --max-traces"
+            ),
+            ..Failure::default()
+        }],
+        failure_count: 1,
+    }
+}
