@@ -190,3 +190,104 @@ async fn twenty_thousand_requests_make_twenty_thousand_whole_traces_on_a_real_ja
     assert_collector_holds(&backend, &report).await;
     backend.stop().await;
 }
+
+/// `tracelab run --max-traces N --report json=...` on `scenarios`; the
+/// output and the JSON report.
+fn run_bounded(max_traces: &str, scenarios: &[&str]) -> (std::process::Output, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let json_arg = format!("json={}", json.display());
+    let mut args = vec!["run", "--max-traces", max_traces, "--report", &json_arg];
+    args.extend_from_slice(scenarios);
+    let out = tracelab(&args);
+    let report = std::fs::read_to_string(&json)
+        .map(|text| serde_json::from_str(&text).unwrap())
+        .unwrap_or_else(|_| panic!("no report: {}{}", stdout(&out), stderr(&out)));
+    (out, report)
+}
+
+/// The sandbox with every built-in check off and one check that passes on
+/// whatever part of a trace is left: only eviction can fail it.
+fn sandbox_that_passes_on_fragments() -> String {
+    let text = std::fs::read_to_string(scenario_path("jaeger.rhai")).unwrap();
+    let (topology, _) = text
+        .split_once("// Every request:")
+        .expect("jaeger.rhai changed");
+    format!(
+        "{topology}\
+         integrity(#{{ propagation: false, complete: false, single_root: false, \
+         orphans: false, unique_span_ids: false, time_window: false }});\n\
+         expect_spans(\"sandbox\", span(\"*\", \"*\"), #{{ at_most: 4, name: \"at most 4 spans a trace\" }});\n"
+    )
+}
+
+#[test]
+fn evictions_that_cost_the_run_its_traces_are_a_warning_and_a_failed_check_exit_1() {
+    // 10 requests, 5 traces kept: half the traces (and parts of the rest,
+    // whose spans arrive per component) are evicted before the checks.
+    let (dir, path) = scratch_scenario("bounded.rhai", &sandbox_that_passes_on_fragments());
+    let (out, report) = run_bounded("5", &[path_str(&path)]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("✔ at most 4 spans a trace"),
+        "the script's own check passes on what is left: {text}"
+    );
+    assert!(
+        text.contains("✘ the collector kept every trace (sandbox) — traces evicted"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "warning: the embedded collector reached its max traces (5) and evicted the oldest"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("raise --max-traces"), "{text}");
+
+    let scenario = &report["scenarios"][0];
+    assert_eq!(report["passed"], false);
+    assert_eq!(scenario["passed"], false);
+    let evicted = scenario["traces"]["evicted"].as_u64().unwrap();
+    assert!(evicted >= 5, "{:#}", scenario["traces"]);
+    let warnings = scenario["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w.as_str().unwrap()
+            == format!("the embedded collector reached its max traces (5) and evicted the oldest {evicted} times; raise --max-traces")),
+        "{warnings:?}"
+    );
+    let failed: Vec<&Value> = scenario["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["passed"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["source"]["check"], "collector.max_traces");
+    assert_eq!(failed[0]["traffic"], "sandbox");
+    drop(dir);
+}
+
+#[test]
+fn evictions_of_older_scenarios_traces_only_warn_the_later_scenario_still_passes() {
+    // Two runs of 10 traces under a bound of 12: the second evicts 8 of the
+    // first's (already judged) traces and none of its own.
+    let sandbox = path_str(&scenario_path("jaeger.rhai")).to_string();
+    let (out, report) = run_bounded("12", &[&sandbox, &sandbox]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let [first, second] = [&report["scenarios"][0], &report["scenarios"][1]];
+    assert_eq!(first["traces"]["evicted"], 0);
+    assert_eq!(first["warnings"], Value::Array(vec![]));
+    assert_eq!(second["traces"]["evicted"], 8, "{:#}", second["traces"]);
+    assert_eq!(second["traces"]["traces"], 10);
+    assert_eq!(second["passed"], true);
+    assert_eq!(
+        second["warnings"][0],
+        "the embedded collector reached its max traces (12) and evicted the oldest 8 times; raise --max-traces"
+    );
+    assert!(
+        text.contains("warning: the embedded collector reached its max traces (12)"),
+        "{text}"
+    );
+}
