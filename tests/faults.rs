@@ -2,9 +2,11 @@
 //! front of a `tracelab collector` process answers 503 for a while, or
 //! vanishes for good after the first export. Retries must carry the spans
 //! through the first; the report must count, truthfully, what the second
-//! cost. (Unreachable at start, ports taken, programs that crash or never
-//! listen, and Jaeger dying are in tests/sandbox.rs, tests/processes.rs and
-//! tests/real_jaeger.rs; SIGINT/SIGTERM in tests/interrupt.rs.)
+//! cost. A collector that never accepts the connection is given up on at
+//! the connect timeout. (Refused at start, ports taken, programs that crash
+//! or never listen, and Jaeger dying are in tests/sandbox.rs,
+//! tests/processes.rs and tests/real_jaeger.rs; SIGINT/SIGTERM in
+//! tests/interrupt.rs.)
 
 mod common;
 
@@ -225,4 +227,44 @@ async fn a_collector_gone_mid_run_is_retried_then_the_report_counts_the_spans_it
         tries >= 6,
         "only {tries} tries after the collector vanished"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_collector_that_never_accepts_the_connection_is_given_up_on_at_the_connect_timeout_exit_3()
+ {
+    // A listener with a full accept queue: the kernel drops every further
+    // SYN, so a connection neither opens nor is refused (like a firewalled
+    // host). Only a connect timeout ends the wait.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _fills_the_queue = std::net::TcpStream::connect(addr).unwrap();
+    let url = format!("http://{addr}");
+    let out = tokio::task::spawn_blocking(move || {
+        tracelab(&[
+            "run",
+            "--jaeger-url",
+            &url,
+            "--otlp-endpoint",
+            &url,
+            "scenarios/jaeger.rhai",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "the Jaeger query API at http://{addr}/api/services did not answer"
+        )),
+        "{err}"
+    );
+    // The connect timeout ended it, not the answer's (10 s) timeout.
+    assert!(err.contains("tcp connect error"), "{err}");
+    assert!(!err.contains("no answer within"), "{err}");
+    assert!(err.contains("is Jaeger running"), "{err}");
+    assert!(stdout(&out).is_empty(), "nothing ran: {}", stdout(&out));
+    drop(listener);
 }
