@@ -130,18 +130,29 @@ pub async fn run_scenario_until(
     let interrupted = stop.is_cancelled();
 
     let mut outcomes = assert::evaluate(scenario, &runs, &gathered);
-    // Evictions cost this run spans unless the traces read back held every
-    // span it delivered: then its checks must not pass on what was left.
-    if evicted > 0 && !gathered.exact {
-        let max = backend.max_search_depth();
-        outcomes.extend(
-            runs.iter()
-                .map(|run| assert::integrity::kept_by_the_collector(&run.name, evicted, max)),
-        );
-    }
     let mut total = DeliveryStats::default();
     for (_, stats) in &delivery {
         total.add(stats);
+    }
+    // Spans that never reached the collector are missing from the traces
+    // judged; evictions cost this run spans unless the traces read back
+    // held every span it delivered. Either way its checks judged what was
+    // left, so they must not pass alone.
+    for run in &runs {
+        if total.undelivered() > 0 {
+            outcomes.push(assert::integrity::delivered_to_the_collector(
+                &run.name,
+                total.undelivered(),
+                total.ended,
+            ));
+        }
+        if evicted > 0 && !gathered.exact {
+            outcomes.push(assert::integrity::kept_by_the_collector(
+                &run.name,
+                evicted,
+                backend.max_search_depth(),
+            ));
+        }
     }
     let mut warnings = Vec::new();
     if interrupted {

@@ -124,6 +124,7 @@ async fn answer(
 async fn run_through(
     collector: &CollectorProcess,
     proxy: &FaultProxy,
+    scenario: &str,
 ) -> (std::process::Output, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
@@ -135,7 +136,7 @@ async fn run_through(
         proxy.url(),
         "--report".into(),
         format!("json={}", json.display()),
-        "scenarios/jaeger.rhai".into(),
+        scenario.into(),
     ];
     let out = tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -176,7 +177,7 @@ async fn a_collector_answering_503_for_a_while_loses_nothing_the_exports_retry()
         },
     )
     .await;
-    let (out, report) = run_through(&collector, &proxy).await;
+    let (out, report) = run_through(&collector, &proxy, "scenarios/jaeger.rhai").await;
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert_eq!(proxy.faults.answered_503.load(Ordering::SeqCst), 3);
@@ -201,7 +202,7 @@ async fn a_collector_gone_mid_run_is_retried_then_the_report_counts_the_spans_it
         },
     )
     .await;
-    let (out, report) = run_through(&collector, &proxy).await;
+    let (out, report) = run_through(&collector, &proxy, "scenarios/jaeger.rhai").await;
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
 
@@ -217,6 +218,17 @@ async fn a_collector_gone_mid_run_is_retried_then_the_report_counts_the_spans_it
             ended - delivered
         )),
         "{text}"
+    );
+    let lost = report["scenarios"][0]["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["source"]["check"] == "collector.delivery")
+        .expect("a collector.delivery check");
+    assert_eq!(lost["passed"], false);
+    assert_eq!(
+        lost["observed"],
+        format!("{} of 40 spans not delivered", ended - delivered)
     );
     // The report's count is the truth: the collector holds the rest.
     assert_eq!(spans_held(&collector) as u64, delivered);
@@ -267,4 +279,74 @@ async fn a_collector_that_never_accepts_the_connection_is_given_up_on_at_the_con
     assert!(err.contains("is Jaeger running"), "{err}");
     assert!(stdout(&out).is_empty(), "nothing ran: {}", stdout(&out));
     drop(listener);
+}
+
+#[test]
+fn a_query_api_that_answers_beside_an_otlp_endpoint_that_does_not_exits_3_naming_the_endpoint() {
+    let collector = CollectorProcess::start();
+    let otlp = format!("http://127.0.0.1:{}", closed_port());
+    let out = tracelab(&[
+        "run",
+        "--jaeger-url",
+        &collector.query,
+        "--otlp-endpoint",
+        &otlp,
+        "scenarios/jaeger.rhai",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "the OTLP endpoint {otlp}/v1/traces did not answer"
+        )),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty(), "nothing ran: {}", stdout(&out));
+}
+
+#[test]
+fn a_collector_port_already_taken_exits_3_naming_the_port_and_the_flag() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port().to_string();
+    let out = tracelab(&["collector", "--ui-port", "0", "--otlp-port", &port]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "cannot listen on 127.0.0.1:{port}: port {port} is already in use"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--otlp-port PORT"), "{err}");
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spans_lost_with_the_collector_fail_the_run_even_when_its_own_checks_pass_on_the_rest() {
+    let collector = CollectorProcess::start();
+    let proxy = FaultProxy::start(
+        &collector.otlp,
+        Faults {
+            forward_then_vanish: AtomicU32::new(1),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let (_dir, path) = scratch_scenario("lenient.rhai", &sandbox_that_passes_on_fragments());
+    let (out, report) = run_through(&collector, &proxy, path_str(&path)).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains("✔ at most 4 spans a trace"), "{text}");
+    assert!(
+        text.contains("✘ every span reached the collector (sandbox) — "),
+        "{text}"
+    );
+    let failed: Vec<&serde_json::Value> = report["scenarios"][0]["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["passed"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["source"]["check"], "collector.delivery");
 }

@@ -206,21 +206,6 @@ fn run_bounded(max_traces: &str, scenarios: &[&str]) -> (std::process::Output, V
     (out, report)
 }
 
-/// The sandbox with every built-in check off and one check that passes on
-/// whatever part of a trace is left: only eviction can fail it.
-fn sandbox_that_passes_on_fragments() -> String {
-    let text = std::fs::read_to_string(scenario_path("jaeger.rhai")).unwrap();
-    let (topology, _) = text
-        .split_once("// Every request:")
-        .expect("jaeger.rhai changed");
-    format!(
-        "{topology}\
-         integrity(#{{ propagation: false, complete: false, single_root: false, \
-         orphans: false, unique_span_ids: false, time_window: false }});\n\
-         expect_spans(\"sandbox\", span(\"*\", \"*\"), #{{ at_most: 4, name: \"at most 4 spans a trace\" }});\n"
-    )
-}
-
 #[test]
 fn evictions_that_cost_the_run_its_traces_are_a_warning_and_a_failed_check_exit_1() {
     // 10 requests, 5 traces kept: half the traces (and parts of the rest,
