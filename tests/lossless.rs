@@ -6,8 +6,9 @@
 //! and on a real Jaeger v2 (`--jaeger-bin`).
 //!
 //! The verdict is read from the JSON report (what a CI job would read),
-//! then checked once more straight from the collector's query API: every
-//! trace id the edge reported, fetched raw, holds its 4 spans.
+//! then checked once more straight from the collector: the embedded
+//! store's own counts; Jaeger's query API, every trace id the edge
+//! reported fetched raw, each holding its 4 spans.
 //!
 //! `TRACELAB_LOSSLESS_REQUESTS=N` runs a smaller load for a quick try.
 
@@ -151,11 +152,13 @@ async fn assert_collector_holds(backend: &Backend, report: &Value) {
             .unwrap();
         assert_eq!(status, 200);
         let body = std::str::from_utf8(&body).unwrap();
+        let found: HashSet<&str> = body
+            .split("\"traceID\":\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
         for id in chunk {
-            assert!(
-                body.contains(&format!("\"traceID\":\"{id}\"")),
-                "trace {id} missing"
-            );
+            assert!(found.contains(id), "trace {id} missing");
         }
         assert_eq!(
             body.matches("\"operationName\":").count() as u64,
@@ -169,7 +172,8 @@ async fn assert_collector_holds(backend: &Backend, report: &Value) {
 async fn twenty_thousand_requests_make_twenty_thousand_whole_traces_on_the_embedded_collector() {
     let (report, backend) = run_at_load(BackendChoice::Embedded(Default::default())).await;
     assert_nothing_lost(&report, requests());
-    assert_collector_holds(&backend, &report).await;
+    // Straight from the store (reading 20k traces back through the query
+    // API again would cost a debug build a quarter of the test).
     let Backend::Embedded(collector) = &backend else {
         unreachable!()
     };
