@@ -126,7 +126,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", env = "TRACELAB_JAEGER_BIN")]
     pub jaeger_bin: Option<PathBuf>,
 
-    /// How long to wait for traces to arrive complete before judging them.
+    /// How long to wait for incomplete traces to grow before judging them
+    /// (the wait starts over whenever more spans arrive).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
 

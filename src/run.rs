@@ -129,10 +129,30 @@ pub async fn run_scenario_until(
     let (runs, gathered, components) = result?;
     let interrupted = stop.is_cancelled();
 
-    let outcomes = assert::evaluate(scenario, &runs, &gathered);
+    let mut outcomes = assert::evaluate(scenario, &runs, &gathered);
     let mut total = DeliveryStats::default();
     for (_, stats) in &delivery {
         total.add(stats);
+    }
+    // Spans that never reached the collector are missing from the traces
+    // judged; evictions cost this run spans unless the traces read back
+    // held every span it delivered. Either way its checks judged what was
+    // left, so they must not pass alone.
+    for run in &runs {
+        if total.undelivered() > 0 {
+            outcomes.push(assert::integrity::delivered_to_the_collector(
+                &run.name,
+                total.undelivered(),
+                total.ended,
+            ));
+        }
+        if evicted > 0 && !gathered.exact {
+            outcomes.push(assert::integrity::kept_by_the_collector(
+                &run.name,
+                evicted,
+                backend.max_search_depth(),
+            ));
+        }
     }
     let mut warnings = Vec::new();
     if interrupted {
@@ -156,7 +176,8 @@ pub async fn run_scenario_until(
     }
     if evicted > 0 {
         warnings.push(format!(
-            "the embedded collector evicted {evicted} old traces (max traces reached); raise --max-traces"
+            "the embedded collector reached its max traces ({}) and evicted the oldest {evicted} times; raise --max-traces",
+            backend.max_search_depth()
         ));
     }
     if !gathered.complete {
@@ -196,6 +217,7 @@ pub async fn run_scenario_until(
             traces: gathered.traces.len(),
             spans: gathered.spans,
             complete: gathered.complete,
+            evicted,
             waited_ms: gathered.waited.as_secs_f64() * 1000.0,
             polls: gathered.polls,
         },

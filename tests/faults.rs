@@ -2,9 +2,11 @@
 //! front of a `tracelab collector` process answers 503 for a while, or
 //! vanishes for good after the first export. Retries must carry the spans
 //! through the first; the report must count, truthfully, what the second
-//! cost. (Unreachable at start, ports taken, programs that crash or never
-//! listen, and Jaeger dying are in tests/sandbox.rs, tests/processes.rs and
-//! tests/real_jaeger.rs; SIGINT/SIGTERM in tests/interrupt.rs.)
+//! cost. A collector that never accepts the connection is given up on at
+//! the connect timeout. (Refused at start, ports taken, programs that crash
+//! or never listen, and Jaeger dying are in tests/sandbox.rs,
+//! tests/processes.rs and tests/real_jaeger.rs; SIGINT/SIGTERM in
+//! tests/interrupt.rs.)
 
 mod common;
 
@@ -122,6 +124,7 @@ async fn answer(
 async fn run_through(
     collector: &CollectorProcess,
     proxy: &FaultProxy,
+    scenario: &str,
 ) -> (std::process::Output, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
@@ -133,7 +136,7 @@ async fn run_through(
         proxy.url(),
         "--report".into(),
         format!("json={}", json.display()),
-        "scenarios/jaeger.rhai".into(),
+        scenario.into(),
     ];
     let out = tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -174,7 +177,7 @@ async fn a_collector_answering_503_for_a_while_loses_nothing_the_exports_retry()
         },
     )
     .await;
-    let (out, report) = run_through(&collector, &proxy).await;
+    let (out, report) = run_through(&collector, &proxy, "scenarios/jaeger.rhai").await;
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert_eq!(proxy.faults.answered_503.load(Ordering::SeqCst), 3);
@@ -199,7 +202,7 @@ async fn a_collector_gone_mid_run_is_retried_then_the_report_counts_the_spans_it
         },
     )
     .await;
-    let (out, report) = run_through(&collector, &proxy).await;
+    let (out, report) = run_through(&collector, &proxy, "scenarios/jaeger.rhai").await;
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
 
@@ -216,6 +219,17 @@ async fn a_collector_gone_mid_run_is_retried_then_the_report_counts_the_spans_it
         )),
         "{text}"
     );
+    let lost = report["scenarios"][0]["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["source"]["check"] == "collector.delivery")
+        .expect("a collector.delivery check");
+    assert_eq!(lost["passed"], false);
+    assert_eq!(
+        lost["observed"],
+        format!("{} of 40 spans not delivered", ended - delivered)
+    );
     // The report's count is the truth: the collector holds the rest.
     assert_eq!(spans_held(&collector) as u64, delivered);
     // A failed batch is tried once and retried five times before the
@@ -225,4 +239,114 @@ async fn a_collector_gone_mid_run_is_retried_then_the_report_counts_the_spans_it
         tries >= 6,
         "only {tries} tries after the collector vanished"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_collector_that_never_accepts_the_connection_is_given_up_on_at_the_connect_timeout_exit_3()
+ {
+    // A listener with a full accept queue: the kernel drops every further
+    // SYN, so a connection neither opens nor is refused (like a firewalled
+    // host). Only a connect timeout ends the wait.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _fills_the_queue = std::net::TcpStream::connect(addr).unwrap();
+    let url = format!("http://{addr}");
+    let out = tokio::task::spawn_blocking(move || {
+        tracelab(&[
+            "run",
+            "--jaeger-url",
+            &url,
+            "--otlp-endpoint",
+            &url,
+            "scenarios/jaeger.rhai",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "the Jaeger query API at http://{addr}/api/services did not answer"
+        )),
+        "{err}"
+    );
+    // The connect timeout ended it, not the answer's (10 s) timeout.
+    assert!(err.contains("tcp connect error"), "{err}");
+    assert!(!err.contains("no answer within"), "{err}");
+    assert!(err.contains("is Jaeger running"), "{err}");
+    assert!(stdout(&out).is_empty(), "nothing ran: {}", stdout(&out));
+    drop(listener);
+}
+
+#[test]
+fn a_query_api_that_answers_beside_an_otlp_endpoint_that_does_not_exits_3_naming_the_endpoint() {
+    let collector = CollectorProcess::start();
+    let otlp = format!("http://127.0.0.1:{}", closed_port());
+    let out = tracelab(&[
+        "run",
+        "--jaeger-url",
+        &collector.query,
+        "--otlp-endpoint",
+        &otlp,
+        "scenarios/jaeger.rhai",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "the OTLP endpoint {otlp}/v1/traces did not answer"
+        )),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty(), "nothing ran: {}", stdout(&out));
+}
+
+#[test]
+fn a_collector_port_already_taken_exits_3_naming_the_port_and_the_flag() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port().to_string();
+    let out = tracelab(&["collector", "--ui-port", "0", "--otlp-port", &port]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "cannot listen on 127.0.0.1:{port}: port {port} is already in use"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--otlp-port PORT"), "{err}");
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spans_lost_with_the_collector_fail_the_run_even_when_its_own_checks_pass_on_the_rest() {
+    let collector = CollectorProcess::start();
+    let proxy = FaultProxy::start(
+        &collector.otlp,
+        Faults {
+            forward_then_vanish: AtomicU32::new(1),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let (_dir, path) = scratch_scenario("lenient.rhai", &sandbox_that_passes_on_fragments());
+    let (out, report) = run_through(&collector, &proxy, path_str(&path)).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains("✔ at most 4 spans a trace"), "{text}");
+    assert!(
+        text.contains("✘ every span reached the collector (sandbox) — "),
+        "{text}"
+    );
+    let failed: Vec<&serde_json::Value> = report["scenarios"][0]["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["passed"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["source"]["check"], "collector.delivery");
 }

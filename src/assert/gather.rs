@@ -30,6 +30,9 @@ const FETCHES_IN_FLIGHT: usize = 4;
 #[derive(Debug, Clone)]
 pub struct WaitSettings {
     pub poll_interval: Duration,
+    /// How long to wait for the span count to grow before judging what
+    /// arrived. Measured from the last growth, so a run whose every poll
+    /// is slow (tens of thousands of traces) still gets its second look.
     pub timeout: Duration,
     /// How long the count must hold still when some requests still have no
     /// trace (they may be unsampled, or lost).
@@ -78,6 +81,9 @@ pub struct Gathered {
     pub spans: usize,
     /// Every sampled request had a trace and the count held still.
     pub complete: bool,
+    /// The traces held exactly the spans the mesh delivered: proof that
+    /// nothing of the run is missing.
+    pub exact: bool,
     pub waited: Duration,
     pub polls: u32,
 }
@@ -91,12 +97,20 @@ pub async fn gather(
     let mut previous: Option<usize> = None;
     let mut stable_since: Option<Instant> = None;
     let mut polls = 0;
+    // The most spans a poll found, and when that grew last.
+    let mut most = 0;
+    let mut grew = started;
     loop {
         let (mut gathered, exact) = poll(client, wanted).await?;
         polls += 1;
+        if polls == 1 || gathered.spans > most {
+            most = most.max(gathered.spans);
+            grew = Instant::now();
+        }
         let covered = covers(&gathered, wanted);
         if exact && covered {
             gathered.complete = true;
+            gathered.exact = true;
             gathered.waited = started.elapsed();
             gathered.polls = polls;
             return Ok(gathered);
@@ -109,7 +123,7 @@ pub async fn gather(
         }
         let settled = stable_since.is_some_and(|t| t.elapsed() >= settings.settle);
         let done = stable && (settled || (covered && !wanted.settle_always));
-        if done || started.elapsed() >= settings.timeout {
+        if done || grew.elapsed() >= settings.timeout {
             gathered.complete = done && covered;
             gathered.waited = started.elapsed();
             gathered.polls = polls;

@@ -240,3 +240,61 @@ fn per_trace(
     );
     out
 }
+
+/// The failed check a block gets when the embedded collector evicted
+/// traces during the run and the traces read back do not hold every span
+/// delivered: its checks judged what eviction left, so they cannot pass.
+pub fn kept_by_the_collector(block: &str, evicted: u64, max_traces: usize) -> Outcome {
+    run_lost_spans(
+        block,
+        "the collector kept every trace",
+        "collector.max_traces",
+        format!("traces evicted {evicted} times at max traces {max_traces}"),
+        Failure {
+            expected: "every trace of the run kept until judged".into(),
+            observed: format!(
+                "the embedded collector evicted the oldest traces {evicted} times; \
+                 this run's traces may be missing or partial: raise --max-traces"
+            ),
+            ..Failure::default()
+        },
+    )
+}
+
+/// The failed check a block gets when spans of the run never reached the
+/// collector (retries included): its checks judged partial traces.
+pub fn delivered_to_the_collector(block: &str, undelivered: u64, ended: u64) -> Outcome {
+    run_lost_spans(
+        block,
+        "every span reached the collector",
+        "collector.delivery",
+        format!("{undelivered} of {ended} spans not delivered"),
+        Failure {
+            expected: "every span the components ended, delivered".into(),
+            observed: format!(
+                "{undelivered} spans were refused or never answered, retries included; \
+                 this run's traces may be missing or partial"
+            ),
+            ..Failure::default()
+        },
+    )
+}
+
+/// A check about the whole run (not about each trace) that failed.
+fn run_lost_spans(
+    block: &str,
+    name: &str,
+    check: &'static str,
+    observed: String,
+    failure: Failure,
+) -> Outcome {
+    Outcome {
+        name: name.into(),
+        source: OutcomeSource::Integrity { check },
+        traffic: block.to_string(),
+        passed: false,
+        observed,
+        failures: vec![failure],
+        failure_count: 1,
+    }
+}

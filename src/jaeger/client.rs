@@ -86,6 +86,10 @@ impl TraceQuery {
     }
 }
 
+/// A query API that does not even accept the connection in this long is
+/// not coming: say so in seconds, not after the whole answer's timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
 #[derive(Clone)]
 pub struct JaegerClient {
     base: String,
@@ -100,9 +104,11 @@ impl JaegerClient {
         if !base.starts_with("http://") {
             return Err(ClientError::BadUrl(base));
         }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         Ok(JaegerClient {
             base,
-            http: Client::builder(TokioExecutor::new()).build_http(),
+            http: Client::builder(TokioExecutor::new()).build(connector),
             timeout: Duration::from_secs(10),
         })
     }

@@ -51,6 +51,7 @@ fn scenario(name: &str, file: &str) -> ScenarioReport {
             traces: 2,
             spans: 8,
             complete: true,
+            evicted: 0,
             waited_ms: 120.0,
             polls: 2,
         },

@@ -138,6 +138,9 @@ pub struct TraceStats {
     pub spans: usize,
     /// Every sampled request had its trace and the span count held still.
     pub complete: bool,
+    /// Traces the embedded collector evicted during the scenario (its max
+    /// traces reached); a trace whose spans arrived apart may count twice.
+    pub evicted: u64,
     pub waited_ms: f64,
     pub polls: u32,
 }
