@@ -80,3 +80,22 @@ fn run_with_several_scenarios_sums_up() {
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(text.contains("PASS 3 of 3 scenarios passed"), "{text}");
 }
+
+#[test]
+fn run_refuses_a_scenario_without_traffic_that_check_accepts() {
+    let (_dir, path) =
+        scratch_scenario("idle.rhai", "service(\"a\", #{ routes: [route(\"/\")] });");
+    let check = tracelab(&["check", path_str(&path)]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let run = tracelab(&["run", path_str(&path)]);
+    assert_eq!(run.status.code(), Some(2), "{}", stdout(&run));
+    assert!(stdout(&run).is_empty(), "nothing ran: {}", stdout(&run));
+    assert_eq!(
+        stderr(&run).trim_end(),
+        format!(
+            "tracelab: error: {}: the scenario sends no traffic, so a run would check nothing: \
+             add traffic(...) (tracelab up serves a topology without traffic)",
+            path.display()
+        )
+    );
+}
