@@ -284,12 +284,24 @@ pub fn check_files(options: &CheckOptions) -> Result<(), Error> {
     }
 }
 
-/// Load every file; all the broken ones are reported, not just the first.
+/// Load every file to run; all the broken ones are reported, not just the
+/// first. A scenario without traffic is refused here (not in `check`, as
+/// `tracelab up` serves such a topology): its run would pass having
+/// checked nothing.
 fn load_all(files: &[PathBuf]) -> Result<Vec<scenario::Scenario>, Error> {
     let mut scenarios = Vec::new();
     let mut errors = Vec::new();
     for file in files {
         match scenario::load(file) {
+            Ok(s) if s.traffic.is_empty() => {
+                errors.push(scenario::LoadError::Script(scenario::ScriptError {
+                    file: s.file.clone(),
+                    origin: Default::default(),
+                    message: "the scenario sends no traffic, so a run would check nothing: \
+                              add traffic(...) (tracelab up serves a topology without traffic)"
+                        .into(),
+                }))
+            }
             Ok(s) => scenarios.push(s),
             Err(e) => errors.push(e),
         }

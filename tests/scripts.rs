@@ -1,65 +1,10 @@
-//! Scripts through the binary: a hostile script ends with exit 2 and a
-//! clear error (nothing starts), and `check` / `run` take several files.
+//! Scripts through the binary: `check` / `run` take several files and name
+//! every broken one. (Single broken and hostile scripts, each with its exact
+//! error, are the corpus in tests/broken_scripts.rs.)
 
 mod common;
 
 use common::*;
-
-/// Run `tracelab check` and `tracelab run` on `text`; both must exit 2
-/// without running anything; the error text.
-fn refused(text: &str) -> String {
-    let (_dir, path) = scratch_scenario("hostile.rhai", text);
-    let run = tracelab(&["run", path_str(&path)]);
-    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
-    assert!(stdout(&run).is_empty(), "nothing runs: {}", stdout(&run));
-    let check = tracelab(&["check", path_str(&path)]);
-    assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
-    stderr(&run)
-}
-
-#[test]
-fn an_endless_loop_is_stopped_with_exit_2() {
-    let err = refused("proxy(\"p\", #{ routes: [route(\"/*\", #{ to: \"p\" })] });\nloop { }");
-    assert!(err.contains("hostile.rhai:2:"), "{err}");
-    assert!(err.contains("too many operations"), "{err}");
-}
-
-#[test]
-fn endless_recursion_is_stopped_with_exit_2() {
-    let err = refused("fn down(n) { down(n + 1) }\ndown(0);");
-    assert!(err.contains("calls nest too deep"), "{err}");
-}
-
-#[test]
-fn a_huge_string_is_stopped_with_exit_2() {
-    let err = refused("let s = \"boom\";\nwhile true { s += s; }");
-    assert!(err.contains("hostile.rhai:2:"), "{err}");
-    assert!(
-        err.contains("a string grew past the sandbox's limit"),
-        "{err}"
-    );
-}
-
-#[test]
-fn importing_etc_passwd_is_refused_with_exit_2() {
-    let err = refused("import \"/etc/passwd\" as secrets;");
-    assert!(
-        err.contains("hostile.rhai:1:8: import \"/etc/passwd\": absolute paths are not allowed"),
-        "{err}"
-    );
-}
-
-#[test]
-fn importing_from_a_parent_folder_is_refused_with_exit_2() {
-    let err = refused("import \"../../etc/passwd\" as secrets;");
-    assert!(err.contains("\"..\" is not allowed"), "{err}");
-}
-
-#[test]
-fn eval_is_refused_with_exit_2() {
-    let err = refused("eval(\"loop {}\");");
-    assert!(err.contains("hostile.rhai:1:1"), "{err}");
-}
 
 #[test]
 fn check_reports_every_file_and_fails_if_one_is_wrong() {
@@ -134,4 +79,23 @@ fn run_with_several_scenarios_sums_up() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(text.contains("PASS 3 of 3 scenarios passed"), "{text}");
+}
+
+#[test]
+fn run_refuses_a_scenario_without_traffic_that_check_accepts() {
+    let (_dir, path) =
+        scratch_scenario("idle.rhai", "service(\"a\", #{ routes: [route(\"/\")] });");
+    let check = tracelab(&["check", path_str(&path)]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let run = tracelab(&["run", path_str(&path)]);
+    assert_eq!(run.status.code(), Some(2), "{}", stdout(&run));
+    assert!(stdout(&run).is_empty(), "nothing ran: {}", stdout(&run));
+    assert_eq!(
+        stderr(&run).trim_end(),
+        format!(
+            "tracelab: error: {}: the scenario sends no traffic, so a run would check nothing: \
+             add traffic(...) (tracelab up serves a topology without traffic)",
+            path.display()
+        )
+    );
 }

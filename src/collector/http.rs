@@ -30,6 +30,8 @@ impl Handler for CollectorHandler {
         let query = request.uri().query().unwrap_or("").to_string();
         match (request.method(), path.as_str()) {
             (&Method::POST, "/v1/traces") => self.ingest_otlp(request).await,
+            // As the OpenTelemetry collector's receiver answers.
+            (_, "/v1/traces") => text(405, "405 method not allowed, supported: [POST]\n"),
             (&Method::POST, "/api/v2/spans") => self.ingest_zipkin(request).await,
             (&Method::GET, p) if p.starts_with("/api/") => {
                 match query::handle(&self.store, p, &query) {
@@ -60,14 +62,14 @@ impl CollectorHandler {
         };
         let body = match self.read_body(request).await {
             Ok(body) => body,
-            Err(refusal) => return refusal,
+            Err(refusal) => return otlp_failure(encoding, refusal),
         };
         match otlp::decode(&body, encoding) {
             Ok(spans) => {
                 self.store.insert(spans);
                 otlp_success(encoding)
             }
-            Err(e) => text(400, format!("{e}\n")),
+            Err(e) => otlp_failure(encoding, Refusal::bad_request(e.to_string())),
         }
     }
 
@@ -93,7 +95,7 @@ impl CollectorHandler {
         }
         let body = match self.read_body(request).await {
             Ok(body) => body,
-            Err(refusal) => return refusal,
+            Err(refusal) => return text(refusal.status, format!("{}\n", refusal.message)),
         };
         let spans = zipkin::decode(&body)
             .and_then(|otlp_request| otlp::translate(otlp_request).map_err(|e| e.to_string()));
@@ -109,21 +111,38 @@ impl CollectorHandler {
         }
     }
 
-    /// The whole body, or the response refusing it.
-    async fn read_body(&self, request: Request<Incoming>) -> Result<Bytes, Response<Body>> {
+    /// The whole body, or why it is refused.
+    async fn read_body(&self, request: Request<Incoming>) -> Result<Bytes, Refusal> {
         match Limited::new(request.into_body(), self.max_body_bytes)
             .collect()
             .await
         {
             Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(text(
-                413,
-                format!(
-                    "body larger than the limit of {} bytes\n",
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Refusal {
+                status: 413,
+                message: format!(
+                    "body larger than the limit of {} bytes (--max-body-size)",
                     self.max_body_bytes
                 ),
-            )),
-            Err(e) => Err(text(400, format!("could not read the body: {e}\n"))),
+            }),
+            Err(e) => Err(Refusal::bad_request(format!(
+                "could not read the body: {e}"
+            ))),
+        }
+    }
+}
+
+/// An ingest request turned away: the HTTP status and the reason.
+struct Refusal {
+    status: u16,
+    message: String,
+}
+
+impl Refusal {
+    fn bad_request(message: String) -> Refusal {
+        Refusal {
+            status: 400,
+            message,
         }
     }
 }
@@ -155,6 +174,48 @@ fn api_response(answer: query::ApiResponse) -> Response<Body> {
         .expect("static response parts are valid")
 }
 
+/// `google.rpc.Status`, the body OTLP/HTTP failures carry (field numbers
+/// from google/rpc/status.proto; `details` is never sent).
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// A refused export answered as the OpenTelemetry collector's receiver
+/// answers: a `google.rpc.Status` in the request's encoding, its gRPC code
+/// mapped from the HTTP status (400 is INVALID_ARGUMENT).
+fn otlp_failure(encoding: Encoding, refusal: Refusal) -> Response<Body> {
+    const INVALID_ARGUMENT: i32 = 3;
+    const UNKNOWN: i32 = 2;
+    let status = RpcStatus {
+        code: if refusal.status == 400 {
+            INVALID_ARGUMENT
+        } else {
+            UNKNOWN
+        },
+        message: refusal.message,
+    };
+    let (content_type, body) = match encoding {
+        Encoding::Protobuf => ("application/x-protobuf", status.encode_to_vec()),
+        Encoding::Json => (
+            "application/json",
+            serde_json::to_vec(&serde_json::json!({
+                "code": status.code,
+                "message": status.message,
+            }))
+            .expect("a JSON object serialises"),
+        ),
+    };
+    Response::builder()
+        .status(refusal.status)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid")
+}
+
 /// An empty ExportTraceServiceResponse in the request's encoding.
 fn otlp_success(encoding: Encoding) -> Response<Body> {
     let (content_type, body) = match encoding {
@@ -162,7 +223,8 @@ fn otlp_success(encoding: Encoding) -> Response<Body> {
             "application/x-protobuf",
             ExportTraceServiceResponse::default().encode_to_vec(),
         ),
-        Encoding::Json => ("application/json", b"{}".to_vec()),
+        // What the collector's protojson writes for an empty response.
+        Encoding::Json => ("application/json", b"{\"partialSuccess\":{}}".to_vec()),
     };
     Response::builder()
         .status(200)

@@ -33,6 +33,8 @@ pub enum DecodeError {
     Protobuf(#[from] prost::DecodeError),
     #[error("the body is not a valid OTLP JSON ExportTraceServiceRequest: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("the body is not a valid OTLP JSON ExportTraceServiceRequest: expected a JSON object")]
+    NotAnObject,
     #[error("span {index} has an invalid {field} (want {want} bytes, not all zero)")]
     InvalidId {
         index: usize,
@@ -51,7 +53,14 @@ pub enum Encoding {
 pub fn decode(body: &[u8], encoding: Encoding) -> Result<Vec<StoredSpan>, DecodeError> {
     let request = match encoding {
         Encoding::Protobuf => ExportTraceServiceRequest::decode(body)?,
-        Encoding::Json => serde_json::from_slice(body)?,
+        Encoding::Json => {
+            // serde also reads a struct from an array (`[]`); OTLP JSON
+            // is an object, and the collector refuses anything else.
+            if body.trim_ascii_start().first() != Some(&b'{') {
+                return Err(DecodeError::NotAnObject);
+            }
+            serde_json::from_slice(body)?
+        }
     };
     translate(request)
 }

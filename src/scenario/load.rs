@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rhai::{Engine, EvalAltResult, Position};
+use rhai::{Engine, EvalAltResult, LexError, ParseErrorType, Position};
 
 use super::api::{self, Draft};
 use super::model::{Origin, Scenario};
@@ -97,11 +97,30 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
 }
 
 pub fn load_with_limits(path: &Path, limits: &Limits) -> Result<Scenario, LoadError> {
-    let source = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
     })?;
+    let source = String::from_utf8(bytes).map_err(|e| LoadError::Script(not_utf8(path, &e)))?;
     load_source(path, &source, limits)
+}
+
+/// Where a file stops being UTF-8 text, as `file:line:col`.
+fn not_utf8(path: &Path, err: &std::string::FromUtf8Error) -> ScriptError {
+    let bytes = err.as_bytes();
+    let valid = &bytes[..err.utf8_error().valid_up_to()];
+    let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let column = std::str::from_utf8(&valid[line_start..]).map_or(1, |s| s.chars().count() + 1);
+    let byte = bytes[valid.len()];
+    ScriptError {
+        file: path.to_path_buf(),
+        origin: Origin {
+            line: valid.iter().filter(|b| **b == b'\n').count() + 1,
+            column,
+            module: None,
+        },
+        message: format!("byte 0x{byte:02x} is not UTF-8: a scenario is UTF-8 text"),
+    }
 }
 
 /// Load a script whose text is already in memory; `path` names it in errors.
@@ -203,9 +222,17 @@ fn describe(path: &Path, err: &EvalAltResult, limits: &Limits) -> ScriptError {
         }
         // Our own messages, without Rhai's "Runtime error: " in front.
         EvalAltResult::ErrorRuntime(value, _) if value.is_string() => value.to_string(),
-        EvalAltResult::ErrorFunctionNotFound(signature, _) => format!(
-            "no function {signature}: see docs/scenarios.md for the functions and their arguments"
+        EvalAltResult::ErrorFunctionNotFound(signature, _) => no_such_function(signature),
+        EvalAltResult::ErrorParsing(ParseErrorType::ExprTooDeep, _) => format!(
+            "expressions nest deeper than the sandbox's limit of {} levels",
+            limits.max_expr_depth
         ),
+        EvalAltResult::ErrorParsing(
+            ParseErrorType::BadInput(LexError::ImproperSymbol(symbol, _)),
+            _,
+        ) if symbol == "eval" => {
+            "eval is switched off: a scenario cannot run text as code".to_string()
+        }
         _ => bare,
     };
     ScriptError {
@@ -216,6 +243,36 @@ fn describe(path: &Path, err: &EvalAltResult, limits: &Limits) -> ScriptError {
             module: module.map(Into::into),
         },
         message,
+    }
+}
+
+/// "no function servise(string, map)", with the likely intended function
+/// when the name is a near miss of one the API has.
+fn no_such_function(signature: &str) -> String {
+    let (name, args) = signature.split_once(' ').unwrap_or((signature, "()"));
+    let args = args
+        .replace("&str | ImmutableString | String", "string")
+        .replace("i64", "int")
+        .replace("f64", "float");
+    let call = format!("{name}{args}");
+    if api::FUNCTIONS.contains(&name) {
+        return format!(
+            "{name}(...) does not take {}: see docs/scenarios.md for its arguments",
+            call.trim_start_matches(name)
+        );
+    }
+    let nearest = api::FUNCTIONS
+        .iter()
+        .map(|known| (strsim::levenshtein(name, known), known))
+        .min()
+        .filter(|(distance, _)| *distance <= 2 && distance * 3 <= name.len());
+    match nearest {
+        Some((_, known)) => format!(
+            "no function {call}; did you mean {known}? See docs/scenarios.md for the functions"
+        ),
+        None => format!(
+            "no function {call}: see docs/scenarios.md for the functions and their arguments"
+        ),
     }
 }
 

@@ -2,11 +2,13 @@
 //!
 //! `api` holds the functions scripts call, `load` runs a script in a
 //! sandboxed engine, `modules` resolves `import` inside the scenario's
-//! folder, `validate` checks the declarations against each other.
+//! folder, `validate` checks the declarations against each other (and with
+//! `loops`, that no request can go round in a loop).
 //! Nothing downstream of this module sees Rhai.
 
 pub mod api;
 pub mod load;
+pub mod loops;
 pub mod model;
 pub mod modules;
 pub mod validate;

@@ -39,7 +39,7 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
         .join(", ");
     let exists = |name: &str| components.iter().any(|c| c.name == name);
 
-    for component in &components {
+    for (index, component) in components.iter().enumerate() {
         for route in &component.routes {
             match &route.action {
                 Action::Forward { cluster, .. } if !exists(cluster) => {
@@ -68,15 +68,13 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
             }
         }
         if let Some(port) = component.port
-            && let Some(other) = components
-                .iter()
-                .find(|o| o.name != component.name && o.port == Some(port))
+            && let Some(earlier) = components[..index].iter().find(|o| o.port == Some(port))
         {
             return Err(error(
                 component.origin.clone(),
                 format!(
-                    "{:?} and {:?} both want port {port}",
-                    other.name, component.name
+                    "{:?} wants port {port}, which {:?} (declared at {}) already has",
+                    component.name, earlier.name, earlier.origin
                 ),
             ));
         }
@@ -100,6 +98,9 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
                 ),
             ));
         }
+    }
+    if let Some(found) = super::loops::find(&components, &traffic) {
+        return Err(error(found.origin, found.message));
     }
     for expectation in &expectations {
         if !traffic.iter().any(|t| t.name == expectation.traffic) {
@@ -217,7 +218,12 @@ mod tests {
         let err = error_of(
             "service(\"a\", #{ port: 9000, routes: [route(\"/\")] });\nservice(\"b\", #{ port: 9000, routes: [route(\"/\")] });",
         );
-        assert!(err.contains("both want port 9000"), "{err}");
+        assert!(
+            err.contains(
+                "v.rhai:2:1: \"b\" wants port 9000, which \"a\" (declared at 1:1) already has"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -164,8 +164,15 @@ pub struct CollectorProcess {
 
 impl CollectorProcess {
     pub fn start() -> CollectorProcess {
+        Self::start_with(&[])
+    }
+
+    /// With more `tracelab collector` flags, e.g. `--max-body-size`.
+    pub fn start_with(extra: &[&str]) -> CollectorProcess {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
             .args(["collector", "--ui-port", "0", "--otlp-port", "0"])
+            .args(extra)
+            .env_remove("TRACELAB_CONFIG")
             .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -201,6 +208,73 @@ impl CollectorProcess {
         stream.read_to_string(&mut answer).unwrap();
         let body = answer.split_once("\r\n\r\n").expect("a response").1;
         serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+}
+
+/// One answer to [`http`]: status, content type and body.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, self.text()))
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection to `base` (`http://host:port`),
+/// the connection closed after the answer. `content_type: None` sends none.
+pub fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> HttpAnswer {
+    let authority = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(content_type) = content_type {
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response");
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_string())
+        })
+        .unwrap_or_default();
+    HttpAnswer {
+        status,
+        content_type,
+        body: answer[split + 4..].to_vec(),
     }
 }
 

@@ -149,7 +149,8 @@ impl Pair {
     pub async fn export(&self, request: &ExportTraceServiceRequest) {
         let body = Bytes::from(request.encode_to_vec());
         let (jaeger, embedded) = self
-            .post_both(
+            .send_both(
+                Method::POST,
                 "/v1/traces",
                 "application/x-protobuf",
                 body,
@@ -169,7 +170,8 @@ impl Pair {
     pub async fn export_json(&self, request: &ExportTraceServiceRequest) {
         let body = Bytes::from(serde_json::to_vec(request).unwrap());
         let (jaeger, embedded) = self
-            .post_both(
+            .send_both(
+                Method::POST,
                 "/v1/traces",
                 "application/json",
                 body,
@@ -188,7 +190,8 @@ impl Pair {
     /// POST Zipkin v2 JSON to Jaeger's zipkin receiver and the embedded
     /// collector's `/api/v2/spans`.
     pub async fn post_zipkin(&self, json: &str) -> (Answer, Answer) {
-        self.post_both(
+        self.send_both(
+            Method::POST,
             "/api/v2/spans",
             "application/json",
             Bytes::from(json.to_string()),
@@ -197,20 +200,23 @@ impl Pair {
         .await
     }
 
-    async fn post_both(
+    async fn send_both(
         &self,
+        method: Method,
         embedded_path: &str,
-        content_type: &'static str,
+        content_type: impl Into<Option<&'static str>>,
         body: Bytes,
         jaeger_url: &str,
     ) -> (Answer, Answer) {
         let mut headers = HeaderMap::new();
-        headers.insert("content-type", HeaderValue::from_static(content_type));
+        if let Some(content_type) = content_type.into() {
+            headers.insert("content-type", HeaderValue::from_static(content_type));
+        }
         let jaeger_path = &jaeger_url[jaeger_url[7..].find('/').unwrap() + 7..];
         let jaeger = self
             .request(
                 jaeger_url,
-                Method::POST,
+                method.clone(),
                 jaeger_path,
                 headers.clone(),
                 body.clone(),
@@ -219,13 +225,31 @@ impl Pair {
         let embedded = self
             .request(
                 &self.embedded.base_url(),
-                Method::POST,
+                method,
                 embedded_path,
                 headers,
                 body,
             )
             .await;
         (jaeger, embedded)
+    }
+
+    /// Send `body` to both OTLP/HTTP receivers' `/v1/traces` with
+    /// `content_type` (`None`: no header); nothing is asserted.
+    pub async fn send_otlp(
+        &self,
+        method: Method,
+        content_type: Option<&'static str>,
+        body: Bytes,
+    ) -> (Answer, Answer) {
+        self.send_both(
+            method,
+            "/v1/traces",
+            content_type,
+            body,
+            &self.jaeger.otlp_traces_url(),
+        )
+        .await
     }
 
     /// Wait until Jaeger shows `spans` spans for the trace (its pipeline may

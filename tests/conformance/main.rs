@@ -11,6 +11,7 @@
 mod common;
 mod harness;
 mod otlp;
+mod refusals;
 mod sandbox;
 mod search;
 mod traces;

@@ -40,26 +40,70 @@ pub fn error_at(ctx: &NativeCallContext, message: impl Into<String>) -> Box<Eval
 }
 
 /// Deserialise a map into `T`; `T` should deny unknown fields, so that a
-/// misspelled key is an error naming the keys that exist.
+/// misspelled key is an error naming the keys that exist. A value of the
+/// wrong type is an error naming its key.
 pub fn parse_options<T: DeserializeOwned>(
     ctx: &NativeCallContext,
     what: &str,
     map: Map,
 ) -> ScriptResult<T> {
-    rhai::serde::from_dynamic::<T>(&Dynamic::from_map(map)).map_err(|mut e| {
-        e.clear_position();
-        let detail = e.to_string();
-        error_at(ctx, format!("{what}: {}", tidy_serde_message(&detail)))
+    let value = Dynamic::from_map(map);
+    serde_path_to_error::deserialize(rhai::serde::DynamicDeserializer::new(&value)).map_err(|e| {
+        let key = e.path().to_string();
+        let detail = option_error_text(*e.into_inner());
+        // serde's "unknown field `bdy`" names the key itself.
+        let message = if key.is_empty() || key == "." || detail.starts_with("unknown field") {
+            format!("{what}: {detail}")
+        } else {
+            format!("{what}: {key}: {detail}")
+        };
+        error_at(ctx, message)
     })
 }
 
-/// Rhai wraps serde messages in its own error wording; keep the gist.
-fn tidy_serde_message(message: &str) -> String {
-    let mut text = message.trim();
+/// Rhai's wording for a deserialisation error, in a script author's words.
+fn option_error_text(mut err: EvalAltResult) -> String {
+    if let EvalAltResult::ErrorMismatchOutputType(wanted, found, _) = &err {
+        return format!(
+            "expected {}, found {}",
+            type_words(wanted),
+            type_words(found)
+        );
+    }
+    err.clear_position();
+    let text = err.to_string();
+    let mut text = text.trim();
     for prefix in ["Runtime error: ", "Syntax error: "] {
         text = text.trim_start_matches(prefix);
     }
-    text.to_string()
+    // serde's "invalid value: integer `-5`, expected u64"
+    match text.rsplit_once(", expected ") {
+        Some((head, wanted)) if !wanted.contains(' ') => {
+            format!("{head}, expected {}", type_words(wanted))
+        }
+        _ => text.to_string(),
+    }
+}
+
+/// A Rust or Rhai type name as a script author knows the values.
+fn type_words(name: &str) -> String {
+    let words = match name {
+        "u8" => "a whole number from 0 to 255",
+        "u16" => "a whole number from 0 to 65535",
+        "u32" => "a whole number from 0 to 4294967295",
+        "u64" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "string" | "&str" | "String" | "ImmutableString" | "char" => "a string",
+        "bool" => "true or false",
+        "map" => "a map #{ ... }",
+        "array" => "an array [ ... ]",
+        "()" => "nothing (())",
+        other if other.contains("Map<") => "a map #{ ... }",
+        other if other.contains("Vec<") => "an array [ ... ]",
+        other => return other.to_string(),
+    };
+    words.to_string()
 }
 
 /// Take `key` out of `map` as a list of values made by a script function
@@ -127,40 +171,76 @@ pub fn probability(ctx: &NativeCallContext, what: &str, value: f64) -> ScriptRes
     } else {
         Err(error_at(
             ctx,
-            format!("{what} is a probability from 0 to 1 (0.25 is 25%), not {value}"),
+            format!("{what} must be from 0 to 1 (0.25 is 25%), not {value}"),
         ))
     }
 }
 
 /// serde helper: a duration written as text, e.g. `"150ms"`, `"2s"`.
 pub mod duration_text {
-    use serde::{Deserialize, Deserializer};
+    use serde::Deserializer;
+    use serde::de::{self, Visitor};
+    use std::fmt;
     use std::time::Duration;
 
+    struct Text;
+
+    impl<'de> Visitor<'de> for Text {
+        type Value = Option<Duration>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a duration such as \"150ms\" or \"2s\"")
+        }
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            super::parse_duration(text).map(Some).map_err(E::custom)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| super::parse_duration(&t).map_err(serde::de::Error::custom))
-            .transpose()
+        d.deserialize_any(Text)
     }
 }
 
 /// serde helper: a number that may be written as an integer (`1`) or a
 /// float (`0.5`), as Rhai keeps the two apart.
 pub mod number {
-    use serde::{Deserialize, Deserializer};
+    use serde::Deserializer;
+    use serde::de::{self, Visitor};
+    use std::fmt;
 
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum IntOrFloat {
-        Int(i64),
-        Float(f64),
+    struct Number;
+
+    impl<'de> Visitor<'de> for Number {
+        type Value = Option<f64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a number such as 1 or 0.5")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        Ok(Option::<IntOrFloat>::deserialize(d)?.map(|n| match n {
-            IntOrFloat::Int(i) => i as f64,
-            IntOrFloat::Float(f) => f,
-        }))
+        d.deserialize_any(Number)
     }
 }
 

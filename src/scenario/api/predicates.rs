@@ -93,13 +93,27 @@ pub fn register(engine: &mut Engine) {
                 .map_err(|e| {
                     error_at(
                         &ctx,
-                        format!("matches({pattern:?}): not a regular expression: {e}"),
+                        format!(
+                            "matches({pattern:?}): not a regular expression: {}",
+                            regex_problem(&e)
+                        ),
                     )
                 })
         },
     );
     engine.register_fn("exists", || Predicate::Exists);
     engine.register_fn("absent", || Predicate::Absent);
+}
+
+/// The gist of a regex error on one line: the regex crate draws the
+/// pattern with a caret over several lines, ending in "error: <what>".
+fn regex_problem(err: &regex::Error) -> String {
+    let text = err.to_string();
+    text.lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix("error: "))
+        .unwrap_or(text.trim())
+        .to_string()
 }
 
 /// A string, number or bool as the text Jaeger shows for a tag.

@@ -156,7 +156,7 @@ fn bad_faults_are_errors_at_their_place() {
         ),
         (
             "route(\"/\", #{ fail: #{ probability: 1.5 } })",
-            "probability is a probability from 0 to 1",
+            "probability must be from 0 to 1",
         ),
         (
             "route(\"/\", #{ fail: #{ status: 99 } })",
@@ -241,7 +241,7 @@ fn sampling_and_propagation_are_per_component() {
     assert_eq!(s.components[1].propagation, Propagation::None);
     let err = error("proxy(\"p\", #{ sampling: 2, routes: [route(\"/*\", #{ to: \"p\" })] });");
     assert!(
-        err.contains("proxy(\"p\"): sampling is a probability from 0 to 1"),
+        err.contains("proxy(\"p\"): sampling must be from 0 to 1"),
         "{err}"
     );
     let err = error("service(\"a\", #{ propagation: \"zipkin\", routes: [route(\"/\")] });");
