@@ -50,6 +50,26 @@ pub struct UpstreamResponse {
     pub body: Bytes,
 }
 
+impl UpstreamResponse {
+    /// Read `response` whole; a body cut short is a connection failure.
+    pub async fn read(
+        response: http::Response<hyper::body::Incoming>,
+    ) -> Result<UpstreamResponse, UpstreamFailure> {
+        let status = response.status().as_u16();
+        let (parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| UpstreamFailure::Connect(error_chain(&e)))?
+            .to_bytes();
+        Ok(UpstreamResponse {
+            status,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
 /// Why no response came, with the status and flag Envoy would answer.
 #[derive(Debug)]
 pub enum UpstreamFailure {
@@ -126,18 +146,7 @@ impl Upstream {
                 .request(request)
                 .await
                 .map_err(|e| UpstreamFailure::Connect(error_chain(&e)))?;
-            let status = response.status().as_u16();
-            let (parts, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| UpstreamFailure::Connect(error_chain(&e)))?
-                .to_bytes();
-            Ok(UpstreamResponse {
-                status,
-                headers: parts.headers,
-                body,
-            })
+            UpstreamResponse::read(response).await
         };
         tokio::time::timeout(timeout, exchange)
             .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -57,18 +57,7 @@ impl Connection {
                 .send_request(request)
                 .await
                 .map_err(|e| UpstreamFailure::Connect(error_chain(&e)))?;
-            let status = response.status().as_u16();
-            let (parts, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| UpstreamFailure::Connect(error_chain(&e)))?
-                .to_bytes();
-            Ok(UpstreamResponse {
-                status,
-                headers: parts.headers,
-                body,
-            })
+            UpstreamResponse::read(response).await
         };
         let result = match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
