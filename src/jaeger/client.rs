@@ -170,7 +170,7 @@ impl JaegerClient {
         let response = tokio::time::timeout(self.timeout, self.http.get(uri))
             .await
             .map_err(|_| unreachable(format!("no answer within {:?}", self.timeout)))?
-            .map_err(|e| unreachable(error_chain(&e)))?;
+            .map_err(|e| unreachable(connect_failure(&e)))?;
         let status = response.status().as_u16();
         let body = tokio::time::timeout(self.timeout, response.into_body().collect())
             .await
@@ -201,6 +201,20 @@ fn encode_path(segment: &str) -> String {
 }
 
 /// "error sending request: connection refused" rather than just the outer layer.
+/// Why a request got no answer, in plain words where hyper's are cryptic:
+/// its connect timeout surfaces as "deadline has elapsed".
+fn connect_failure(e: &hyper_util::client::legacy::Error) -> String {
+    let chain = error_chain(e);
+    if e.is_connect() && chain.ends_with("deadline has elapsed") {
+        format!(
+            "tcp connect error: the connection was neither accepted nor refused within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        )
+    } else {
+        chain
+    }
+}
+
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
