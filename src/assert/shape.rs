@@ -4,6 +4,7 @@
 
 use super::tree::{TraceTree, explain_loose, explain_strict, loose_matches, strict_matches};
 use super::{BlockView, Failure, Outcome, SHOWN};
+use crate::jaeger::model::Trace;
 use crate::scenario::model::{MatchMode, Quantifier, SpanPattern};
 
 /// Does `quantifier` hold when `matching` of `total` items qualify?
@@ -32,14 +33,18 @@ pub fn judge(
     mode: MatchMode,
     pattern: &SpanPattern,
 ) {
-    let trees: Vec<TraceTree<'_>> = block.traces.iter().map(|t| TraceTree::new(t)).collect();
-    let matches = |tree: &TraceTree<'_>| match mode {
-        MatchMode::Strict => strict_matches(pattern, tree),
-        MatchMode::Loose => loose_matches(pattern, tree),
+    // One tree at a time, so a block of 100k traces never holds 100k trees;
+    // the few failures shown are rebuilt.
+    let matches = |trace: &Trace| {
+        let tree = TraceTree::new(trace);
+        match mode {
+            MatchMode::Strict => strict_matches(pattern, &tree),
+            MatchMode::Loose => loose_matches(pattern, &tree),
+        }
     };
-    let (matching, differing): (Vec<&TraceTree<'_>>, Vec<&TraceTree<'_>>) =
-        trees.iter().partition(|t| matches(t));
-    let (m, total) = (matching.len() as u64, trees.len() as u64);
+    let (matching, differing): (Vec<&Trace>, Vec<&Trace>) =
+        block.traces.iter().partition(|t| matches(t));
+    let (m, total) = (matching.len() as u64, block.traces.len() as u64);
     outcome.passed = quantifier_holds(quantifier, m, total);
     outcome.observed = format!("{m} of {total} traces match");
     if outcome.passed {
@@ -53,9 +58,9 @@ pub fn judge(
     }
     if too_many(quantifier, m) {
         outcome.failure_count = matching.len();
-        for tree in matching.iter().take(SHOWN) {
+        for trace in matching.iter().take(SHOWN) {
             outcome.failures.push(Failure {
-                trace_id: Some(tree.trace.trace_id.clone()),
+                trace_id: Some(trace.trace_id.clone()),
                 request_id: None,
                 span: None,
                 expected: expected.clone(),
@@ -66,14 +71,15 @@ pub fn judge(
         return;
     }
     outcome.failure_count = differing.len();
-    for tree in differing.iter().take(SHOWN) {
+    for trace in differing.iter().take(SHOWN) {
+        let tree = TraceTree::new(trace);
         let diff = match mode {
-            MatchMode::Strict => explain_strict(pattern, tree),
-            MatchMode::Loose => explain_loose(pattern, tree),
+            MatchMode::Strict => explain_strict(pattern, &tree),
+            MatchMode::Loose => explain_loose(pattern, &tree),
         };
         if let Some(diff) = diff {
             outcome.failures.push(Failure {
-                trace_id: Some(tree.trace.trace_id.clone()),
+                trace_id: Some(trace.trace_id.clone()),
                 request_id: None,
                 span: diff.span,
                 expected: diff.expected,
