@@ -401,7 +401,7 @@ def scale(args):
         ("5", "… peak memory",
          f"{a['peak_rss_mib']:.0f} → {b['peak_rss_mib']:.0f} MiB = {b['peak_rss_mib'] / a['peak_rss_mib']:.1f}× "
          f"({(b['peak_rss_mib'] - a['peak_rss_mib']) * 1024 / (b['requests'] - a['requests']):.1f} KiB per extra request, "
-         "the stored spans)", f"≤ {growth:.0f}×", b["peak_rss_mib"] / a["peak_rss_mib"] <= growth),
+         "the stored spans and the gathered traces)", f"≤ {growth:.0f}×", b["peak_rss_mib"] / a["peak_rss_mib"] <= growth),
     ]
 
 
