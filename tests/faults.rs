@@ -74,6 +74,15 @@ impl FaultProxy {
         FaultProxy { addr, faults }
     }
 
+    /// Forwards the first export, then vanishes for good.
+    async fn vanishing_after_one_export(target_otlp: &str) -> FaultProxy {
+        let faults = Faults {
+            forward_then_vanish: AtomicU32::new(1),
+            ..Faults::default()
+        };
+        FaultProxy::start(target_otlp, faults).await
+    }
+
     fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -194,14 +203,7 @@ async fn a_collector_gone_mid_run_is_retried_then_the_report_counts_the_spans_it
     let collector = CollectorProcess::start();
     // Each component exports its own batches: the first export gets
     // through, the collector is gone for every one after it.
-    let proxy = FaultProxy::start(
-        &collector.otlp,
-        Faults {
-            forward_then_vanish: AtomicU32::new(1),
-            ..Faults::default()
-        },
-    )
-    .await;
+    let proxy = FaultProxy::vanishing_after_one_export(&collector.otlp).await;
     let (out, report) = run_through(&collector, &proxy, "scenarios/jaeger.rhai").await;
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
@@ -327,14 +329,7 @@ fn a_collector_port_already_taken_exits_3_naming_the_port_and_the_flag() {
 #[tokio::test(flavor = "multi_thread")]
 async fn spans_lost_with_the_collector_fail_the_run_even_when_its_own_checks_pass_on_the_rest() {
     let collector = CollectorProcess::start();
-    let proxy = FaultProxy::start(
-        &collector.otlp,
-        Faults {
-            forward_then_vanish: AtomicU32::new(1),
-            ..Faults::default()
-        },
-    )
-    .await;
+    let proxy = FaultProxy::vanishing_after_one_export(&collector.otlp).await;
     let (_dir, path) = scratch_scenario("lenient.rhai", &sandbox_that_passes_on_fragments());
     let (out, report) = run_through(&collector, &proxy, path_str(&path)).await;
     let text = stdout(&out);
@@ -344,12 +339,7 @@ async fn spans_lost_with_the_collector_fail_the_run_even_when_its_own_checks_pas
         text.contains("✘ every span reached the collector (sandbox) — "),
         "{text}"
     );
-    let failed: Vec<&serde_json::Value> = report["scenarios"][0]["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|o| o["passed"] == false)
-        .collect();
+    let failed = failed_outcomes(&report["scenarios"][0]);
     assert_eq!(failed.len(), 1, "{failed:#?}");
     assert_eq!(failed[0]["source"]["check"], "collector.delivery");
 }

@@ -245,12 +245,7 @@ fn evictions_that_cost_the_run_its_traces_are_a_warning_and_a_failed_check_exit_
             == format!("the embedded collector reached its max traces (5) and evicted the oldest {evicted} times; raise --max-traces")),
         "{warnings:?}"
     );
-    let failed: Vec<&Value> = scenario["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|o| o["passed"] == false)
-        .collect();
+    let failed = failed_outcomes(scenario);
     assert_eq!(failed.len(), 1, "{failed:#?}");
     assert_eq!(failed[0]["source"]["check"], "collector.max_traces");
     assert_eq!(failed[0]["traffic"], "sandbox");

@@ -335,3 +335,13 @@ pub fn flask_example_ready(what: &str) -> bool {
     }
     true
 }
+
+/// The checks that failed in one scenario of a JSON report.
+pub fn failed_outcomes(scenario: &serde_json::Value) -> Vec<&serde_json::Value> {
+    scenario["outcomes"]
+        .as_array()
+        .expect("a scenario has outcomes")
+        .iter()
+        .filter(|o| o["passed"] == false)
+        .collect()
+}

@@ -148,32 +148,21 @@ impl Pair {
     /// Export the same OTLP request to both as protobuf; both must accept it.
     pub async fn export(&self, request: &ExportTraceServiceRequest) {
         let body = Bytes::from(request.encode_to_vec());
-        let (jaeger, embedded) = self
-            .send_both(
-                Method::POST,
-                "/v1/traces",
-                "application/x-protobuf",
-                body,
-                &self.jaeger.otlp_traces_url(),
-            )
-            .await;
-        assert_eq!(jaeger.status, 200, "Jaeger refused: {}", jaeger.describe());
-        assert_eq!(
-            embedded.status,
-            200,
-            "the embedded collector refused: {}",
-            embedded.describe()
-        );
+        self.export_encoded("application/x-protobuf", body).await;
     }
 
     /// Export the same OTLP request to both as OTLP JSON.
     pub async fn export_json(&self, request: &ExportTraceServiceRequest) {
         let body = Bytes::from(serde_json::to_vec(request).unwrap());
+        self.export_encoded("application/json", body).await;
+    }
+
+    async fn export_encoded(&self, content_type: &'static str, body: Bytes) {
         let (jaeger, embedded) = self
             .send_both(
                 Method::POST,
                 "/v1/traces",
-                "application/json",
+                content_type,
                 body,
                 &self.jaeger.otlp_traces_url(),
             )
