@@ -1,0 +1,144 @@
+//! The command line: clap options as typed, then [`Mode`], the one value the
+//! rest of tracelab reads (flags > environment > `tracelab.toml` > defaults).
+//!
+//! One file per subcommand holds its flags and the function that settles
+//! them into options: `run`, `serve`, `up`, `collector`, `traces`; `parse`
+//! has the value parsers they share.
+
+mod collector;
+mod parse;
+mod run;
+mod serve;
+mod traces;
+mod up;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::collector::standalone::StandaloneOptions;
+use crate::error::Error;
+use crate::serve::ServeOptions;
+use crate::traces::TracesOptions;
+use crate::up::UpOptions;
+
+pub use self::collector::CollectorArgs;
+pub use self::run::{RunArgs, RunOptions};
+pub use self::serve::ServeArgs;
+pub use self::traces::TracesArgs;
+pub use self::up::UpArgs;
+
+const ABOUT: &str = "Scripted, reproducible distributed-tracing labs";
+
+const LONG_ABOUT: &str = "\
+Scripted, reproducible distributed-tracing labs.
+
+A scenario is a Rhai script that declares a topology (a front proxy, services,
+who calls whom), the traffic to send, and the trace shapes it expects.
+tracelab starts that topology in-process, sends the traffic, exports every
+span over OTLP to a Jaeger-compatible collector, reads the traces back through
+Jaeger's query API and checks them.
+
+By default spans go to an embedded collector: nothing to install. Give
+--jaeger-bin to have tracelab start a real Jaeger v2 for the run, or point
+--jaeger-url and --otlp-endpoint at a Jaeger already running.";
+
+const EXAMPLES: &str = "\
+Examples:
+  tracelab scenarios/jaeger.rhai          run Envoy's Jaeger sandbox, check its traces
+  tracelab run scenarios/*.rhai           run several scenarios, sum up
+  tracelab check scenarios/*.rhai         validate scripts without running them
+  tracelab --report junit=junit.xml --report json=report.json scenarios/*.rhai
+                                          also write JUnit and JSON reports for CI
+  tracelab up scenarios/jaeger.rhai       keep the sandbox running: curl localhost:8000/trace/1,
+                                          then open the trace viewer on http://localhost:16686
+  tracelab traces --service front-proxy   print a running `up`'s traces as waterfalls
+  tracelab run --jaeger-bin \"$(scripts/install-jaeger.sh)\" scenarios/jaeger.rhai
+                                          the same against a real Jaeger v2
+  tracelab run --jaeger-url http://localhost:16686 \\
+               --otlp-endpoint http://localhost:4318 scenarios/jaeger.rhai
+
+Spread over machines (each `serve` exports to the same Jaeger):
+  tracelab serve scenarios/jaeger.rhai --only service2 --bind 0.0.0.0 \\
+               --port service2=8000 --otlp-endpoint http://jaeger:4318
+  tracelab run scenarios/jaeger.rhai --peer front-proxy=front:8000 ... \\
+               --jaeger-url http://jaeger:16686 --otlp-endpoint http://jaeger:4318
+
+Exit codes: 0 all checks passed, 1 a check failed, 2 the script or the
+command line is wrong, 3 the infrastructure failed (a port, a collector),
+130 interrupted (a Jaeger tracelab started is stopped first).
+Scenario language: docs/scenarios.md";
+#[derive(Debug, Parser)]
+#[command(
+    name = "tracelab",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// `tracelab FILE...` is `tracelab run FILE...`.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios and check their traces (the default).
+    Run(RunArgs),
+    /// Validate scenarios without starting anything.
+    Check(CheckArgs),
+    /// Serve some components of a scenario until SIGINT/SIGTERM (one
+    /// machine's share of a topology spread over several).
+    Serve(ServeArgs),
+    /// Start a scenario's topology and the trace viewer, and keep them
+    /// running until Ctrl-C (like `docker compose up` in the sandbox).
+    Up(UpArgs),
+    /// Find traces in a Jaeger query API (a running `tracelab up` by
+    /// default) and print them as waterfalls.
+    Traces(TracesArgs),
+    /// Run the embedded collector alone until Ctrl-C: OTLP/HTTP and
+    /// Zipkin in, Jaeger's query API and the trace viewer out, on Jaeger's
+    /// ports.
+    Collector(CollectorArgs),
+}
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scenario scripts to validate.
+    #[arg(value_name = "SCENARIO", required = true)]
+    pub files: Vec<PathBuf>,
+}
+/// What to do, with every default settled.
+#[derive(Debug)]
+pub enum Mode {
+    Run(RunOptions),
+    Check(CheckOptions),
+    Serve(ServeOptions),
+    Up(UpOptions),
+    Traces(TracesOptions),
+    Collector(StandaloneOptions),
+}
+#[derive(Debug)]
+pub struct CheckOptions {
+    pub files: Vec<PathBuf>,
+}
+impl Cli {
+    pub fn into_mode(self) -> Result<Mode, Error> {
+        match self.command {
+            Some(Command::Check(args)) => Ok(Mode::Check(CheckOptions { files: args.files })),
+            Some(Command::Run(args)) => run::run_mode(args),
+            Some(Command::Serve(args)) => serve::serve_mode(args),
+            Some(Command::Up(args)) => up::up_mode(args),
+            Some(Command::Traces(args)) => traces::traces_mode(args),
+            Some(Command::Collector(args)) => collector::collector_mode(args),
+            None => run::run_mode(self.run),
+        }
+    }
+}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,211 @@
+//! `tracelab run` (and a bare `tracelab FILE...`): its flags, and the run
+//! options they settle into (backend, waiting, reports, verbosity).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use clap::Args;
+
+use super::Mode;
+use super::collector::collector_config;
+use super::parse::{by_name, parse_duration, parse_peer, parse_size};
+use crate::assert::gather::WaitSettings;
+use crate::backend::BackendChoice;
+use crate::backend::jaeger_process::JaegerSettings;
+use crate::config::{self, Config, VerbosityName};
+use crate::error::Error;
+use crate::report::human::Verbosity;
+use crate::report::{Format, ReportTarget};
+use crate::run::RunSettings;
+
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// Scenario scripts to run, in order.
+    #[arg(value_name = "SCENARIO")]
+    pub files: Vec<PathBuf>,
+
+    /// Read traces from this Jaeger query API (port 16686) instead of the
+    /// embedded collector. Needs --otlp-endpoint.
+    #[arg(long, value_name = "URL", env = "TRACELAB_JAEGER_URL")]
+    pub jaeger_url: Option<String>,
+
+    /// Export spans to this OTLP/HTTP endpoint (port 4318), e.g.
+    /// http://localhost:4318. Needs --jaeger-url.
+    #[arg(long, value_name = "URL", env = "TRACELAB_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Start this Jaeger v2 binary on free loopback ports for the run and
+    /// stop it after (scripts/install-jaeger.sh builds one).
+    #[arg(long, value_name = "PATH", env = "TRACELAB_JAEGER_BIN")]
+    pub jaeger_bin: Option<PathBuf>,
+
+    /// How long to wait for incomplete traces to grow before judging them
+    /// (the wait starts over whenever more spans arrive).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_timeout: Option<Duration>,
+
+    /// Listen on the ports scenarios fix (e.g. the sandbox's 8000) instead
+    /// of free ones.
+    #[arg(long)]
+    pub fixed_ports: bool,
+
+    /// Traces the embedded collector (or a started Jaeger) keeps before
+    /// evicting the oldest.
+    #[arg(long, value_name = "N")]
+    pub max_traces: Option<usize>,
+
+    /// The largest export body the embedded collector accepts (413 above
+    /// it), e.g. 16MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_body_size: Option<ByteSize>,
+
+    /// Only print failures and the verdict.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also list passing integrity checks, span delivery counts and the
+    /// tags of the waterfall's spans.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Also write the report as `json` (docs/report.schema.json) or `junit`
+    /// XML, to PATH, or to stdout without one (the terminal report then
+    /// goes to stderr). Repeatable.
+    #[arg(long = "report", value_name = "FORMAT[=PATH]", value_parser = ReportTarget::parse)]
+    pub reports: Vec<ReportTarget>,
+
+    /// Draw this trace as a waterfall, read from the collector, instead of
+    /// each scenario's slowest.
+    #[arg(long, value_name = "TRACE_ID")]
+    pub show_trace: Option<String>,
+
+    /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// A component running elsewhere (e.g. `tracelab serve` on another
+    /// machine): not started here; traffic and calls go to HOST:PORT.
+    /// Repeatable. Needs --jaeger-url and --otlp-endpoint: the collector
+    /// the peers export to.
+    #[arg(long = "peer", value_name = "NAME=HOST:PORT", value_parser = parse_peer)]
+    pub peers: Vec<(String, String)>,
+}
+#[derive(Debug)]
+pub struct RunOptions {
+    pub files: Vec<PathBuf>,
+    pub settings: RunSettings,
+    pub verbosity: Verbosity,
+    /// Reports to write besides the terminal one.
+    pub reports: Vec<ReportTarget>,
+}
+pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
+    if args.files.is_empty() {
+        return Err(Error::Usage(
+            "no scenario given: try `tracelab scenarios/jaeger.rhai` (see --help)".into(),
+        ));
+    }
+    let to_stdout: Vec<&ReportTarget> = args.reports.iter().filter(|r| r.path.is_none()).collect();
+    if to_stdout.len() > 1 {
+        return Err(Error::Usage(
+            "only one --report can go to stdout: give the others a path, e.g. --report junit=junit.xml"
+                .into(),
+        ));
+    }
+    if to_stdout.iter().any(|r| r.format == Format::Human) {
+        return Err(Error::Usage(
+            "--report human without a path is the default output: give it a path, e.g. --report human=report.txt"
+                .into(),
+        ));
+    }
+    let config: Config = config::load(args.config.as_deref())?;
+    let collector = collector_config(args.max_traces, args.max_body_size, &config)?;
+    let jaeger_url = args.jaeger_url.or(config.collector.jaeger_url);
+    let otlp = args.otlp_endpoint.or(config.collector.otlp_endpoint);
+    let jaeger_bin = args.jaeger_bin.or(config.collector.jaeger_bin);
+    let backend = match (jaeger_url, otlp) {
+        (None, None) => match jaeger_bin {
+            None => BackendChoice::Embedded(collector),
+            Some(bin) => {
+                let mut settings = JaegerSettings::new(bin);
+                settings.max_traces = collector.max_traces;
+                BackendChoice::JaegerBinary(settings)
+            }
+        },
+        (Some(_), _) | (_, Some(_)) if jaeger_bin.is_some() => {
+            return Err(Error::Usage(
+                "--jaeger-bin starts a Jaeger, --jaeger-url/--otlp-endpoint use a running one: \
+                 give one or the other (check TRACELAB_JAEGER_BIN, TRACELAB_JAEGER_URL and tracelab.toml)"
+                    .into(),
+            ));
+        }
+        (Some(query_url), Some(otlp_url)) => {
+            for (flag, url) in [("--jaeger-url", &query_url), ("--otlp-endpoint", &otlp_url)] {
+                if !url.starts_with("http://") {
+                    return Err(Error::Usage(format!(
+                        "{flag} {url}: give an http:// URL (TLS is not supported)"
+                    )));
+                }
+            }
+            BackendChoice::External {
+                query_url,
+                otlp_url,
+            }
+        }
+        (Some(_), None) => {
+            return Err(Error::Usage(
+                "--jaeger-url needs --otlp-endpoint too: where should spans be exported?".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Error::Usage(
+                "--otlp-endpoint needs --jaeger-url too: where should traces be read from?".into(),
+            ));
+        }
+    };
+    let peers = by_name("--peer", args.peers)?;
+    if !peers.is_empty() && matches!(backend, BackendChoice::Embedded(_)) {
+        return Err(Error::Usage(
+            "--peer needs --jaeger-url and --otlp-endpoint: peers export their spans to a \
+             collector that is not this run's own, and the traces must be read from it"
+                .into(),
+        ));
+    }
+    let mut wait = WaitSettings::default();
+    match backend {
+        BackendChoice::External { .. } => {
+            // A real Jaeger batches before storing: poll less often, wait longer.
+            wait.poll_interval = Duration::from_millis(300);
+            wait.timeout = Duration::from_secs(30);
+        }
+        // Ours stores at once (no batch processor) but is a real Jaeger.
+        BackendChoice::JaegerBinary(_) => wait.timeout = Duration::from_secs(30),
+        BackendChoice::Embedded(_) => {}
+    }
+    if let Some(timeout) = args.wait_timeout.or(config.collector.wait_timeout) {
+        wait.timeout = timeout;
+    }
+    let verbosity = if args.quiet {
+        Verbosity::Quiet
+    } else if args.verbose {
+        Verbosity::Verbose
+    } else {
+        match config.report.verbosity {
+            Some(VerbosityName::Quiet) => Verbosity::Quiet,
+            Some(VerbosityName::Verbose) => Verbosity::Verbose,
+            _ => Verbosity::Normal,
+        }
+    };
+    Ok(Mode::Run(RunOptions {
+        files: args.files,
+        settings: RunSettings {
+            backend,
+            wait,
+            fixed_ports: args.fixed_ports,
+            peers,
+            show_trace: args.show_trace,
+        },
+        verbosity,
+        reports: args.reports,
+    }))
+}

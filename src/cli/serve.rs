@@ -1,0 +1,72 @@
+//! `tracelab serve`: its flags, and the options of the components served.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::Mode;
+use super::parse::{by_name, parse_peer, parse_port};
+use crate::config::{self, Config};
+use crate::error::Error;
+use crate::serve::ServeOptions;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The scenario whose components to serve.
+    #[arg(value_name = "SCENARIO")]
+    pub file: PathBuf,
+
+    /// Serve this component; repeatable. Every component that is not a
+    /// --peer when left out.
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+
+    /// Where a component served elsewhere listens, for the requests the
+    /// components served here send it. Repeatable.
+    #[arg(long = "peer", value_name = "NAME=HOST:PORT", value_parser = parse_peer)]
+    pub peers: Vec<(String, String)>,
+
+    /// Listen port of a component, over the scenario's (0 picks a free
+    /// one; without either, a free one too). Repeatable.
+    #[arg(long = "port", value_name = "NAME=PORT", value_parser = parse_port)]
+    pub ports: Vec<(String, u16)>,
+
+    /// Address to listen on; 0.0.0.0 to be reachable from other machines.
+    #[arg(long, value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+
+    /// Export spans to this OTLP/HTTP endpoint (port 4318), e.g.
+    /// http://jaeger:4318.
+    #[arg(long, value_name = "URL", env = "TRACELAB_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+pub(crate) fn serve_mode(args: ServeArgs) -> Result<Mode, Error> {
+    let config: Config = config::load(args.config.as_deref())?;
+    let otlp = args
+        .otlp_endpoint
+        .or(config.collector.otlp_endpoint)
+        .ok_or_else(|| {
+            Error::Usage(
+                "serve needs --otlp-endpoint: where should spans be exported? (e.g. http://jaeger:4318)"
+                    .into(),
+            )
+        })?;
+    if !otlp.starts_with("http://") {
+        return Err(Error::Usage(format!(
+            "--otlp-endpoint {otlp}: give an http:// URL (TLS is not supported)"
+        )));
+    }
+    Ok(Mode::Serve(ServeOptions {
+        file: args.file,
+        only: args.only,
+        peers: by_name("--peer", args.peers)?,
+        ports: by_name("--port", args.ports)?,
+        bind_ip: args.bind,
+        otlp_traces_url: crate::backend::otlp_traces_url(&otlp),
+    }))
+}

@@ -1,0 +1,62 @@
+//! `tracelab up`: its flags, and the options of the lab it keeps running.
+
+use std::path::PathBuf;
+
+use bytesize::ByteSize;
+use clap::Args;
+
+use super::Mode;
+use super::collector::collector_config;
+use super::parse::{parse_port_override, parse_size};
+use crate::config::{self, Config};
+use crate::error::Error;
+use crate::up::{DEFAULT_OTLP_PORT, DEFAULT_UI_PORT, UpOptions};
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The scenario whose topology to start (its traffic is not sent).
+    #[arg(value_name = "SCENARIO")]
+    pub file: PathBuf,
+
+    /// Port of the trace viewer and the Jaeger query API.
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_UI_PORT)]
+    pub ui_port: u16,
+
+    /// Port of the OTLP/HTTP receiver (POST /v1/traces).
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_OTLP_PORT)]
+    pub otlp_port: u16,
+
+    /// Move a component to another port (0 picks a free one), e.g.
+    /// `--port front-proxy=8080`. Repeatable.
+    #[arg(long = "port", value_name = "COMPONENT=PORT", value_parser = parse_port_override)]
+    pub ports: Vec<(String, u16)>,
+
+    /// Traces the collector keeps before evicting the oldest.
+    #[arg(long, value_name = "N")]
+    pub max_traces: Option<usize>,
+
+    /// The largest export body the collector accepts (413 above it).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_body_size: Option<ByteSize>,
+
+    /// Switch tracing off: components create and export no spans and pass
+    /// no trace context on (to measure what tracing costs).
+    #[arg(long)]
+    pub no_tracing: bool,
+
+    /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+pub(crate) fn up_mode(args: UpArgs) -> Result<Mode, Error> {
+    let config: Config = config::load(args.config.as_deref())?;
+    let collector = collector_config(args.max_traces, args.max_body_size, &config)?;
+    Ok(Mode::Up(UpOptions {
+        file: args.file,
+        ui_port: args.ui_port,
+        otlp_port: args.otlp_port,
+        ports: args.ports,
+        collector,
+        tracing: !args.no_tracing,
+    }))
+}
