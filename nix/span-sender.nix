@@ -3,8 +3,8 @@
 # NixOS tests send spans with it from one machine to another, and
 # tracelab's tests find it through TRACELAB_SPAN_SENDER.
 #
-# vendorHash is the NAR hash of `go mod vendor`'s output for its go.sum
-# (computed with nix-hash where this was written; update it with go.sum).
+# vendorHash is the NAR hash of `go mod vendor`'s output for its go.sum;
+# scripts/check-nix.sh recomputes it (nix-hash) and fails when it is stale.
 {
   lib,
   buildGoModule,
@@ -18,7 +18,7 @@ buildSender {
   pname = "span-sender";
   version = "0.1.0";
   src = ../tests/clients/span-sender;
-  vendorHash = "sha256-39NEDve+mNWpnysjzGitj3xNS/emBT+mS0yM3x8TouQ=";
+  vendorHash = "sha256-sEFTEE2O9iR8TFZOomxYviRnZEZ+3Gv5MVSgmSAayrw=";
   ldflags = [
     "-s"
     "-w"

@@ -2,7 +2,8 @@
 # interface, its firewall open), tracelab on another. From the lab machine:
 # every TCP port the module opens answers; span-sender sends a trace over
 # Zipkin (9411), Jaeger thrift over HTTP (14268) and over UDP (6831, 6832),
-# and OTLP/gRPC (4317), and each is read back from Jaeger's API; remote
+# Jaeger's model over gRPC (14250) and OTLP/gRPC (4317), and each is read
+# back from Jaeger's API; remote
 # sampling (5778) answers with the strategies file the module shipped. Then
 # every scenario in scenarios/ runs against that Jaeger and must exit 0, and
 # Jaeger's own API must list the sandbox's services and hold its 4-span trace.
@@ -70,12 +71,13 @@ in
             jaeger.wait_for_open_port(port)
             lab.succeed(f"nc -z -w 5 jaeger {port}")
 
-    with subtest("spans cross the network over Zipkin, Jaeger thrift (HTTP and UDP) and OTLP/gRPC"):
+    with subtest("spans cross the network over Zipkin, Jaeger thrift (HTTP, UDP), Jaeger gRPC and OTLP/gRPC"):
         for protocol, endpoint in [
             ("zipkin-json", "http://jaeger:9411/api/v2/spans"),
             ("jaeger-thrift-http", "http://jaeger:14268/api/traces"),
             ("jaeger-compact", "jaeger:6831"),
             ("jaeger-binary", "jaeger:6832"),
+            ("jaeger-grpc", "jaeger:14250"),
             ("otlp-grpc", "jaeger:4317"),
         ]:
             service = f"vm-{protocol}"

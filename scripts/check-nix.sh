@@ -11,11 +11,14 @@
 #      requires
 #   5. the `tracelab serve` command line services.tracelab renders starts the
 #      real binary, which stops cleanly on SIGTERM
-#   6. the configuration services.jaeger renders (its strategies file put on
+#   6. nix/span-sender.nix's vendorHash is the NAR hash of `go mod vendor`
+#      (needs go; said and skipped without it)
+#   7. the configuration services.jaeger renders (its strategies file put on
 #      disk) starts a real Jaeger that listens on every port the module's
 #      firewall opens, takes a trace from span-sender over each receiver
 #      (OTLP/HTTP protobuf and JSON, OTLP/gRPC, Zipkin JSON and protobuf,
-#      Jaeger thrift over HTTP, compact and binary over UDP) and returns
+#      Jaeger thrift over HTTP, compact and binary over UDP, Jaeger's model
+#      over gRPC) and returns
 #      each from its query API, and answers /sampling on 5778 with the
 #      shipped strategy; the sandbox scenario passes against it and the VM
 #      tests' Jaeger checks accept its JSON (skipped only with
@@ -30,7 +33,7 @@ cd "$(dirname "$0")/.."
 
 CACHE_DIR="${TRACELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracelab}"
 export PATH="$CACHE_DIR/tools/bin:$PATH"
-for tool in nix-instantiate nixfmt deadnix pyflakes3 curl; do
+for tool in nix-instantiate nix-hash nixfmt deadnix pyflakes3 curl; do
   command -v "$tool" >/dev/null ||
     { echo "check-nix: $tool is missing: run scripts/install-nix-tools.sh" >&2; exit 1; }
 done
@@ -92,6 +95,21 @@ grep -q '^  service2  peer     at service2.invalid:8000$' "$scratch/serve.out"
 kill -TERM "$serve_pid"
 wait "$serve_pid" || { cat "$scratch/serve.out" >&2; echo "check-nix: serve failed on SIGTERM" >&2; exit 1; }
 grep -q '^stopped service1: 0 spans, all delivered$' "$scratch/serve.out"
+
+step "nix/span-sender.nix's vendorHash is the NAR hash of go mod vendor's output"
+if command -v go >/dev/null; then
+  # What buildGoModule will fetch for it; a stale hash fails the Nix build.
+  cp -r tests/clients/span-sender "$scratch/span-sender"
+  (cd "$scratch/span-sender" && go mod vendor)
+  vendor_hash="sha256-$(nix-hash --type sha256 "$scratch/span-sender/vendor" |
+    python3 -c 'import base64, sys; print(base64.b64encode(bytes.fromhex(sys.stdin.read().strip())).decode())')"
+  pinned_hash="$(eval_check -A spanSenderVendorHash | python3 -c 'import json, sys; print(json.load(sys.stdin))')"
+  [ "$vendor_hash" = "$pinned_hash" ] ||
+    { echo "check-nix: nix/span-sender.nix has vendorHash $pinned_hash; go.sum needs $vendor_hash" >&2; exit 1; }
+  echo "   span-sender's vendorHash is go mod vendor's ($vendor_hash)"
+else
+  echo "   span-sender's vendorHash not recomputed: no go on PATH"
+fi
 
 step "services.jaeger's configuration runs a real Jaeger on every default port"
 if [ "${TRACELAB_SKIP_JAEGER:-0}" = 1 ]; then
@@ -159,6 +177,7 @@ zipkin-proto http://$host:9411/api/v2/spans
 jaeger-thrift-http http://$host:14268/api/traces
 jaeger-compact $host:6831
 jaeger-binary $host:6832
+jaeger-grpc $host:14250
 SENDERS
 python3 nix/ci/jaeger_here.py "$host" sent "$scratch/sent"
 python3 nix/ci/jaeger_here.py "$host" sampling "$scratch/strategies.json"

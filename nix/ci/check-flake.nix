@@ -515,6 +515,7 @@ let
       contains "\"zipkin-json\", \"http://jaeger:9411/api/v2/spans\"" jaegerTest.testScript
       && contains "\"jaeger-thrift-http\", \"http://jaeger:14268/api/traces\"" jaegerTest.testScript
       && contains "\"jaeger-compact\", \"jaeger:6831\"" jaegerTest.testScript
+      && contains "\"jaeger-grpc\", \"jaeger:14250\"" jaegerTest.testScript
       && contains "span-sender --protocol {protocol} --endpoint {endpoint}" jaegerTest.testScript
       && contains "assert_sent_trace(lab, " jaegerTest.testScript
       && contains "def assert_sent_trace" jaegerTest.testScript
@@ -688,6 +689,8 @@ in
     path = (jaegerConfigOf defaultJaeger.config).extensions.remote_sampling.file.path;
     content = defaultJaeger.cfg.samplingStrategiesFile.value;
   };
+  # span-sender's vendorHash, for check-nix.sh to recompute.
+  spanSenderVendorHash = (pkgs.callPackage ../span-sender.nix { }).vendorHash;
   # The ports it listens on, by protocol, for check-nix.sh to probe.
   jaegerPorts = {
     tcp = defaultJaeger.config.networking.firewall.allowedTCPPorts;
