@@ -84,10 +84,13 @@ pub async fn run_until(
             base_headers.insert(name, value);
         }
     }
-    base_headers.insert(
-        "user-agent",
-        HeaderValue::from_static(concat!("tracelab/", env!("CARGO_PKG_VERSION"))),
-    );
+    // The script's own user-agent wins (scenario::api checked the headers).
+    base_headers
+        .entry(http::header::USER_AGENT)
+        .or_insert(HeaderValue::from_static(concat!(
+            "tracelab/",
+            env!("CARGO_PKG_VERSION")
+        )));
 
     let shared = Arc::new(Shared {
         client,

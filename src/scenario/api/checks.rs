@@ -111,6 +111,12 @@ fn expect_spans(
     let what = format!("expect_spans({traffic:?}, {})", selector.label());
     let selector = selector_only(ctx, &what, selector)?;
     let options: SpanCountOptions = parse_options(ctx, &what, opts)?;
+    if options.at_least == Some(0) {
+        return Err(error_at(
+            ctx,
+            format!("{what}: at_least: 0 always holds, so it checks nothing; give 1 or more"),
+        ));
+    }
     let count = match (options.count, options.at_least, options.at_most) {
         (None, None, None) => Count::AtLeast(1),
         (Some(n), None, None) => Count::Exactly(n),
@@ -315,6 +321,14 @@ fn integrity(
         Some(t) => format!("integrity({t:?})"),
         None => "integrity(...)".to_string(),
     };
+    if opts.is_empty() {
+        return Err(error_at(
+            ctx,
+            format!(
+                "{what}: name the checks to switch, e.g. #{{ time_window: false }}; an empty map changes nothing"
+            ),
+        ));
+    }
     let o: IntegrityOptions = parse_options(ctx, &what, opts)?;
     Ok(IntegrityOverride {
         traffic: traffic.map(str::to_string),

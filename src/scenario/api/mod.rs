@@ -8,11 +8,13 @@
 //! parallel), `faults` (latency distributions, failures), `process`
 //! (external programs), `traffic`, `expect` (span patterns,
 //! expect_traces), `predicates` (tag and duration predicates), `checks`
-//! (span counts, broken propagation, durations, integrity switches).
+//! (span counts, broken propagation, durations, integrity switches),
+//! `http_values` (request targets, route paths, headers, methods).
 
 pub mod checks;
 pub mod expect;
 pub mod faults;
+pub mod http_values;
 pub mod options;
 pub mod predicates;
 pub mod process;

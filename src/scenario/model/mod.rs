@@ -159,10 +159,16 @@ pub enum Propagation {
     None,
 }
 
-impl Default for Propagation {
+impl Propagation {
     /// What the sandbox's Envoys speak (B3), plus W3C.
+    pub fn default_formats() -> Vec<HeaderFormat> {
+        vec![HeaderFormat::B3, HeaderFormat::W3c]
+    }
+}
+
+impl Default for Propagation {
     fn default() -> Self {
-        Propagation::Formats(vec![HeaderFormat::B3, HeaderFormat::W3c])
+        Propagation::Formats(Propagation::default_formats())
     }
 }
 
