@@ -140,7 +140,7 @@ fn outcome(block: &BlockView<'_>, name: &str, check: &'static str) -> Outcome {
 fn one_trace_per_request(block: &BlockView<'_>) -> Outcome {
     let mut out = outcome(block, "each request is one trace", "integrity.propagation");
     let mut with_traces = 0;
-    for record in block.records {
+    for record in &block.records {
         let Some(traces) = block.traces_of.get(record.request_id.as_str()) else {
             continue;
         };

@@ -15,6 +15,7 @@ pub(crate) fn record(id: &str) -> RequestRecord {
         trace_id: None,
         sampled: true,
         error: None,
+        interrupted: false,
     }
 }
 
@@ -237,7 +238,7 @@ fn every_integrity_check_runs_by_default_and_passes_on_a_good_trace() {
         &[run(&["r1"])],
         &g,
     );
-    assert_eq!(outcomes.len(), 6, "{:?}", names(&outcomes));
+    assert_eq!(outcomes.len(), 8, "{:?}", names(&outcomes));
     assert!(outcomes.iter().all(|o| o.passed), "{outcomes:?}");
 }
 
@@ -246,12 +247,14 @@ fn a_switched_off_integrity_check_leaves_no_outcome() {
     let checks = IntegrityChecks {
         time_window: false,
         orphans: false,
+        responses: false,
         ..IntegrityChecks::default()
     };
     let g = gathered(vec![("r1", sandbox_trace())]);
     let outcomes = evaluate(&scenario(vec![], checks), &[run(&["r1"])], &g);
     let names = names(&outcomes);
-    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(!names.contains(&"every request answered as expected"));
     assert!(!names.contains(&"no orphan spans"));
     assert!(!names.contains(&"children inside their parent's time window"));
 }

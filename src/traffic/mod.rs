@@ -41,6 +41,9 @@ pub struct RequestRecord {
     /// The edge sampled the trace (`traceresponse` flags), so it must arrive.
     pub sampled: bool,
     pub error: Option<String>,
+    /// Cut off in flight by an interrupt (Ctrl-C): neither an answer nor a
+    /// failure, and its trace is cut short by design.
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -261,6 +264,7 @@ fn record(
                 trace_id: traceresponse.and_then(trace_id_from_traceresponse),
                 sampled: traceresponse.is_some_and(|v| v.ends_with("-01")),
                 error: None,
+                interrupted: false,
             }
         }
         Err(failure) => RequestRecord {
@@ -270,6 +274,7 @@ fn record(
             trace_id: None,
             sampled: false,
             error: Some(failure.body()),
+            interrupted: false,
         },
     }
 }

@@ -120,6 +120,7 @@ mod tests {
             trace_id: None,
             sampled: true,
             error: None,
+            interrupted: false,
         };
         let run = TrafficRun {
             name: "t".into(),

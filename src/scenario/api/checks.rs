@@ -310,6 +310,8 @@ struct IntegrityOptions {
     orphans: Option<bool>,
     unique_span_ids: Option<bool>,
     time_window: Option<bool>,
+    responses: Option<bool>,
+    judged: Option<bool>,
 }
 
 fn integrity(
@@ -338,6 +340,8 @@ fn integrity(
         orphans: o.orphans,
         unique_span_ids: o.unique_span_ids,
         time_window: o.time_window,
+        responses: o.responses,
+        judged: o.judged,
         origin: origin(ctx),
     })
 }

@@ -361,6 +361,10 @@ pub struct IntegrityChecks {
     pub orphans: bool,
     pub unique_span_ids: bool,
     pub time_window: bool,
+    /// Every request answered 200-399, or as the scenario expects.
+    pub responses: bool,
+    /// The block has something to judge: an answered request, a trace.
+    pub judged: bool,
 }
 
 impl Default for IntegrityChecks {
@@ -372,6 +376,8 @@ impl Default for IntegrityChecks {
             orphans: true,
             unique_span_ids: true,
             time_window: true,
+            responses: true,
+            judged: true,
         }
     }
 }
