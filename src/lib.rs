@@ -173,10 +173,12 @@ fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Error> 
 /// Load every scenario first (a broken script stops the run before anything
 /// starts), then run them one after another.
 ///
-/// The first SIGINT/SIGTERM winds the run down: the scenario running stops
-/// its traffic, flushes its spans and reports what arrived; the ones after
-/// it do not run; the report is marked interrupted (exit 130). A second
-/// signal ends the run at once, with no report.
+/// The first SIGINT/SIGTERM winds the run down (saying so on stderr): the
+/// scenario running stops its traffic (requests in flight get
+/// [`traffic::STOP_GRACE`], then are cut off), flushes its spans and
+/// reports what arrived; the ones after it do not run; the report is
+/// marked interrupted (exit 130). A second signal ends the run at once,
+/// with no report.
 pub async fn run_files(
     options: &RunOptions,
     observer: Arc<dyn Observer>,
@@ -238,6 +240,11 @@ pub async fn run_files(
                     if stop.is_cancelled() {
                         break Err(Error::Interrupted);
                     }
+                    anstream::eprintln!(
+                        "tracelab: interrupted: no new requests; those in flight get {} s to finish, \
+                         then spans are flushed and what ran is reported (interrupt again to stop at once)",
+                        traffic::STOP_GRACE.as_secs()
+                    );
                     stop.cancel();
                 }
                 // A Jaeger that dies mid-run ends the run now, not after the traffic.
