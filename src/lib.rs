@@ -23,8 +23,10 @@
 //! served until stopped, for topologies spread over machines), [`traces`]
 //! (traces from a query API, laid out), [`server`] (serving a handler with
 //! graceful shutdown), [`signals`] (SIGINT/SIGTERM), [`fuzzing`] (entry
-//! points for the fuzz targets), [`error`] (exit codes).
+//! points for the fuzz targets), [`error`] (exit codes), [`alloc`] (the
+//! binary's allocator, which bounds a script's memory).
 
+pub mod alloc;
 pub mod assert;
 pub mod backend;
 pub mod cli;
@@ -43,6 +45,11 @@ pub mod signals;
 pub mod traces;
 pub mod traffic;
 pub mod up;
+
+// The unit tests run scripts as the binary does: with memory counted.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: alloc::Counting = alloc::Counting(mimalloc::MiMalloc);
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -187,7 +194,7 @@ pub async fn run_files(
     // started and no handler to stop it.
     let mut signals = signals::Interrupts::new()
         .map_err(|e| Error::Infra(format!("cannot watch for SIGINT/SIGTERM: {e}")))?;
-    let scenarios = load_all(&options.files)?;
+    let scenarios = load_all(&options.files, &options.script_limits)?;
     // Dropping a half-started backend kills a started Jaeger.
     let backend = tokio::select! {
         biased;
@@ -268,7 +275,7 @@ pub async fn run_files(
 pub fn check_files(options: &CheckOptions) -> Result<(), Error> {
     let mut failed = 0;
     for file in &options.files {
-        match scenario::load(file) {
+        match scenario::load::load_with_limits(file, &options.script_limits) {
             Ok(scenario) => anstream::println!(
                 "{}: ok ({} components, {} traffic blocks, {} expectations)",
                 scenario.file.display(),
@@ -295,11 +302,14 @@ pub fn check_files(options: &CheckOptions) -> Result<(), Error> {
 /// first. A scenario without traffic is refused here (not in `check`, as
 /// `tracelab up` serves such a topology): its run would pass having
 /// checked nothing.
-fn load_all(files: &[PathBuf]) -> Result<Vec<scenario::Scenario>, Error> {
+fn load_all(
+    files: &[PathBuf],
+    limits: &scenario::load::Limits,
+) -> Result<Vec<scenario::Scenario>, Error> {
     let mut scenarios = Vec::new();
     let mut errors = Vec::new();
     for file in files {
-        match scenario::load(file) {
+        match scenario::load::load_with_limits(file, limits) {
             Ok(s) if s.traffic.is_empty() => {
                 errors.push(scenario::LoadError::Script(scenario::ScriptError {
                     file: s.file.clone(),
