@@ -70,9 +70,11 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// Also write the report as `json` (docs/report.schema.json) or `junit`
-    /// XML, to PATH, or to stdout without one (the terminal report then
-    /// goes to stderr). Repeatable.
+    /// Also write the report as `json` (docs/report.schema.json), `junit`
+    /// XML, or `human` (the terminal report, without colour; needs a
+    /// PATH), to PATH, or to stdout without one (the terminal report then
+    /// goes to stderr). Repeatable. Written even when a scenario fails to
+    /// load (exit 2), saying where.
     #[arg(long = "report", value_name = "FORMAT[=PATH]", value_parser = ReportTarget::parse)]
     pub reports: Vec<ReportTarget>,
 

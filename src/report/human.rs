@@ -15,6 +15,7 @@ use super::model::{
 };
 use super::waterfall::{format_duration_us, format_start_time};
 use crate::assert::{Outcome, OutcomeSource};
+use crate::scenario::model::counted;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
@@ -37,6 +38,18 @@ fn paint(style: Style, text: impl std::fmt::Display) -> String {
 
 pub fn render(report: &RunReport, verbosity: Verbosity) -> String {
     let mut out = String::new();
+    if !report.load_errors.is_empty() {
+        for f in &report.load_errors {
+            let _ = writeln!(out, "{} {}", paint(RED, "✘"), f.text());
+        }
+        let _ = writeln!(
+            out,
+            "{} {} did not load; nothing ran",
+            verdict(false, false),
+            counted(report.load_errors.len() as u64, "scenario")
+        );
+        return out;
+    }
     for scenario in &report.scenarios {
         render_scenario(&mut out, scenario, verbosity);
     }
