@@ -18,7 +18,7 @@ use super::predicates::duration_tests;
 use super::{IntegrityOverride, SharedDraft};
 use crate::scenario::model::{
     Check, Count, CountScope, DurationBound, Expectation, Measured, Quantifier, SpanPattern,
-    Statistic,
+    Statistic, counted,
 };
 
 pub fn register(engine: &mut Engine, draft: &SharedDraft) {
@@ -143,11 +143,13 @@ fn expect_spans(
     };
     let name = options.name.unwrap_or_else(|| match scope {
         CountScope::EachTrace => format!(
-            "every trace of {traffic:?} has {count} spans {}",
+            "every trace of {traffic:?} has {} {}",
+            count.of("span"),
             selector.describe()
         ),
         CountScope::Traffic => format!(
-            "the traces of {traffic:?} have {count} spans {} in all",
+            "the traces of {traffic:?} have {} {} in all",
+            count.of("span"),
             selector.describe()
         ),
     });
@@ -205,8 +207,8 @@ fn expect_broken(ctx: &NativeCallContext, traffic: &str, opts: Map) -> ScriptRes
             Quantifier::All => "every request".to_string(),
             Quantifier::Any => "at least one request".to_string(),
             Quantifier::None => "no request".to_string(),
-            Quantifier::Exactly(n) => format!("exactly {n} requests"),
-            Quantifier::AtLeast(n) => format!("at least {n} requests"),
+            Quantifier::Exactly(n) => format!("exactly {}", counted(n, "request")),
+            Quantifier::AtLeast(n) => format!("at least {}", counted(n, "request")),
         };
         format!("{who} of {traffic:?} breaks into several traces (propagation broken)")
     });

@@ -151,6 +151,21 @@ impl Count {
     }
 }
 
+impl Count {
+    /// "at least 1 span", "exactly 3 spans".
+    pub fn of(self, noun: &str) -> String {
+        let n = match self {
+            Count::Exactly(n) | Count::AtLeast(n) | Count::AtMost(n) => n,
+        };
+        let noun = if n == 1 {
+            noun.to_string()
+        } else {
+            format!("{noun}s")
+        };
+        format!("{self} {noun}")
+    }
+}
+
 impl fmt::Display for Count {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -427,5 +442,24 @@ impl fmt::Display for TagPredicate {
             TagOp::Exists => write!(f, "{key} exists"),
             TagOp::Absent => write!(f, "no tag {key}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_in_the_singular_or_the_plural() {
+        assert_eq!(Quantifier::AtLeast(1).to_string(), "at least 1 trace");
+        assert_eq!(Quantifier::Exactly(2).to_string(), "exactly 2 traces");
+        assert_eq!(Count::AtLeast(1).of("span"), "at least 1 span");
+        assert_eq!(Count::AtMost(3).of("such span"), "at most 3 such spans");
+        assert_eq!(counted(0, "poll"), "0 polls");
+        assert_eq!(ResponseCount::Exactly(1).to_string(), "exactly 1 request");
+        assert_eq!(
+            ResponseCount::AtMost(Amount::Percent(12.5)).to_string(),
+            "at most 12.5% of the requests"
+        );
     }
 }
