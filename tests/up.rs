@@ -238,6 +238,10 @@ async fn a_taken_port_exits_3_naming_it_and_the_flag_that_moves_it() {
         err.contains(&format!("front-proxy cannot listen on 127.0.0.1:{port}")),
         "{err}"
     );
+    assert!(
+        err.contains("or move it: --port front-proxy=PORT (0 picks a free one)"),
+        "{err}"
+    );
     drop(held);
 }
 
