@@ -43,9 +43,9 @@ pub fn span_count(
                 .collect();
             outcome.passed = failing.is_empty();
             outcome.observed = format!(
-                "{} of {} have {}",
+                "{} of {} traces have {}",
                 traces.len() - failing.len(),
-                counted(traces.len() as u64, "trace"),
+                traces.len(),
                 count.of("such span")
             );
             outcome.failure_count = failing.len();

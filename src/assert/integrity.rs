@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::tree::TraceTree;
 use super::{BlockView, Failure, Outcome, OutcomeSource};
-use crate::scenario::model::{IntegrityChecks, counted, format_duration};
+use crate::scenario::model::{IntegrityChecks, format_duration};
 
 /// Clocks round to microseconds, and Jaeger adds its own adjustments: a
 /// child may overhang its parent by this much before it counts.
@@ -259,9 +259,9 @@ fn per_trace(
     }
     out.passed = out.failure_count == 0;
     out.observed = format!(
-        "{} of {} pass",
+        "{} of {} traces pass",
         block.traces.len() - out.failure_count,
-        counted(block.traces.len() as u64, "trace")
+        block.traces.len()
     );
     out
 }
