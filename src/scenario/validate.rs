@@ -184,7 +184,8 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
 /// its sampling would be silently ignored: traffic does not enter through
 /// it, something calls it, and every caller hands it a trace context in a
 /// format it reads (a trace started upstream keeps the caller's decision).
-/// A scenario without traffic (served by `tracelab up`) is not judged.
+/// A scenario without traffic (served by `tracelab up`) is not judged, nor
+/// is a program (`process`): it may start traces of its own.
 fn sampling_never_applies<'a>(
     components: &'a [Component],
     traffic: &[crate::scenario::model::Traffic],
@@ -199,7 +200,10 @@ fn sampling_never_applies<'a>(
         }
     };
     components.iter().find(|c| {
-        if c.sampling >= 1.0 || traffic.iter().any(|t| t.target == c.name) {
+        if c.sampling >= 1.0
+            || c.role == Role::Process
+            || traffic.iter().any(|t| t.target == c.name)
+        {
             return false;
         }
         let callers: Vec<&Component> = components
@@ -309,6 +313,12 @@ mod tests {
         ));
         // No traffic: `tracelab up` lets anyone call it.
         ok(behind);
+        // A program may start traces of its own.
+        ok(
+            "proxy(\"p\", #{ routes: [route(\"/*\", #{ to: \"a\" })] });\n\
+            process(\"a\", #{ cmd: [\"app\"], sampling: 0.5 });\n\
+            traffic(\"t\", #{ path: \"/\" });",
+        );
         // Its caller speaks a format it does not read: it starts traces.
         ok(&format!(
             "{}traffic(\"t\", #{{ path: \"/\" }});",
