@@ -62,7 +62,8 @@ async fn the_viewer_lists_the_sandbox_trace_with_4_spans_and_opens_it_in_chromiu
         return;
     }
     let chromium = chromium().expect(
-        "headless Chromium is needed: `apt-get install chromium` (as .ci/run does), \
+        "headless Chromium is needed: scripts/install-browser.sh installs it (as root with \
+         apt-get; scripts/test.sh runs it first), else `sudo apt-get install -y chromium`; \
          or set TRACELAB_SKIP_BROWSER=1 to skip this test",
     );
     let driver = playwright_dir()
