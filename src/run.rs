@@ -131,6 +131,17 @@ pub async fn run_scenario_until(
     let interrupted = stop.is_cancelled();
 
     let mut outcomes = assert::evaluate(scenario, &runs, &gathered);
+    // A closure of the script that failed while judging stops the run as
+    // a script error would (exit 2), at its place.
+    if let Some(failure) = scenario.closure_failure() {
+        return Err(Error::Script(crate::scenario::LoadError::Script(
+            crate::scenario::ScriptError {
+                file: scenario.file.clone(),
+                origin: failure.origin,
+                message: failure.message,
+            },
+        )));
+    }
     let mut total = DeliveryStats::default();
     for (_, stats) in &delivery {
         total.add(stats);

@@ -3,7 +3,7 @@
 //!
 //! `gather` reads traces through the Jaeger API, `tree` builds span trees
 //! and matches patterns, `predicates` judges one span against one pattern
-//! node. One file per kind of expectation: `shape` (expect_traces),
+//! node, `select` picks the spans a structural selector names. One file per kind of expectation: `shape` (expect_traces),
 //! `counts` (expect_spans, expect_broken), `timing` (expect_duration),
 //! `responses` (expect_responses, and the built-in checks made from a
 //! block's counts alone: answers as expected, something to judge);
@@ -15,6 +15,7 @@ pub mod gather;
 pub mod integrity;
 pub mod predicates;
 pub mod responses;
+pub mod select;
 pub mod shape;
 pub mod timing;
 pub mod tree;

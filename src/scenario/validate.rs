@@ -24,6 +24,7 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
         mut traffic,
         expectations,
         integrity,
+        closures: _,
     } = draft;
 
     if components.is_empty() {

@@ -7,12 +7,15 @@
 //! Files: `topology` (scenario, proxy, service), `routes` (route, request,
 //! parallel), `faults` (latency distributions, failures), `process`
 //! (external programs), `traffic`, `expect` (span patterns,
-//! expect_traces), `predicates` (tag and duration predicates), `checks`
+//! expect_traces), `select` (structural selectors: child, descendant,
+//! sibling), `closures` (the script's closures as predicates, run in its
+//! sandbox), `predicates` (tag and duration predicates), `checks`
 //! (span counts, broken propagation, durations, integrity switches),
 //! `responses` (expect_responses),
 //! `http_values` (request targets, route paths, headers, methods).
 
 pub mod checks;
+pub mod closures;
 pub mod expect;
 pub mod faults;
 pub mod http_values;
@@ -21,6 +24,7 @@ pub mod predicates;
 pub mod process;
 pub mod responses;
 pub mod routes;
+pub mod select;
 pub mod topology;
 pub mod traffic;
 
@@ -40,6 +44,19 @@ pub struct Draft {
     pub expectations: Vec<Expectation>,
     /// `integrity(...)` calls, applied in order once every block is known.
     pub integrity: Vec<IntegrityOverride>,
+    /// Runs the script's closures when traces are judged.
+    pub closures: Option<Arc<closures::ClosureRuntime>>,
+}
+
+impl Draft {
+    /// The engine closures run on (made with the default limits when the
+    /// script is not run by `load`).
+    pub fn closure_runtime(&mut self) -> Arc<closures::ClosureRuntime> {
+        Arc::clone(
+            self.closures
+                .get_or_insert_with(closures::ClosureRuntime::with_defaults),
+        )
+    }
 }
 
 /// Built-in checks switched on or off for one traffic block, or for all
@@ -88,6 +105,7 @@ pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     traffic::register(engine, draft);
     predicates::register(engine);
     expect::register(engine, draft);
+    select::register(engine);
     checks::register(engine, draft);
     responses::register(engine, draft);
 }
@@ -115,6 +133,9 @@ pub const FUNCTIONS: &[&str] = &[
     "matches",
     "exists",
     "absent",
+    "child",
+    "descendant",
+    "sibling",
     "expect_traces",
     "expect_spans",
     "expect_broken",

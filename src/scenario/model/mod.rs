@@ -2,11 +2,17 @@
 //! Rhai. The mesh, the traffic generator and the assertions read only this.
 //!
 //! This file holds the scenario, its topology, faults and traffic;
-//! `expect` holds the expectations (patterns, predicates, bounds).
+//! `expect` holds the expectations (patterns, predicates, bounds),
+//! `select` the structural selectors, `closure` the script's closures as
+//! opaque predicates.
 
+mod closure;
 mod expect;
+mod select;
 
+pub use closure::*;
 pub use expect::*;
+pub use select::*;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -59,6 +65,35 @@ impl Scenario {
 
     pub fn traffic_block(&self, name: &str) -> Option<&Traffic> {
         self.traffic.iter().find(|t| t.name == name)
+    }
+
+    /// The first failure of a closure of the script's expectations, once
+    /// they judged traces: the run must stop (exit 2) rather than report.
+    pub fn closure_failure(&self) -> Option<ClosureError> {
+        fn in_pattern(p: &SpanPattern) -> Option<&ClosureError> {
+            let tags = p.tags.iter().filter_map(|t| match &t.op {
+                TagOp::Satisfies(c) => c.failure(),
+                _ => None,
+            });
+            p.checks
+                .iter()
+                .filter_map(Closure::failure)
+                .chain(tags)
+                .next()
+                .or_else(|| p.children.iter().find_map(in_pattern))
+        }
+        self.expectations.iter().find_map(|e| {
+            let patterns: Vec<&SpanPattern> = match &e.check {
+                Check::TraceShape { pattern, .. } => vec![pattern],
+                Check::SpanCount { selector, .. } => selector.patterns(),
+                Check::Duration {
+                    measured: Measured::Spans(selector),
+                    ..
+                } => selector.patterns(),
+                _ => Vec::new(),
+            };
+            patterns.into_iter().find_map(in_pattern).cloned()
+        })
     }
 }
 
