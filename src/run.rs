@@ -45,6 +45,9 @@ pub struct RunSettings {
     pub peers: HashMap<String, String>,
     /// Draw this trace (`--show-trace`) instead of each scenario's slowest.
     pub show_trace: Option<String>,
+    /// External targets moved elsewhere (`--target NAME=URL`): name →
+    /// `host:port`.
+    pub targets: HashMap<String, String>,
 }
 
 impl RunSettings {
@@ -56,6 +59,7 @@ impl RunSettings {
             fixed_ports: false,
             peers: HashMap::new(),
             show_trace: None,
+            targets: HashMap::new(),
         }
     }
 }
@@ -110,6 +114,22 @@ pub async fn run_scenario_until(
     stop: &CancellationToken,
 ) -> Result<ScenarioReport, Error> {
     let clock = Instant::now();
+    if let Some(name) = settings
+        .targets
+        .keys()
+        .find(|name| scenario.target(name).is_none())
+    {
+        let known: Vec<&str> = scenario.targets.iter().map(|t| t.name.as_str()).collect();
+        return Err(Error::Usage(format!(
+            "{}: --target {name}: the scenario has no target of that name (targets: {})",
+            scenario.file.display(),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
     observer.phase(&scenario.name, "starting the mesh");
     let mut options = MeshOptions::new(ExportSettings::new(backend.otlp_traces_url()));
     options.ephemeral_ports = !settings.fixed_ports;
@@ -339,11 +359,21 @@ async fn drive(
             .unwrap_or_else(|| "peer".into()),
         address: authority.clone(),
     });
+    let targets = scenario.targets.iter().map(|t| ComponentInfo {
+        name: t.name.clone(),
+        role: "target".into(),
+        address: settings
+            .targets
+            .get(&t.name)
+            .unwrap_or(&t.authority)
+            .clone(),
+    });
     let components = mesh
         .endpoints()
         .iter()
         .map(ComponentInfo::from)
         .chain(peers)
+        .chain(targets)
         .collect();
 
     let mut runs = Vec::new();
@@ -351,10 +381,17 @@ async fn drive(
         if stop.is_cancelled() {
             break;
         }
-        let authority = mesh
-            .authority_of(&block.target)
-            .ok_or_else(|| Error::Infra(format!("{} is not running", block.target)))?
-            .to_string();
+        let authority = match scenario.target(&block.target) {
+            Some(target) => settings
+                .targets
+                .get(&target.name)
+                .unwrap_or(&target.authority)
+                .clone(),
+            None => mesh
+                .authority_of(&block.target)
+                .ok_or_else(|| Error::Infra(format!("{} is not running", block.target)))?
+                .to_string(),
+        };
         observer.traffic_started(&block.name, block.requests);
         let obs = Arc::clone(&observer);
         let on_done = Arc::new(move |r: &RequestRecord| obs.request_done(r));
@@ -387,7 +424,16 @@ async fn drive(
         .flat_map(|r| r.records.iter().filter(|rec| rec.sampled))
         .map(|rec| rec.request_id.clone())
         .collect();
-    let services: Vec<String> = scenario.components.iter().map(|c| c.name.clone()).collect();
+    let client = backend.client().map_err(|e| Error::Infra(e.to_string()))?;
+    let services = services_to_search(scenario, &client).await?;
+    // Traces the traffic started for external targets: their systems'
+    // spans are their own, on their own schedule.
+    let started: HashMap<String, String> = runs
+        .iter()
+        .flat_map(|r| r.records.iter().filter(|rec| !rec.interrupted))
+        .filter_map(|rec| Some((rec.sent.as_ref()?.trace_id.clone(), rec.request_id.clone())))
+        .collect();
+    let external = runs.iter().any(|r| scenario.target(&r.target).is_some());
     // A second of slack for clocks that disagree by a little.
     let start_us = runs
         .iter()
@@ -405,11 +451,14 @@ async fn drive(
         .flat_map(|r| r.records.iter().filter(|rec| rec.sampled))
         .filter_map(|rec| rec.trace_id.clone())
         .collect();
-    let client = backend.client().map_err(|e| Error::Infra(e.to_string()))?;
     let mesh: &RunningMesh = mesh;
-    // Programs' spans are their own: no exact count with them.
+    // Programs' and targets' spans are their own: no exact count with them.
     let settled = move || {
-        if programs { None } else { mesh.settled_spans() }
+        if programs || external {
+            None
+        } else {
+            mesh.settled_spans()
+        }
     };
     let wanted = Wanted {
         services: &services,
@@ -417,15 +466,19 @@ async fn drive(
         sampled_ids: &sampled_ids,
         start_us,
         max_limit: backend.max_search_depth(),
-        settle_always: programs,
+        settle_always: programs || external,
         trace_ids: &trace_ids,
         settled: &settled,
+        started: &started,
     };
     let mut wait = settings.wait.clone();
+    for target in &scenario.targets {
+        wait.settle = wait.settle.max(target.settle);
+    }
     if stop.is_cancelled() {
         wait.timeout = wait.timeout.min(INTERRUPTED_WAIT);
     }
-    let gathered = if request_ids.is_empty() {
+    let mut gathered = if request_ids.is_empty() {
         Gathered {
             complete: true,
             ..Default::default()
@@ -435,5 +488,29 @@ async fn drive(
             .await
             .map_err(|e| Error::Infra(format!("reading traces back failed: {e}")))?
     };
+    assert::client_span::add(&mut gathered, &runs, scenario, &settings.targets);
     Ok((runs, gathered, components))
+}
+
+/// The services whose traces may hold the run's: every component, and
+/// what each external target names (every service the query API lists
+/// when one names none: its system's services are not known here).
+async fn services_to_search(
+    scenario: &Scenario,
+    client: &crate::jaeger::JaegerClient,
+) -> Result<Vec<String>, Error> {
+    let mut services: Vec<String> = scenario.components.iter().map(|c| c.name.clone()).collect();
+    for target in &scenario.targets {
+        services.extend(target.services.iter().cloned());
+    }
+    if scenario.targets.iter().any(|t| t.services.is_empty()) {
+        let listed = client
+            .services()
+            .await
+            .map_err(|e| Error::Infra(format!("listing the collector's services failed: {e}")))?;
+        services.extend(listed);
+    }
+    services.sort();
+    services.dedup();
+    Ok(services)
 }

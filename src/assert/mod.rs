@@ -7,9 +7,11 @@
 //! `counts` (expect_spans, expect_broken), `timing` (expect_duration),
 //! `responses` (expect_responses, and the built-in checks made from a
 //! block's counts alone: answers as expected, something to judge);
-//! `integrity` runs the built-in checks on traces. The results are plain
+//! `integrity` runs the built-in checks on traces; `client_span` puts
+//! tracelab's own span back into traces it started for an external target. The results are plain
 //! data ([`Outcome`]) for the report to render.
 
+pub mod client_span;
 pub mod counts;
 pub mod gather;
 pub mod integrity;

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::Mode;
 use super::collector::collector_config;
-use super::parse::{by_name, parse_duration, parse_peer, parse_size};
+use super::parse::{by_name, parse_duration, parse_peer, parse_size, parse_target};
 use crate::assert::gather::WaitSettings;
 use crate::backend::BackendChoice;
 use crate::backend::jaeger_process::JaegerSettings;
@@ -98,6 +98,12 @@ pub struct RunArgs {
     /// the peers export to.
     #[arg(long = "peer", value_name = "NAME=HOST:PORT", value_parser = parse_peer)]
     pub peers: Vec<(String, String)>,
+
+    /// Send the traffic for a scenario's `target(NAME, ...)` to this URL
+    /// instead of the one the script gives (e.g. a port picked at start).
+    /// Repeatable.
+    #[arg(long = "target", value_name = "NAME=URL", value_parser = parse_target)]
+    pub targets: Vec<(String, String)>,
 }
 #[derive(Debug)]
 pub struct RunOptions {
@@ -175,6 +181,7 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
         }
     };
     let peers = by_name("--peer", args.peers)?;
+    let targets = by_name("--target", args.targets)?;
     if !peers.is_empty() && matches!(backend, BackendChoice::Embedded(_)) {
         return Err(Error::Usage(
             "--peer needs --jaeger-url and --otlp-endpoint: peers export their spans to a \
@@ -216,6 +223,7 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
             fixed_ports: args.fixed_ports,
             peers,
             show_trace: args.show_trace,
+            targets,
         },
         verbosity,
         reports: args.reports,

@@ -6,7 +6,8 @@
 //!
 //! Files: `topology` (scenario, proxy, service), `routes` (route, request,
 //! parallel), `faults` (latency distributions, failures), `process`
-//! (external programs), `traffic`, `expect` (span patterns,
+//! (external programs), `targets` (systems outside tracelab that traffic
+//! goes to), `traffic`, `expect` (span patterns,
 //! expect_traces), `select` (structural selectors: child, descendant,
 //! sibling), `closures` (the script's closures as predicates, run in its
 //! sandbox), `predicates` (tag and duration predicates), `checks`
@@ -25,6 +26,7 @@ pub mod process;
 pub mod responses;
 pub mod routes;
 pub mod select;
+pub mod targets;
 pub mod topology;
 pub mod traffic;
 
@@ -32,7 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use rhai::Engine;
 
-use super::model::{Component, Expectation, IntegrityChecks, Origin, Traffic};
+use super::model::{Component, Expectation, IntegrityChecks, Origin, Target, Traffic};
 
 /// Everything a script has declared so far.
 #[derive(Debug, Default)]
@@ -40,6 +42,7 @@ pub struct Draft {
     pub name: Option<String>,
     pub seed: Option<u64>,
     pub components: Vec<Component>,
+    pub targets: Vec<Target>,
     pub traffic: Vec<Traffic>,
     pub expectations: Vec<Expectation>,
     /// `integrity(...)` calls, applied in order once every block is known.
@@ -103,6 +106,7 @@ pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     faults::register(engine);
     process::register(engine, draft);
     traffic::register(engine, draft);
+    targets::register(engine, draft);
     predicates::register(engine);
     expect::register(engine, draft);
     select::register(engine);
@@ -122,6 +126,7 @@ pub const FUNCTIONS: &[&str] = &[
     "uniform",
     "normal",
     "traffic",
+    "target",
     "span",
     "eq",
     "ne",

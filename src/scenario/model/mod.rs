@@ -54,6 +54,8 @@ pub struct Scenario {
     /// Seeds every random choice (faults, sampling), so a run repeats.
     pub seed: u64,
     pub components: Vec<Component>,
+    /// Systems outside tracelab that traffic goes to (`target(...)`).
+    pub targets: Vec<Target>,
     pub traffic: Vec<Traffic>,
     pub expectations: Vec<Expectation>,
 }
@@ -61,6 +63,10 @@ pub struct Scenario {
 impl Scenario {
     pub fn component(&self, name: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.name == name)
+    }
+
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
     }
 
     pub fn traffic_block(&self, name: &str) -> Option<&Traffic> {
@@ -132,6 +138,29 @@ pub struct Component {
     pub sampling: f64,
     /// The program behind a [`Role::Process`] component.
     pub program: Option<Program>,
+    pub origin: Origin,
+}
+
+/// A system running outside tracelab (a staging deployment, an app started
+/// by hand): traffic goes to its URL, tracelab starts each request's trace
+/// and finds what the system reported in the collector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub name: String,
+    /// `http://host:port`, as the script gave it (without a trailing `/`).
+    pub url: String,
+    /// `host:port` of the URL (port 80 when it names none).
+    pub authority: String,
+    /// The trace-context formats tracelab's traffic sends it (`None`:
+    /// none, its traces are found by `x-request-id` only).
+    pub propagation: Propagation,
+    /// The services to search for traces of its requests that tracelab did
+    /// not start (propagation broken inside it); empty: every service the
+    /// query API lists.
+    pub services: Vec<String>,
+    /// How long the span count must hold still before its traces are
+    /// judged: above its exporter's batch delay.
+    pub settle: Duration,
     pub origin: Origin,
 }
 
@@ -380,6 +409,10 @@ pub struct Traffic {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub timeout: Duration,
+    /// Traffic to an external [`Target`]: tracelab starts each request's
+    /// trace and sends its context in these formats (an empty list: none).
+    /// `None`: the entry component starts the trace.
+    pub trace_context: Option<Vec<HeaderFormat>>,
     /// The built-in checks this block's traces go through.
     pub integrity: IntegrityChecks,
     pub origin: Origin,
