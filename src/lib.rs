@@ -13,6 +13,7 @@
 //! - [`traffic`]: the requests, with per-request records and statistics.
 //! - [`collector`]: the embedded collector (OTLP in, Jaeger API out).
 //! - [`jaeger`]: Jaeger's query API model and client (read side).
+//! - [`analysis`]: critical path, self time and span statistics of traces.
 //! - [`assert`]: expectations and integrity checks → [`assert::Outcome`]s.
 //! - [`report`]: the report model and its renderings.
 //!
@@ -25,6 +26,7 @@
 //! graceful shutdown), [`signals`] (SIGINT/SIGTERM), [`fuzzing`] (entry
 //! points for the fuzz targets), [`error`] (exit codes).
 
+pub mod analysis;
 pub mod assert;
 pub mod backend;
 pub mod cli;
