@@ -6,7 +6,15 @@ use super::*;
 use crate::jaeger::model::{KeyValue, Process, RefType, Reference, Span};
 
 /// (span id, parent id, service, operation, kind, start µs, end µs).
-pub(crate) type Row<'a> = (&'a str, Option<&'a str>, &'a str, &'a str, &'a str, u64, u64);
+pub(crate) type Row<'a> = (
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+    &'a str,
+    &'a str,
+    u64,
+    u64,
+);
 
 /// A trace from rows.
 pub(crate) fn timed(rows: &[Row<'_>]) -> Trace {
