@@ -62,10 +62,16 @@ fn compare(store: &Store, query: &str) -> Response<Body> {
             _ => {}
         }
     }
+    // Ticked traces compare the older as A: "slower in B" then means it
+    // got slower.
+    let mut by_age = false;
     if a.is_empty() && b.is_empty() {
         match ticked.as_slice() {
             [] => return html(200, compare::pick_page("", "", None)),
-            [x, y] => (a, b) = (x.clone(), y.clone()),
+            [x, y] => {
+                (a, b) = (x.clone(), y.clone());
+                by_age = true;
+            }
             _ => {
                 return html(
                     400,
@@ -90,10 +96,15 @@ fn compare(store: &Store, query: &str) -> Response<Body> {
             .and_then(|mut traces| (!traces.is_empty()).then(|| traces.remove(0)))
     };
     match (fetch(&a), fetch(&b)) {
-        (Some(ta), Some(tb)) => html(
-            200,
-            compare::compare_page(&TraceCompare::of(&Waterfall::of(&ta), &Waterfall::of(&tb))),
-        ),
+        (Some(ta), Some(tb)) => {
+            let (wa, wb) = (Waterfall::of(&ta), Waterfall::of(&tb));
+            let (wa, wb) = if by_age && wb.start_us < wa.start_us {
+                (wb, wa)
+            } else {
+                (wa, wb)
+            };
+            html(200, compare::compare_page(&TraceCompare::of(&wa, &wb)))
+        }
         (found_a, _) => {
             let missing = if found_a.is_none() { &a } else { &b };
             html(

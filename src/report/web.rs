@@ -221,13 +221,7 @@ fn critical_summary(body: &mut String, w: &Waterfall) {
 fn span_row(body: &mut String, w: &Waterfall, row: &WaterfallRow) {
     let hue = hue(w.service_index(&row.service));
     let error = if row.error { " error" } else { "" };
-    // Durations sit right of short bars and inside long ones.
-    let label_inside = row.offset + row.width > 0.8;
-    let label_style = if label_inside {
-        format!("right:{:.3}%", 100.0 * (1.0 - row.offset - row.width))
-    } else {
-        format!("left:calc({:.3}% + 4px)", 100.0 * (row.offset + row.width))
-    };
+    let (inside, label_style) = duration_label(row.offset, row.width);
     let kind = row
         .kind
         .as_deref()
@@ -246,7 +240,6 @@ fn span_row(body: &mut String, w: &Waterfall, row: &WaterfallRow) {
         operation = esc(&row.operation),
         left = 100.0 * row.offset,
         width = (100.0 * row.width).max(0.2),
-        inside = if label_inside { " inside" } else { "" },
         duration = format_duration_us(row.duration_us),
         span_id = esc(&row.span_id),
         offset = format_duration_us(row.start_offset_us),
@@ -266,6 +259,23 @@ fn span_row(body: &mut String, w: &Waterfall, row: &WaterfallRow) {
         );
     }
     body.push_str("</tbody></table></div></details>");
+}
+
+/// Where a bar's duration goes: right of the bar, inside a long bar that
+/// reaches the right edge, or left of a short one there. The class to add
+/// to `took` and its style.
+fn duration_label(offset: f64, width: f64) -> (&'static str, String) {
+    let end = offset + width;
+    if end <= 0.8 {
+        ("", format!("left:calc({:.3}% + 4px)", 100.0 * end))
+    } else if width >= 0.15 {
+        (" inside", format!("right:{:.3}%", 100.0 * (1.0 - end)))
+    } else {
+        (
+            "",
+            format!("right:calc({:.3}% + 4px)", 100.0 * (1.0 - offset)),
+        )
+    }
 }
 
 /// The stretches of a row on the critical path, drawn over its bar.

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{document, esc, hue, short_id};
+use super::{document, duration_label, esc, hue, short_id};
 use crate::report::trace_compare::{Change, CompareRow, Placed, Side, TraceCompare};
 use crate::report::waterfall::format_duration_us;
 
@@ -98,17 +98,9 @@ fn compare_row(body: &mut String, row: &CompareRow, colour: u32) {
         (Change::OnlyA, _, _) => "−".to_string(),
         (Change::OnlyB, _, _) => "+".to_string(),
         (Change::Error, _, _) => "✘".to_string(),
-        (Change::Slower | Change::Faster, Some(a), Some(b)) => {
-            let arrow = if row.change == Change::Slower {
-                "▲"
-            } else {
-                "▼"
-            };
-            format!(
-                "{arrow} ×{:.1}",
-                b.duration_us as f64 / a.duration_us.max(1) as f64
-            )
-        }
+        // ×4.0 slower, ÷4.0 faster: how many times, either way.
+        (Change::Slower, Some(a), Some(b)) => format!("▲ ×{}", times(b.duration_us, a.duration_us)),
+        (Change::Faster, Some(a), Some(b)) => format!("▼ ÷{}", times(a.duration_us, b.duration_us)),
         _ => String::new(),
     };
     let kind = row
@@ -120,7 +112,7 @@ fn compare_row(body: &mut String, row: &CompareRow, colour: u32) {
         body,
         r#"<div class="row {change}" style="--hue:{colour}"><div class="name" style="padding-left:{indent}px"><span class="sign">{sign}</span><span class="swatch"></span><span class="service-name">{service}</span> <span class="operation">{operation}</span>{kind}</div>"#,
         change = row.change.name(),
-        indent = 52 + 18 * row.depth,
+        indent = 76 + 18 * row.depth,
         service = esc(&row.service),
         operation = esc(&row.operation),
     );
@@ -129,17 +121,23 @@ fn compare_row(body: &mut String, row: &CompareRow, colour: u32) {
     body.push_str("</div>");
 }
 
+/// `larger / smaller` in a few characters: 4.0, 176, 1000+.
+fn times(larger: u64, smaller: u64) -> String {
+    let ratio = larger as f64 / smaller.max(1) as f64;
+    if ratio < 10.0 {
+        format!("{ratio:.1}")
+    } else if ratio < 1000.0 {
+        format!("{ratio:.0}")
+    } else {
+        "1000+".into()
+    }
+}
+
 fn lane(body: &mut String, which: &str, placed: Option<&Placed>) {
     let _ = write!(body, r#"<div class="lane {which}">"#);
     if let Some(p) = placed {
         let error = if p.error { " error" } else { "" };
-        // As on the trace page: durations right of short bars, inside long ones.
-        let end = p.offset + p.width;
-        let (inside, label_style) = if end > 0.8 {
-            (" inside", format!("right:{:.3}%", 100.0 * (1.0 - end)))
-        } else {
-            ("", format!("left:calc({:.3}% + 4px)", 100.0 * end))
-        };
+        let (inside, label_style) = duration_label(p.offset, p.width);
         let _ = write!(
             body,
             r#"<div class="bar{error}" title="span {id}" style="left:{left:.3}%;width:{width:.3}%"></div><span class="took{inside}" style="{label_style}">{duration}</span>"#,
