@@ -17,7 +17,8 @@
 //! - [`assert`]: expectations and integrity checks → [`assert::Outcome`]s.
 //! - [`report`]: the report model and its renderings.
 //!
-//! Around them: [`cli`] (flags → [`cli::Mode`]), [`config`] (the optional
+//! Around them: [`cli`] (flags → [`cli::Mode`]), [`diff`] (two JSON
+//! reports compared), [`config`] (the optional
 //! `tracelab.toml`), [`backend`] (embedded collector, a Jaeger it starts, or
 //! a running Jaeger), [`run`] (one scenario start to verdict), [`up`] (a
 //! topology and the trace viewer kept running), [`serve`] (some components
@@ -32,6 +33,7 @@ pub mod backend;
 pub mod cli;
 pub mod collector;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod fuzzing;
 pub mod jaeger;
@@ -104,6 +106,7 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
             anstream::print!("{}", collector::standalone::describe_stopped(&held));
             Ok(error::EXIT_PASSED)
         }
+        Mode::Diff(options) => diff_reports(&options),
         Mode::Traces(options) => {
             let listing = traces::find(&options).await?;
             let text = report::human::render_traces(&listing, options.list, options.tags);
@@ -321,4 +324,34 @@ fn load_all(files: &[PathBuf]) -> Result<Vec<scenario::Scenario>, Error> {
                 .join("\n")
         ))),
     }
+}
+
+/// `tracelab diff`: compare, print (stderr when the JSON takes stdout),
+/// write the JSON where asked; exit 1 when something got worse.
+fn diff_reports(options: &cli::DiffOptions) -> Result<u8, Error> {
+    let compared = diff::diff_files(&options.old, &options.new, &options.thresholds)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let human = report::diff::human(&compared, options.verbose);
+    if options.reports.iter().any(|r| r.path.is_none()) {
+        anstream::eprint!("{human}");
+    } else {
+        anstream::print!("{human}");
+    }
+    for target in &options.reports {
+        let text = match target.format {
+            Format::Human => anstream::adapter::strip_str(&human).to_string(),
+            _ => report::diff::json(&compared),
+        };
+        match &target.path {
+            None => print!("{text}"),
+            Some(path) => std::fs::write(path, text).map_err(|e| {
+                Error::Infra(format!("cannot write the diff {}: {e}", path.display()))
+            })?,
+        }
+    }
+    Ok(if compared.worse > 0 {
+        error::EXIT_FAILED
+    } else {
+        error::EXIT_PASSED
+    })
 }

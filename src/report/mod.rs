@@ -5,10 +5,12 @@
 //! `waterfall` lays out one trace and `compare` lines up an expected tree
 //! with an actual one; the terminal (`human`) and the web viewer (`web`)
 //! draw the same layouts. `trace_compare` merges two traces' waterfalls
-//! for the viewer's side-by-side page. `json` and `junit` are for CI; `progress` shows
+//! for the viewer's side-by-side page. `diff` renders `tracelab diff`'s
+//! model ([`crate::diff`]). `json` and `junit` are for CI; `progress` shows
 //! progress on stderr while a run goes on.
 
 pub mod compare;
+pub mod diff;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod human;
