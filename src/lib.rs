@@ -25,7 +25,8 @@
 //! served until stopped, for topologies spread over machines), [`traces`]
 //! (traces from a query API, laid out), [`server`] (serving a handler with
 //! graceful shutdown), [`signals`] (SIGINT/SIGTERM), [`fuzzing`] (entry
-//! points for the fuzz targets), [`error`] (exit codes).
+//! points for the fuzz targets), [`error`] (exit codes), [`watch`] (the
+//! files `run --watch` watches, and when they changed).
 
 pub mod analysis;
 pub mod assert;
@@ -47,6 +48,7 @@ pub mod signals;
 pub mod traces;
 pub mod traffic;
 pub mod up;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,6 +65,7 @@ use crate::serve::{ServeOptions, Serving};
 /// What the binary does once the command line is understood: the exit code.
 pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Error> {
     match mode {
+        Mode::Run(options) if options.watch => watch_runs(&options, observer).await,
         Mode::Run(options) => {
             let report = run_files(&options, observer).await?;
             write_reports(&report, &options)?;
@@ -354,4 +357,56 @@ fn diff_reports(options: &cli::DiffOptions) -> Result<u8, Error> {
     } else {
         error::EXIT_PASSED
     })
+}
+
+/// `tracelab run --watch`: run, then run again whenever a scenario or a
+/// module it imports changes, until Ctrl-C; the exit code is the last
+/// run's. A broken script or a failed run is reported and watched like a
+/// passing one; Ctrl-C during a run ends it as without `--watch` (130).
+async fn watch_runs(options: &RunOptions, observer: Arc<dyn Observer>) -> Result<u8, Error> {
+    let mut signals = signals::Interrupts::new()
+        .map_err(|e| Error::Infra(format!("cannot watch for SIGINT/SIGTERM: {e}")))?;
+    loop {
+        if options.clear {
+            // Clear the screen and scrollback, cursor home.
+            anstream::print!("\x1b[2J\x1b[3J\x1b[H");
+        }
+        let code = match run_files(options, Arc::clone(&observer)).await {
+            Ok(report) => {
+                write_reports(&report, options)?;
+                if report.interrupted {
+                    return Ok(error::EXIT_INTERRUPTED);
+                }
+                if report.passed {
+                    error::EXIT_PASSED
+                } else {
+                    error::EXIT_FAILED
+                }
+            }
+            Err(Error::Interrupted) => return Ok(error::EXIT_INTERRUPTED),
+            Err(e) => {
+                anstream::eprintln!("tracelab: error: {e}");
+                e.exit_code()
+            }
+        };
+        let files = watch::watched_files(&options.files);
+        anstream::eprintln!(
+            "tracelab: watching {} {} for changes (exit {code} so far; Ctrl-C ends)",
+            files.len(),
+            if files.len() == 1 { "file" } else { "files" }
+        );
+        let mut debounce = watch::Debounce::new(watch::Snapshot::take(&files));
+        let changed = loop {
+            tokio::select! {
+                () = signals.recv() => return Ok(code),
+                () = tokio::time::sleep(watch::POLL) => {
+                    if let Some(changed) = debounce.observe(watch::Snapshot::take(&files)) {
+                        break changed;
+                    }
+                }
+            }
+        };
+        let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+        anstream::eprintln!("tracelab: {} changed: running again", names.join(", "));
+    }
 }
