@@ -72,8 +72,9 @@ impl TraceTimes {
         let self_us = (0..tree.len()).map(|i| tree.self_time(i)).collect();
         let mut sections = Vec::new();
         let mut cut = vec![None; tree.len()];
+        let mut lists = vec![None; tree.len()];
         for &root in &tree.roots {
-            sections.extend(tree.critical_path(root, &mut cut));
+            sections.extend(tree.critical_path(root, &mut cut, &mut lists));
         }
         let mut critical_us = vec![0; tree.len()];
         for s in &sections {
@@ -122,6 +123,10 @@ pub fn service_of(trace: &Trace, span: usize) -> &str {
         .map(|p| p.service_name.as_str())
         .unwrap_or("?")
 }
+
+/// A span's kept children as (end, start, index), and the walk's place in
+/// that list.
+type ChildList = (Vec<(u64, u64, usize)>, usize);
 
 /// Parent and children by CHILD_OF references, over span indices.
 struct Tree<'a> {
@@ -220,21 +225,26 @@ impl<'a> Tree<'a> {
         }
     }
 
-    /// Step 2, for the tree under `root`.
-    fn critical_path(&self, root: usize, cut: &mut [Option<(u64, u64)>]) -> Vec<Section> {
+    /// Step 2, for the tree under `root`. `lists` holds, per span once
+    /// visited, its kept children as (end, start, index), last finishing
+    /// first (then earliest start, then trace order), and how far down that
+    /// list the walk has come: the point it looks back from only moves
+    /// earlier.
+    fn critical_path(
+        &self,
+        root: usize,
+        cut: &mut [Option<(u64, u64)>],
+        lists: &mut [Option<ChildList>],
+    ) -> Vec<Section> {
         self.cut_to_parents(root, cut);
         let cut: &[Option<(u64, u64)>] = cut;
-        // Each span's kept children, last finishing first (then earliest
-        // start, then trace order), and how far down that list the walk
-        // has come: the point it looks back from only moves earlier.
-        let mut by_end: HashMap<usize, (Vec<(u64, usize)>, usize)> = HashMap::new();
-        let sorted_children = |i: usize| -> Vec<(u64, usize)> {
+        let sorted_children = |i: usize| -> Vec<(u64, u64, usize)> {
             let mut kept: Vec<(u64, u64, usize)> = self.children[i]
                 .iter()
                 .filter_map(|&c| cut[c].map(|(s, e)| (e, s, c)))
                 .collect();
             kept.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-            kept.into_iter().map(|(e, _, c)| (e, c)).collect()
+            kept
         };
         let mut out = Vec::new();
         let mut push = |span: usize, start_us: u64, end_us: u64| {
@@ -252,9 +262,7 @@ impl<'a> Tree<'a> {
         let mut returning = false;
         loop {
             let (start, _) = cut[current].expect("only kept spans are visited");
-            let (list, next) = by_end
-                .entry(current)
-                .or_insert_with(|| (sorted_children(current), 0));
+            let (list, next) = lists[current].get_or_insert_with(|| (sorted_children(current), 0));
             // Coming back from a child: only a child that ended strictly
             // before that child started can have held the path.
             if returning {
@@ -263,7 +271,7 @@ impl<'a> Tree<'a> {
                 }
             }
             match list.get(*next).copied() {
-                Some((child_end, child)) => {
+                Some((child_end, _, child)) => {
                     push(current, child_end, point);
                     current = child;
                     point = child_end;

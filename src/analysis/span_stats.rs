@@ -6,7 +6,8 @@
 //! never with the number of traces. `tracelab diff` compares these between
 //! two reports.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -82,7 +83,11 @@ fn histogram() -> Histogram<u64> {
 /// Span statistics accumulated trace by trace.
 #[derive(Default)]
 pub struct SpanStatsBuilder {
-    names: BTreeMap<SpanName, Entry>,
+    /// "service\0operation\0kind" → index in `entries`: looked up with a
+    /// reused buffer, so a span of a known name allocates nothing.
+    index: HashMap<String, usize>,
+    entries: Vec<(SpanName, Entry)>,
+    key: String,
     critical_us: u64,
 }
 
@@ -95,12 +100,29 @@ impl SpanStatsBuilder {
     pub fn add_with(&mut self, trace: &Trace, times: &TraceTimes) {
         self.critical_us += times.total_critical_us();
         for (i, span) in trace.spans.iter().enumerate() {
-            let name = SpanName {
-                service: service_of(trace, i).to_string(),
-                operation: span.operation_name.clone(),
-                kind: span.kind().map(str::to_string),
+            let service = service_of(trace, i);
+            let kind = span.kind();
+            self.key.clear();
+            let _ = write!(
+                self.key,
+                "{service}\0{}\0{}",
+                span.operation_name,
+                kind.unwrap_or("")
+            );
+            let at = match self.index.get(self.key.as_str()) {
+                Some(&at) => at,
+                None => {
+                    let name = SpanName {
+                        service: service.to_string(),
+                        operation: span.operation_name.clone(),
+                        kind: kind.map(str::to_string),
+                    };
+                    self.entries.push((name, Entry::default()));
+                    self.index.insert(self.key.clone(), self.entries.len() - 1);
+                    self.entries.len() - 1
+                }
             };
-            let entry = self.names.entry(name).or_default();
+            let entry = &mut self.entries[at].1;
             entry.count += 1;
             // Auto-resizing: recording only fails past u64's range.
             let _ = entry.duration_us.record(span.duration);
@@ -113,8 +135,10 @@ impl SpanStatsBuilder {
 
     /// Every name seen, by service, operation and kind.
     pub fn finish(&self) -> Vec<SpanStats> {
-        self.names
-            .iter()
+        let mut sorted: Vec<&(SpanName, Entry)> = self.entries.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        sorted
+            .into_iter()
             .map(|(name, e)| SpanStats {
                 service: name.service.clone(),
                 operation: name.operation.clone(),
