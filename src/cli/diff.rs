@@ -25,6 +25,13 @@ more and by --min-delta or more. Self time points at the span that slowed
 Exit 2 when a file is not a tracelab.report/v1 report or the two share no
 scenario.";
 
+pub(crate) const DIFF_EXAMPLES: &str = "\
+Examples:
+  tracelab --report json=report.json scenarios/*.rhai
+  tracelab diff main/report.json report.json      the last main run's report against this one
+  tracelab diff --percentiles p50,p90,p99 --min-delta 5ms old.json new.json
+  tracelab diff --report json=diff.json old.json new.json";
+
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// The earlier report, e.g. the last main run's.

@@ -112,7 +112,7 @@ pub enum Command {
     /// Compare two JSON reports: checks that changed, latency per traffic
     /// block and span name, spans and services that came or went; exit 1
     /// when something got worse.
-    #[command(long_about = diff::DIFF_ABOUT)]
+    #[command(long_about = diff::DIFF_ABOUT, after_help = diff::DIFF_EXAMPLES)]
     Diff(DiffArgs),
 }
 #[derive(Debug, Args)]
