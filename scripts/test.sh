@@ -12,6 +12,15 @@ cd "$(dirname "$0")/.."
 export TRACELAB_CACHE="${TRACELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracelab}"
 mkdir -p "$TRACELAB_CACHE"
 
+# First, before anything is built: the trace viewer's browser test needs
+# Chromium and npm. scripts/install-browser.sh installs them as root with
+# apt-get, and otherwise stops here naming the command that does (or set
+# TRACELAB_SKIP_BROWSER=1), rather than failing deep in the run.
+if [ "${TRACELAB_SKIP_BROWSER:-0}" != "1" ]; then
+  TRACELAB_CHROMIUM="$(scripts/install-browser.sh)"
+  export TRACELAB_CHROMIUM
+fi
+
 # A real Jaeger v2, built from the Go module proxy, for the tests that run
 # every scenario on it and hold the embedded collector to its answers
 # (tests/real_jaeger.rs, tests/conformance); they fail rather than skip
@@ -19,6 +28,14 @@ mkdir -p "$TRACELAB_CACHE"
 if [ "${TRACELAB_SKIP_JAEGER:-0}" != "1" ] && [ -z "${TRACELAB_JAEGER_BIN:-}" ]; then
   TRACELAB_JAEGER_BIN="$(scripts/install-jaeger.sh)"
   export TRACELAB_JAEGER_BIN
+fi
+
+# span-sender (tests/clients/span-sender): a Go program that sends one trace
+# over OTLP, Zipkin or Jaeger thrift with the official client libraries, for
+# tests that hold intakes to what real instrumentation sends.
+if [ "${TRACELAB_SKIP_SPAN_SENDER:-0}" != "1" ] && [ -z "${TRACELAB_SPAN_SENDER:-}" ]; then
+  TRACELAB_SPAN_SENDER="$(scripts/install-span-sender.sh)"
+  export TRACELAB_SPAN_SENDER
 fi
 
 # The Flask example's Python packages (examples/flask-service/requirements.txt,
@@ -30,9 +47,8 @@ if [ "${TRACELAB_SKIP_PYTHON:-0}" != "1" ] && [ -z "${TRACELAB_FLASK_PYTHON:-}" 
   export TRACELAB_FLASK_PYTHON
 fi
 
-# playwright-core, which drives Debian's Chromium in the viewer's browser
-# test (screenshots in target/artifacts/). Chromium itself comes from
-# apt-get (.ci/run); without it that test fails unless TRACELAB_SKIP_BROWSER=1.
+# playwright-core, which drives that Chromium in the viewer's browser test
+# (screenshots in target/artifacts/).
 if [ "${TRACELAB_SKIP_BROWSER:-0}" != "1" ]; then
   scripts/install-browser-driver.sh >/dev/null
 fi

@@ -15,6 +15,9 @@
 //!
 //! [report]
 //! verbosity = "normal"                    # quiet | normal | verbose
+//!
+//! [scenario]
+//! max_script_size = "4MiB"                # a scenario and its modules together
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -33,6 +36,15 @@ pub struct Config {
     pub collector: CollectorDefaults,
     #[serde(default)]
     pub report: ReportDefaults,
+    #[serde(default)]
+    pub scenario: ScenarioDefaults,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioDefaults {
+    /// The size limit of a scenario and its modules together (4 MiB).
+    pub max_script_size: Option<bytesize::ByteSize>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
@@ -143,6 +155,15 @@ mod tests {
         assert_eq!(
             config.collector.max_body_size.map(|s| s.as_u64()),
             Some(1000)
+        );
+    }
+
+    #[test]
+    fn the_script_size_limit_reads_with_units() {
+        let config = parse("[scenario]\nmax_script_size = \"8MiB\"\n").unwrap();
+        assert_eq!(
+            config.scenario.max_script_size.map(|s| s.as_u64()),
+            Some(8 << 20)
         );
     }
 

@@ -25,9 +25,11 @@
 //! served until stopped, for topologies spread over machines), [`traces`]
 //! (traces from a query API, laid out), [`server`] (serving a handler with
 //! graceful shutdown), [`signals`] (SIGINT/SIGTERM), [`fuzzing`] (entry
-//! points for the fuzz targets), [`error`] (exit codes), [`watch`] (the
+//! points for the fuzz targets), [`error`] (exit codes), [`alloc`] (the
+//! binary's allocator, which bounds a script's memory), [`watch`] (the
 //! files `run --watch` watches, and when they changed).
 
+pub mod alloc;
 pub mod analysis;
 pub mod assert;
 pub mod backend;
@@ -50,6 +52,11 @@ pub mod traffic;
 pub mod up;
 pub mod watch;
 
+// The unit tests run scripts as the binary does: with memory counted.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: alloc::Counting = alloc::Counting(mimalloc::MiMalloc);
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -67,8 +74,20 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
     match mode {
         Mode::Run(options) if options.watch => watch_runs(&options, observer).await,
         Mode::Run(options) => {
-            let report = run_files(&options, observer).await?;
-            write_reports(&report, &options)?;
+            let report = match run_files(&options, observer).await {
+                Err(RunError::Load(failed)) => {
+                    // CI still gets every report it asked for, saying why.
+                    let failures = failed
+                        .iter()
+                        .map(|(file, e)| report::model::LoadFailure::from_error(file, e))
+                        .collect();
+                    write_reports(&RunReport::load_failed(failures), &options, false)?;
+                    return Err(load_error(failed, options.files.len()));
+                }
+                Err(RunError::Other(e)) => return Err(e),
+                Ok(report) => report,
+            };
+            write_reports(&report, &options, true)?;
             if report.interrupted {
                 anstream::eprintln!(
                     "tracelab: interrupted: the report covers what ran until the signal"
@@ -141,13 +160,16 @@ fn watch_signals() -> Result<impl std::future::Future<Output = ()>, Error> {
 }
 
 /// The terminal report on stdout (stderr when another format takes
-/// stdout), then every `--report` in its place.
-fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Error> {
-    let human = report::render(report, Format::Human, options.verbosity);
-    if options.reports.iter().any(|r| r.path.is_none()) {
-        anstream::eprint!("{human}");
-    } else {
-        anstream::print!("{human}");
+/// stdout; none with `terminal` false, when the error says it all), then
+/// every `--report` in its place.
+fn write_reports(report: &RunReport, options: &RunOptions, terminal: bool) -> Result<(), Error> {
+    if terminal {
+        let human = report::render(report, Format::Human, options.verbosity);
+        if options.reports.iter().any(|r| r.path.is_none()) {
+            anstream::eprint!("{human}");
+        } else {
+            anstream::print!("{human}");
+        }
     }
     for target in &options.reports {
         let mut text = report::render(report, target.format, options.verbosity);
@@ -181,23 +203,25 @@ fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Error> 
 /// Load every scenario first (a broken script stops the run before anything
 /// starts), then run them one after another.
 ///
-/// The first SIGINT/SIGTERM winds the run down: the scenario running stops
-/// its traffic, flushes its spans and reports what arrived; the ones after
-/// it do not run; the report is marked interrupted (exit 130). A second
-/// signal ends the run at once, with no report.
+/// The first SIGINT/SIGTERM winds the run down (saying so on stderr): the
+/// scenario running stops its traffic (requests in flight get
+/// [`traffic::STOP_GRACE`], then are cut off), flushes its spans and
+/// reports what arrived; the ones after it do not run; the report is
+/// marked interrupted (exit 130). A second signal ends the run at once,
+/// with no report.
 pub async fn run_files(
     options: &RunOptions,
     observer: Arc<dyn Observer>,
-) -> Result<RunReport, Error> {
+) -> Result<RunReport, RunError> {
     // Listen before anything starts, so no interrupt finds a process
     // started and no handler to stop it.
     let mut signals = signals::Interrupts::new()
         .map_err(|e| Error::Infra(format!("cannot watch for SIGINT/SIGTERM: {e}")))?;
-    let scenarios = load_all(&options.files)?;
+    let scenarios = load_all(&options.files, &options.script_limits).map_err(RunError::Load)?;
     // Dropping a half-started backend kills a started Jaeger.
     let backend = tokio::select! {
         biased;
-        () = signals.recv() => return Err(Error::Interrupted),
+        () = signals.recv() => return Err(Error::Interrupted.into()),
         backend = start_backend(&options.settings) => backend?,
     };
     let stop = CancellationToken::new();
@@ -246,6 +270,11 @@ pub async fn run_files(
                     if stop.is_cancelled() {
                         break Err(Error::Interrupted);
                     }
+                    anstream::eprintln!(
+                        "tracelab: interrupted: no new requests; those in flight get {} s to finish, \
+                         then spans are flushed and what ran is reported (interrupt again to stop at once)",
+                        traffic::STOP_GRACE.as_secs()
+                    );
                     stop.cancel();
                 }
                 // A Jaeger that dies mid-run ends the run now, not after the traffic.
@@ -261,7 +290,37 @@ pub async fn run_files(
         other => other,
     };
     backend.stop().await;
-    result
+    Ok(result?)
+}
+
+/// Why [`run_files`] ended without a report.
+#[derive(Debug)]
+pub enum RunError {
+    /// Scenarios that did not load (nothing started), each with its error.
+    Load(Vec<(PathBuf, scenario::LoadError)>),
+    Other(Error),
+}
+
+impl From<Error> for RunError {
+    fn from(e: Error) -> Self {
+        RunError::Other(e)
+    }
+}
+
+/// One load error as it is, several summed up (exit 2 either way).
+fn load_error(mut failed: Vec<(PathBuf, scenario::LoadError)>, files: usize) -> Error {
+    if failed.len() == 1 {
+        return Error::Script(failed.remove(0).1);
+    }
+    Error::Usage(format!(
+        "{} of {files} scenarios have errors:\n{}",
+        failed.len(),
+        failed
+            .iter()
+            .map(|(_, e)| format!("  {e}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    ))
 }
 
 /// Load every file without starting anything: `ok` or the error for each
@@ -269,7 +328,7 @@ pub async fn run_files(
 pub fn check_files(options: &CheckOptions) -> Result<(), Error> {
     let mut failed = 0;
     for file in &options.files {
-        match scenario::load(file) {
+        match scenario::load::load_with_limits(file, &options.script_limits) {
             Ok(scenario) => anstream::println!(
                 "{}: ok ({} components, {} traffic blocks, {} expectations)",
                 scenario.file.display(),
@@ -296,36 +355,32 @@ pub fn check_files(options: &CheckOptions) -> Result<(), Error> {
 /// first. A scenario without traffic is refused here (not in `check`, as
 /// `tracelab up` serves such a topology): its run would pass having
 /// checked nothing.
-fn load_all(files: &[PathBuf]) -> Result<Vec<scenario::Scenario>, Error> {
+fn load_all(
+    files: &[PathBuf],
+    limits: &scenario::load::Limits,
+) -> Result<Vec<scenario::Scenario>, Vec<(PathBuf, scenario::LoadError)>> {
     let mut scenarios = Vec::new();
     let mut errors = Vec::new();
     for file in files {
-        match scenario::load(file) {
-            Ok(s) if s.traffic.is_empty() => {
-                errors.push(scenario::LoadError::Script(scenario::ScriptError {
+        match scenario::load::load_with_limits(file, limits) {
+            Ok(s) if s.traffic.is_empty() => errors.push((
+                file.clone(),
+                scenario::LoadError::Script(scenario::ScriptError {
                     file: s.file.clone(),
                     origin: Default::default(),
                     message: "the scenario sends no traffic, so a run would check nothing: \
                               add traffic(...) (tracelab up serves a topology without traffic)"
                         .into(),
-                }))
-            }
+                }),
+            )),
             Ok(s) => scenarios.push(s),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push((file.clone(), e)),
         }
     }
-    match errors.len() {
-        0 => Ok(scenarios),
-        1 => Err(Error::Script(errors.remove(0))),
-        n => Err(Error::Usage(format!(
-            "{n} of {} scenarios have errors:\n{}",
-            files.len(),
-            errors
-                .iter()
-                .map(|e| format!("  {e}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ))),
+    if errors.is_empty() {
+        Ok(scenarios)
+    } else {
+        Err(errors)
     }
 }
 
@@ -371,9 +426,12 @@ async fn watch_runs(options: &RunOptions, observer: Arc<dyn Observer>) -> Result
             // Clear the screen and scrollback, cursor home.
             anstream::print!("\x1b[2J\x1b[3J\x1b[H");
         }
+        // The files as this run reads them: a change made while it runs
+        // starts the next one.
+        let before = watch::Snapshot::take(&watch::watched_files(&options.files));
         let code = match run_files(options, Arc::clone(&observer)).await {
             Ok(report) => {
-                write_reports(&report, options)?;
+                write_reports(&report, options, true)?;
                 if report.interrupted {
                     return Ok(error::EXIT_INTERRUPTED);
                 }
@@ -383,8 +441,18 @@ async fn watch_runs(options: &RunOptions, observer: Arc<dyn Observer>) -> Result
                     error::EXIT_FAILED
                 }
             }
-            Err(Error::Interrupted) => return Ok(error::EXIT_INTERRUPTED),
-            Err(e) => {
+            Err(RunError::Load(failed)) => {
+                let failures = failed
+                    .iter()
+                    .map(|(file, e)| report::model::LoadFailure::from_error(file, e))
+                    .collect();
+                write_reports(&RunReport::load_failed(failures), options, false)?;
+                let e = load_error(failed, options.files.len());
+                anstream::eprintln!("tracelab: error: {e}");
+                e.exit_code()
+            }
+            Err(RunError::Other(Error::Interrupted)) => return Ok(error::EXIT_INTERRUPTED),
+            Err(RunError::Other(e)) => {
                 anstream::eprintln!("tracelab: error: {e}");
                 e.exit_code()
             }
@@ -395,7 +463,7 @@ async fn watch_runs(options: &RunOptions, observer: Arc<dyn Observer>) -> Result
             files.len(),
             if files.len() == 1 { "file" } else { "files" }
         );
-        let mut debounce = watch::Debounce::new(watch::Snapshot::take(&files));
+        let mut debounce = watch::Debounce::new(before);
         let changed = loop {
             tokio::select! {
                 () = signals.recv() => return Ok(code),

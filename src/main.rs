@@ -12,9 +12,10 @@ use tracelab::run::{Observer, Silent};
 
 // mimalloc over glibc's malloc: a fifth of the mesh's CPU went to malloc
 // and free, and glibc's per-thread arenas bloated the collector's memory
-// (docs/benchmarks.md has the numbers).
+// (docs/benchmarks.md has the numbers). Wrapped to count what a scenario
+// script holds: the sandbox's memory limit (tracelab::alloc).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tracelab::alloc::Counting = tracelab::alloc::Counting(mimalloc::MiMalloc);
 
 fn main() -> ExitCode {
     let mode = match Cli::parse().into_mode() {

@@ -3,8 +3,9 @@
 //! collector are stopped (spans flushed) before the error is returned.
 //!
 //! A run told to stop (Ctrl-C: [`run_scenario_until`]) sends no more
-//! requests, lets those in flight finish, flushes, gathers what arrived
-//! (waiting less) and reports it, marked interrupted.
+//! requests, gives those in flight [`traffic::STOP_GRACE`] to finish (then
+//! cuts them off: their traces are not read back nor judged), flushes,
+//! gathers what arrived (waiting less) and reports it, marked interrupted.
 //!
 //! The report model gets everything its renderers draw (the waterfall of
 //! the slowest trace, expected-beside-actual trees of failed shapes) here,
@@ -159,9 +160,21 @@ pub async fn run_scenario_until(
     if interrupted {
         let sent: usize = runs.iter().map(|r| r.records.len()).sum();
         let planned: u64 = scenario.traffic.iter().map(|t| t.requests).sum();
-        warnings.push(format!(
-            "interrupted: {sent} of {planned} requests sent; the checks judged what arrived from them"
-        ));
+        let cut = runs
+            .iter()
+            .flat_map(|r| &r.records)
+            .filter(|r| r.interrupted)
+            .count();
+        warnings.push(match cut {
+            0 => format!(
+                "interrupted: {sent} of {planned} requests sent; the checks judged what arrived from them"
+            ),
+            n => format!(
+                "interrupted: {sent} of {planned} requests sent, {n} of them cut off in flight after {} s \
+                 (not judged); the checks judged what arrived from the others",
+                traffic::STOP_GRACE.as_secs()
+            ),
+        });
     }
     if total.undelivered() > 0 {
         warnings.push(format!(
@@ -358,9 +371,11 @@ async fn drive(
     }
 
     observer.phase(&scenario.name, "reading traces back");
+    // Requests an interrupt cut off left traces cut short: not judged.
     let request_ids: HashSet<String> = runs
         .iter()
-        .flat_map(|r| r.records.iter().map(|rec| rec.request_id.clone()))
+        .flat_map(|r| r.records.iter().filter(|rec| !rec.interrupted))
+        .map(|rec| rec.request_id.clone())
         .collect();
     let sampled_ids: HashSet<String> = runs
         .iter()

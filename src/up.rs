@@ -14,7 +14,7 @@ use crate::collector::standalone::bind;
 use crate::collector::{CollectorConfig, RunningCollector};
 use crate::error::Error;
 use crate::mesh::telemetry::{DeliveryStats, ExportSettings};
-use crate::mesh::{MeshOptions, RunningMesh};
+use crate::mesh::{MeshError, MeshOptions, RunningMesh};
 use crate::report::model::{ComponentInfo, LabInfo, LabStopped};
 use crate::scenario::{self, Scenario};
 
@@ -64,7 +64,17 @@ pub async fn start(options: &UpOptions) -> Result<RunningLab, Error> {
         Ok(mesh) => mesh,
         Err(e) => {
             collector.stop().await;
-            return Err(crate::run::mesh_error(&scenario, e));
+            // A component's port is taken: name the flag that moves it.
+            let moved = match &e {
+                MeshError::Bind { component, .. } => Some(component.clone()),
+                _ => None,
+            };
+            return Err(match (crate::run::mesh_error(&scenario, e), moved) {
+                (Error::Infra(text), Some(component)) => Error::Infra(format!(
+                    "{text}; or move it: --port {component}=PORT (0 picks a free one)"
+                )),
+                (other, _) => other,
+            });
         }
     };
     let components: Vec<ComponentInfo> = mesh.endpoints().iter().map(ComponentInfo::from).collect();

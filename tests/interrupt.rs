@@ -97,3 +97,97 @@ fn sigint_mid_run_stops_the_traffic_flushes_every_span_and_reports_what_ran_with
 fn sigterm_mid_run_does_the_same() {
     interrupt_a_run(Signal::TERM);
 }
+
+/// Ctrl-C with slow requests in flight: it says what it waits for, waits
+/// at most the grace (not the traffic's hour-long timeout), counts the
+/// requests it cut off as interrupted (not errors, not judged), and the
+/// requests answered before pass every check: no spurious failure.
+#[test]
+fn sigint_with_slow_requests_in_flight_cuts_them_off_after_the_grace_and_judges_only_the_others() {
+    let collector = CollectorProcess::start();
+    let text = r#"scenario("slow", #{ seed: 5 });
+proxy("front", #{ routes: [route("/*", #{ to: "api" })] });
+service("api", #{ routes: [route("/", #{ calls: [request("db", "/", #{ timeout: "1h" })] })] });
+service("db", #{ routes: [route("/", #{ latency: uniform("1ms", "1h") })] });
+traffic("t", #{ rate: 50, duration: "1h", path: "/", timeout: "1h" });
+"#;
+    let (dir, scenario) = scratch_scenario("slow.rhai", text);
+    let json = dir.path().join("report.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tracelab"))
+        .args([
+            "run",
+            "--jaeger-url",
+            &collector.query,
+            "--otlp-endpoint",
+            &collector.otlp,
+            "--report",
+            &format!("json={}", json.display()),
+            path_str(&scenario),
+        ])
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("TRACELAB_JAEGER_BIN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A span delivered means a request was answered.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while collector.get("/api/services")["data"]
+        .as_array()
+        .is_none_or(|s| !s.iter().any(|s| s == "front"))
+    {
+        assert!(Instant::now() < deadline, "no request was answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill_process(Pid::from_child(&child), Signal::INT).unwrap();
+    // Waiting for the traffic's timeout would take an hour.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run still waited for its slow requests two minutes after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(130), "{text}{err}");
+    assert!(
+        err.contains("tracelab: interrupted: no new requests; those in flight get 2 s to finish"),
+        "{err}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let scenario = &report["scenarios"][0];
+    let traffic = &scenario["traffic"][0];
+    let cut = traffic["statuses"]["interrupted"].as_u64().unwrap_or(0);
+    let answered = traffic["statuses"]["200"].as_u64().unwrap_or(0);
+    assert!(cut > 0 && answered > 0, "{traffic}");
+    assert_eq!(
+        traffic["errors"], 0,
+        "cut-off requests are not errors: {traffic}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{cut} of them cut off in flight after 2 s (not judged)"
+        )),
+        "{text}"
+    );
+    assert!(
+        failed_outcomes(scenario).is_empty(),
+        "{text}\n{:#?}",
+        failed_outcomes(scenario)
+    );
+    let judged = scenario["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["source"]["check"] == "integrity.time_window")
+        .expect("the time window was checked");
+    assert_eq!(
+        judged["observed"],
+        format!("{answered} of {answered} traces pass"),
+        "only the answered requests' traces are judged"
+    );
+}

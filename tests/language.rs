@@ -279,6 +279,6 @@ expect_spans("t", span("app", "*", #{ kind: "server" }), #{ count: 2 });"#;
         text.contains("✘ every trace of \"t\" has exactly 2 spans app * (server)"),
         "{text}"
     );
-    assert!(text.contains("observed: 1 such spans"), "{text}");
+    assert!(text.contains("observed: 1 such span"), "{text}");
     assert_eq!(text.matches("        trace ").count(), 4, "{text}");
 }

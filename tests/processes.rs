@@ -136,7 +136,10 @@ fn a_program_that_ignores_sigterm_is_killed_after_its_stop_timeout() {
         "stubborn.rhai",
         r#"
 process("stubborn", #{ cmd: ["python3", "stubborn.py"], stop_timeout: "300ms" });
-traffic("t", #{ path: "/" });"#,
+traffic("t", #{ path: "/" });
+// It answers 501 and sends no spans: say so, or the run has nothing to judge.
+expect_responses("t", #{ status: 501 });
+integrity("t", #{ judged: false });"#,
     );
     std::fs::write(
         dir.path().join("stubborn.py"),

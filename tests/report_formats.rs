@@ -1,7 +1,8 @@
 //! The CI formats on real runs, through the binary: `--report json=PATH`
 //! validates against docs/report.schema.json, `--report junit=PATH` has a
 //! testcase per check, both beside the terminal report; `--report json`
-//! alone takes stdout and moves the terminal report to stderr.
+//! alone takes stdout and moves the terminal report to stderr; a scenario
+//! that does not load (exit 2) still gets every report, saying so.
 
 mod common;
 
@@ -40,9 +41,9 @@ fn json_and_junit_files_are_written_beside_the_terminal_report() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("PASS 8 of 8 checks"), "{text}");
+    assert!(text.contains("PASS 10 of 10 checks"), "{text}");
     assert!(
-        text.contains("FAIL 1 of 2 scenarios passed, 15 of 16 checks"),
+        text.contains("FAIL 1 of 2 scenarios passed, 19 of 20 checks"),
         "{text}"
     );
 
@@ -107,7 +108,7 @@ fn json_and_junit_files_are_written_beside_the_terminal_report() {
             .filter(|n| n.has_tag_name("testcase"))
             .count()
     };
-    assert_eq!((cases(0), cases(1)), (8, 8));
+    assert_eq!((cases(0), cases(1)), (10, 10));
     let failures: Vec<_> = doc
         .descendants()
         .filter(|n| n.has_tag_name("failure"))
@@ -135,10 +136,78 @@ fn json_without_a_path_takes_stdout_and_the_terminal_report_moves_to_stderr() {
     assert_valid(&report);
     assert_eq!(report["passed"], true);
     assert!(
-        stderr(&out).contains("PASS 8 of 8 checks"),
+        stderr(&out).contains("PASS 10 of 10 checks"),
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn a_script_error_still_writes_every_requested_report_saying_it_failed_to_load() {
+    let (dir, broken) = scratch_scenario(
+        "broken.rhai",
+        "service(\"api\", #{ routes: [route(\"/\")] });\ntraffic(\"t\", #{ path: \"/s x\" });\n",
+    );
+    let at = |name: &str| dir.path().join(name);
+    let out = tracelab(&[
+        "--report",
+        &format!("json={}", at("out/report.json").display()),
+        "--report",
+        &format!("junit={}", at("out/junit.xml").display()),
+        "--report",
+        &format!("human={}", at("out/report.txt").display()),
+        "scenarios/jaeger.rhai",
+        path_str(&broken),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let place = format!("{}:2:1", broken.display());
+    assert!(stderr(&out).contains(&place), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "nothing ran: {}", stdout(&out));
+
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(at("out/report.json")).unwrap()).unwrap();
+    assert_valid(&report);
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["scenarios"], serde_json::json!([]));
+    let error = &report["load_errors"][0];
+    assert_eq!(error["file"], path_str(&broken));
+    assert_eq!(
+        (error["line"].as_u64(), error["column"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("traffic(\"t\"): path \"/s x\" is not a request target"),
+        "{error}"
+    );
+
+    let xml = std::fs::read_to_string(at("out/junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let error = doc
+        .descendants()
+        .find(|n| n.has_tag_name("error"))
+        .expect("the load failure is a JUnit error");
+    assert_eq!(error.attribute("type"), Some("script"));
+    assert!(
+        error.attribute("message").unwrap().starts_with(&place),
+        "{xml}"
+    );
+
+    let text = std::fs::read_to_string(at("out/report.txt")).unwrap();
+    assert!(text.contains(&format!("✘ {place}: traffic")), "{text}");
+    assert!(
+        text.contains("FAIL 1 scenario did not load; nothing ran"),
+        "{text}"
+    );
+
+    // A report on stdout is written there.
+    let out = tracelab(&["--report", "json", path_str(&broken)]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("stdout is the JSON");
+    assert_valid(&report);
+    assert_eq!(report["load_errors"][0]["line"], 2);
 }
 
 #[test]

@@ -177,7 +177,7 @@ async fn a_request_to_the_front_proxy_shows_up_as_a_trace_and_sigterm_stops_clea
     let (code, rest) = up.stop_with("-TERM").await;
     assert_eq!(code, Some(0), "{rest}");
     assert!(
-        rest.contains("stopped: 4 spans ended, 4 delivered; the collector held 1 traces, 4 spans"),
+        rest.contains("stopped: 4 spans ended, 4 delivered; the collector held 1 trace, 4 spans"),
         "{rest}"
     );
 }
@@ -192,7 +192,7 @@ async fn ctrl_c_right_after_a_request_flushes_its_spans_before_stopping() {
     let (code, rest) = up.stop_with("-INT").await;
     assert_eq!(code, Some(0), "{rest}");
     assert!(
-        rest.contains("stopped: 4 spans ended, 4 delivered; the collector held 1 traces, 4 spans"),
+        rest.contains("stopped: 4 spans ended, 4 delivered; the collector held 1 trace, 4 spans"),
         "{rest}"
     );
 }
@@ -236,6 +236,10 @@ async fn a_taken_port_exits_3_naming_it_and_the_flag_that_moves_it() {
     assert_eq!(code, Some(3), "{err}");
     assert!(
         err.contains(&format!("front-proxy cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(
+        err.contains("or move it: --port front-proxy=PORT (0 picks a free one)"),
         "{err}"
     );
     drop(held);

@@ -26,7 +26,8 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
         return None;
     }
     let chromium = chromium().expect(
-        "headless Chromium is needed: `apt-get install chromium` (as .ci/run does), \
+        "headless Chromium is needed: scripts/install-browser.sh installs it (as root with \
+         apt-get; scripts/test.sh runs it first), else `sudo apt-get install -y chromium`; \
          or set TRACELAB_SKIP_BROWSER=1 to skip this test",
     );
     let driver = playwright_dir()

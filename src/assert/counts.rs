@@ -6,7 +6,7 @@ use super::predicates::field_mismatch;
 use super::shape::{quantifier_holds, too_many};
 use super::tree::TraceTree;
 use super::{BlockView, Failure, Outcome, SHOWN};
-use crate::scenario::model::{Count, CountScope, Quantifier, SpanPattern};
+use crate::scenario::model::{Count, CountScope, Quantifier, SpanPattern, counted};
 
 /// Spans of `tree` that `selector` accepts.
 pub fn matching_spans(selector: &SpanPattern, tree: &TraceTree<'_>) -> Vec<usize> {
@@ -23,7 +23,7 @@ pub fn span_count(
     scope: CountScope,
 ) {
     let traces = &block.traces;
-    let expected = format!("{count} spans {}", selector.describe());
+    let expected = format!("{} {}", count.of("span"), selector.describe());
     if traces.is_empty() {
         outcome.passed = false;
         outcome.observed = "no traces".into();
@@ -43,9 +43,10 @@ pub fn span_count(
                 .collect();
             outcome.passed = failing.is_empty();
             outcome.observed = format!(
-                "{} of {} traces have {count} such spans",
+                "{} of {} traces have {}",
                 traces.len() - failing.len(),
-                traces.len()
+                traces.len(),
+                count.of("such span")
             );
             outcome.failure_count = failing.len();
             for &i in failing.iter().take(SHOWN) {
@@ -54,7 +55,7 @@ pub fn span_count(
                     request_id: None,
                     span: None,
                     expected: expected.clone(),
-                    observed: format!("{} such spans", counts[i]),
+                    observed: counted(counts[i], "such span"),
                     ..Failure::default()
                 });
             }
@@ -62,7 +63,11 @@ pub fn span_count(
         CountScope::Traffic => {
             let total: u64 = counts.iter().sum();
             outcome.passed = count.holds(total);
-            outcome.observed = format!("{total} such spans in {} traces", traces.len());
+            outcome.observed = format!(
+                "{} in {}",
+                counted(total, "such span"),
+                counted(traces.len() as u64, "trace")
+            );
             if !outcome.passed {
                 outcome.failure_count = 1;
                 outcome.failures.push(Failure {
@@ -70,7 +75,7 @@ pub fn span_count(
                     request_id: None,
                     span: None,
                     expected: format!("{expected} in all"),
-                    observed: format!("{total} in {} traces", traces.len()),
+                    observed: format!("{total} in {}", counted(traces.len() as u64, "trace")),
                     ..Failure::default()
                 });
             }
@@ -184,7 +189,7 @@ mod tests {
         assert_eq!(o.failure_count, 1);
         assert_eq!(o.failures[0].trace_id.as_deref(), Some("trace-1"));
         assert_eq!(o.failures[0].expected, "exactly 2 spans * * (server)");
-        assert_eq!(o.failures[0].observed, "1 such spans");
+        assert_eq!(o.failures[0].observed, "1 such span");
     }
 
     #[test]

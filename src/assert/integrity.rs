@@ -5,10 +5,11 @@
 //! with `integrity(...)`; switched-off checks leave no outcome.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use super::tree::TraceTree;
 use super::{BlockView, Failure, Outcome, OutcomeSource};
-use crate::scenario::model::IntegrityChecks;
+use crate::scenario::model::{IntegrityChecks, format_duration};
 
 /// Clocks round to microseconds, and Jaeger adds its own adjustments: a
 /// child may overhang its parent by this much before it counts.
@@ -106,18 +107,42 @@ fn time_window(block: &BlockView<'_>) -> Outcome {
         "children inside their parent's time window",
         "integrity.time_window",
         |tree| {
+            // Times as offsets from the trace's start, as a waterfall shows them.
+            let began = tree.nodes.iter().map(|n| n.span.start_time).min()?;
+            let at = |us: u64| format_duration(Duration::from_micros(us.saturating_sub(began)));
             tree.nodes.iter().find_map(|n| {
-                let parent = tree.nodes[n.parent?].span;
+                let parent_node = &tree.nodes[n.parent?];
+                let parent = parent_node.span;
                 let (child, pstart) = (n.span, parent.start_time);
                 let pend = pstart + parent.duration;
                 let cend = child.start_time + child.duration;
-                let outside = child.start_time + TIME_WINDOW_SLACK_US < pstart
-                    || cend > pend + TIME_WINDOW_SLACK_US;
-                outside.then(|| {
+                let early = child.start_time + TIME_WINDOW_SLACK_US < pstart;
+                let late = cend > pend + TIME_WINDOW_SLACK_US;
+                (early || late).then(|| {
+                    let how = if early {
+                        format!(
+                            "starts {} before",
+                            format_duration(Duration::from_micros(pstart - child.start_time))
+                        )
+                    } else {
+                        format!(
+                            "ends {} after",
+                            format_duration(Duration::from_micros(cend - pend))
+                        )
+                    };
                     (
                         Some(format!("{} [{}]", n.label(), child.span_id)),
-                        format!("within {pstart}..{pend} µs"),
-                        format!("{}..{cend} µs", child.start_time),
+                        format!(
+                            "within its parent {}, from {} to {} into the trace (1 ms of slack)",
+                            parent_node.label(),
+                            at(pstart),
+                            at(pend)
+                        ),
+                        format!(
+                            "{} to {} into the trace: it {how} its parent",
+                            at(child.start_time),
+                            at(cend)
+                        ),
                     )
                 })
             })
@@ -140,7 +165,7 @@ fn outcome(block: &BlockView<'_>, name: &str, check: &'static str) -> Outcome {
 fn one_trace_per_request(block: &BlockView<'_>) -> Outcome {
     let mut out = outcome(block, "each request is one trace", "integrity.propagation");
     let mut with_traces = 0;
-    for record in block.records {
+    for record in &block.records {
         let Some(traces) = block.traces_of.get(record.request_id.as_str()) else {
             continue;
         };

@@ -4,14 +4,17 @@
 //! `gather` reads traces through the Jaeger API, `tree` builds span trees
 //! and matches patterns, `predicates` judges one span against one pattern
 //! node. One file per kind of expectation: `shape` (expect_traces),
-//! `counts` (expect_spans, expect_broken), `timing` (expect_duration);
-//! `integrity` runs the built-in checks. The results are plain data
-//! ([`Outcome`]) for the report to render.
+//! `counts` (expect_spans, expect_broken), `timing` (expect_duration),
+//! `responses` (expect_responses, and the built-in checks made from a
+//! block's counts alone: answers as expected, something to judge);
+//! `integrity` runs the built-in checks on traces. The results are plain
+//! data ([`Outcome`]) for the report to render.
 
 pub mod counts;
 pub mod gather;
 pub mod integrity;
 pub mod predicates;
+pub mod responses;
 pub mod shape;
 pub mod timing;
 pub mod tree;
@@ -21,8 +24,9 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use self::gather::Gathered;
+use self::responses::BlockCounts;
 use crate::jaeger::model::Trace;
-use crate::scenario::model::{Check, Expectation, IntegrityChecks, Scenario};
+use crate::scenario::model::{Check, Expectation, IntegrityChecks, Scenario, StatusPattern};
 use crate::traffic::{RequestRecord, TrafficRun};
 
 /// How many failing traces an outcome lists; `failure_count` has them all.
@@ -120,12 +124,15 @@ impl Outcome {
     }
 }
 
-/// A traffic block's requests and the traces they produced.
+/// A traffic block's requests and the traces they produced. Requests an
+/// interrupt cut off in flight are left out (their traces are cut short
+/// by design) and only counted.
 pub struct BlockView<'a> {
     pub name: &'a str,
-    pub records: &'a [RequestRecord],
+    pub records: Vec<&'a RequestRecord>,
     pub traces: Vec<&'a Trace>,
     pub traces_of: HashMap<&'a str, Vec<&'a Trace>>,
+    pub counts: BlockCounts,
 }
 
 impl<'a> BlockView<'a> {
@@ -133,8 +140,19 @@ impl<'a> BlockView<'a> {
         let mut traces_of: HashMap<&str, Vec<&Trace>> = HashMap::new();
         let mut seen = std::collections::HashSet::new();
         let mut traces = Vec::new();
+        let mut counts = BlockCounts::default();
+        let mut records = Vec::with_capacity(run.records.len());
         for record in &run.records {
-            let Some(ids) = gathered.by_request.get(&record.request_id) else {
+            let ids = gathered
+                .by_request
+                .get(&record.request_id)
+                .filter(|_| !record.interrupted);
+            counts.add(record, ids.is_some());
+            if record.interrupted {
+                continue;
+            }
+            records.push(record);
+            let Some(ids) = ids else {
                 continue;
             };
             let list: Vec<&Trace> = ids
@@ -150,9 +168,10 @@ impl<'a> BlockView<'a> {
         }
         BlockView {
             name: &run.name,
-            records: &run.records,
+            records,
             traces,
             traces_of,
+            counts,
         }
     }
 }
@@ -171,9 +190,61 @@ pub fn evaluate(scenario: &Scenario, runs: &[TrafficRun], gathered: &Gathered) -
         .collect();
     for view in &views {
         let checks = integrity_checks(scenario, view.name);
+        outcomes.extend(block_checks(scenario, view, &checks));
         outcomes.extend(integrity::check(view, &checks));
     }
     outcomes
+}
+
+/// The built-in checks made from the block's counts: something to judge,
+/// and answers as expected. A block that sent nothing was interrupted
+/// before its first request: there is nothing to say of it.
+fn block_checks(scenario: &Scenario, view: &BlockView<'_>, on: &IntegrityChecks) -> Vec<Outcome> {
+    let Some(block) = scenario.traffic_block(view.name) else {
+        return Vec::new();
+    };
+    if view.counts.sent == 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if on.judged {
+        let sampling = scenario
+            .component(&block.target)
+            .map_or(1.0, |c| c.sampling);
+        out.push(responses::judged(block, &view.counts, sampling));
+    }
+    if on.responses {
+        let designed = crate::scenario::statuses::designed(scenario, block);
+        let named: Vec<StatusPattern> = scenario
+            .expectations
+            .iter()
+            .filter(|e| e.traffic == view.name)
+            .filter_map(|e| match &e.check {
+                Check::Responses { statuses, .. } => Some(statuses.iter().copied()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        // Envoy answers 404 where no route matches: say where.
+        let unrouted = crate::scenario::statuses::unrouted(scenario, block);
+        let hints: Vec<(u16, String)> = (!unrouted.is_empty())
+            .then(|| {
+                (
+                    404,
+                    format!("{} (Envoy's 404, flag NR)", unrouted.join("; ")),
+                )
+            })
+            .into_iter()
+            .collect();
+        out.push(responses::responses(
+            block,
+            &view.counts,
+            &designed,
+            &named,
+            &hints,
+        ));
+    }
+    out
 }
 
 /// The block's integrity checks; `expect_broken` takes over the
@@ -211,6 +282,9 @@ fn expectation(e: &Expectation, block: &BlockView<'_>) -> Outcome {
         }
         Check::Duration { measured, bounds } => {
             timing::durations(&mut outcome, block, measured, bounds)
+        }
+        Check::Responses { statuses, count } => {
+            responses::expect_responses(&mut outcome, &block.counts, statuses, *count)
         }
     }
     outcome

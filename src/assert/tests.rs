@@ -3,7 +3,7 @@
 
 use super::tree::tests::{sandbox_pattern, sandbox_trace, trace};
 use super::*;
-use crate::scenario::model::{MatchMode, Origin, Quantifier};
+use crate::scenario::model::{MatchMode, Origin, Quantifier, TagOp, TagPredicate};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
@@ -15,6 +15,7 @@ pub(crate) fn record(id: &str) -> RequestRecord {
         trace_id: None,
         sampled: true,
         error: None,
+        interrupted: false,
     }
 }
 
@@ -176,6 +177,20 @@ fn orphans_and_time_windows_are_caught() {
     assert!(!failed["one root span per trace"]);
     assert!(!failed["children inside their parent's time window"]);
     assert!(failed["unique span ids"]);
+    // Times read as a waterfall shows them, not as epoch microseconds.
+    let window = outcomes
+        .iter()
+        .find(|o| o.name == "children inside their parent's time window")
+        .unwrap();
+    let f = &window.failures[0];
+    assert_eq!(
+        f.expected,
+        "within its parent front-proxy checkAvailability (client), from 0µs to 100µs into the trace (1 ms of slack)"
+    );
+    assert_eq!(
+        f.observed,
+        "1µs to 10ms into the trace: it ends 9.9ms after its parent"
+    );
 }
 
 /// An expectation on block "t" with this check.
@@ -237,7 +252,7 @@ fn every_integrity_check_runs_by_default_and_passes_on_a_good_trace() {
         &[run(&["r1"])],
         &g,
     );
-    assert_eq!(outcomes.len(), 6, "{:?}", names(&outcomes));
+    assert_eq!(outcomes.len(), 8, "{:?}", names(&outcomes));
     assert!(outcomes.iter().all(|o| o.passed), "{outcomes:?}");
 }
 
@@ -246,12 +261,14 @@ fn a_switched_off_integrity_check_leaves_no_outcome() {
     let checks = IntegrityChecks {
         time_window: false,
         orphans: false,
+        responses: false,
         ..IntegrityChecks::default()
     };
     let g = gathered(vec![("r1", sandbox_trace())]);
     let outcomes = evaluate(&scenario(vec![], checks), &[run(&["r1"])], &g);
     let names = names(&outcomes);
-    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(!names.contains(&"every request answered as expected"));
     assert!(!names.contains(&"no orphan spans"));
     assert!(!names.contains(&"children inside their parent's time window"));
 }
@@ -351,4 +368,76 @@ fn an_expectation_declared_in_a_module_names_the_module() {
             module: Some("lib/shapes.rhai".into())
         }
     );
+}
+
+/// A loose pattern that fails on one condition of a span that is there.
+fn loose_failure(tags: Vec<TagPredicate>, on_child: bool) -> Failure {
+    use super::tree::tests::pat;
+    // Every span of it carries http.status_code=200.
+    let t = sandbox_trace();
+    let mut child = pat("service2", "checkStock", "server", vec![]);
+    let mut root = pat("front-proxy", "checkAvailability", "client", vec![]);
+    if on_child {
+        child.tags = tags;
+    } else {
+        root.tags = tags;
+    }
+    root.children.push(child);
+    let e = Expectation {
+        name: "loose".into(),
+        traffic: "t".into(),
+        check: Check::TraceShape {
+            quantifier: Quantifier::All,
+            mode: MatchMode::Loose,
+            pattern: root,
+        },
+        origin: Origin::at(3, 1),
+    };
+    let o = judge(e, &gathered(vec![("r1", t)]), &run(&["r1"]));
+    assert!(!o.passed);
+    o.failures[0].clone()
+}
+
+fn tag(key: &str, op: TagOp) -> TagPredicate {
+    TagPredicate {
+        key: key.into(),
+        op,
+    }
+}
+
+#[test]
+fn a_loose_failure_names_the_tag_predicate_exists_or_absent_that_failed() {
+    let f = loose_failure(
+        vec![tag("http.status_code", TagOp::Equals("503".into()))],
+        true,
+    );
+    assert_eq!(
+        f.expected,
+        "a descendant service2 checkStock (server) with http.status_code=503"
+    );
+    assert_eq!(f.observed, "http.status_code=200");
+    assert_eq!(f.span.as_deref(), Some("service2 checkStock (server) [d]"));
+    assert_eq!(f.pattern_path, Some(vec![0]));
+
+    let f = loose_failure(vec![tag("peer.address", TagOp::Exists)], true);
+    assert_eq!(
+        f.expected,
+        "a descendant service2 checkStock (server) with peer.address exists"
+    );
+    assert_eq!(f.observed, "no tag peer.address");
+
+    let f = loose_failure(vec![tag("http.status_code", TagOp::Absent)], true);
+    assert_eq!(
+        f.expected,
+        "a descendant service2 checkStock (server) with no tag http.status_code"
+    );
+    assert_eq!(f.observed, "http.status_code=200");
+
+    // At the root too.
+    let f = loose_failure(vec![tag("component", TagOp::Exists)], false);
+    assert_eq!(
+        f.expected,
+        "a span front-proxy checkAvailability (client) with component exists"
+    );
+    assert_eq!(f.observed, "no tag component");
 }

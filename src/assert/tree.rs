@@ -333,51 +333,41 @@ fn explain_strict_at(
     })
 }
 
-/// The first reason a loose pattern is not found in a trace.
+/// The first reason a loose pattern is not found in a trace. A span that
+/// has the pattern's name but not its other conditions is named, with the
+/// condition it fails (a tag predicate, `exists()`, `absent()`, the kind,
+/// the error status, a duration bound), as strict mode does.
 pub fn explain_loose(pattern: &SpanPattern, tree: &TraceTree<'_>) -> Option<Difference> {
     if loose_matches(pattern, tree) {
         return None;
     }
-    let candidates: Vec<usize> = (0..tree.nodes.len())
+    let all: Vec<usize> = tree.walk().into_iter().map(|(n, _)| n).collect();
+    let candidates: Vec<usize> = all
+        .iter()
+        .copied()
         .filter(|&n| field_mismatch(pattern, &tree.nodes[n]).is_none())
         .collect();
-    let Some(&first) = candidates.first() else {
-        let all: Vec<usize> = tree.walk().into_iter().map(|(n, _)| n).collect();
-        return Some(Difference {
-            span: None,
-            expected: format!("a span {}", pattern.label()),
-            observed: format!("spans: {}", labels(tree, &all)),
-            pattern_path: Vec::new(),
-            span_ids: Vec::new(),
-        });
-    };
-    let below = descendants(tree, first);
-    for (i, child) in pattern.children.iter().enumerate() {
-        if !below.iter().any(|&n| loose_at(child, tree, n)) {
-            if let Some(&n) = below
-                .iter()
-                .find(|&&n| field_mismatch(child, &tree.nodes[n]).is_none())
-            {
-                return explain_loose_at(child, tree, n, vec![i]);
-            }
-            return Some(Difference {
-                span: Some(span_ref(tree, first)),
-                expected: format!("a descendant {}", child.label()),
-                observed: format!("descendants: {}", labels(tree, &below)),
-                pattern_path: vec![i],
-                span_ids: span_ids(tree, &[first]),
-            });
-        }
+    if candidates.is_empty() {
+        return Some(not_found(pattern, tree, &all, None, Vec::new()));
     }
-    Some(Difference {
-        span: Some(span_ref(tree, first)),
-        expected: "each expected descendant under its own span".into(),
-        observed: "two expected spans compete for one actual span".into(),
-        pattern_path: Vec::new(),
-        span_ids: span_ids(tree, &[first]),
-    })
+    // The first candidate whose own descendants explain why it fails.
+    candidates
+        .iter()
+        .find_map(|&n| explain_loose_at(pattern, tree, n, Vec::new()))
+        .or_else(|| {
+            let first = candidates[0];
+            Some(Difference {
+                span: Some(span_ref(tree, first)),
+                expected: "each expected descendant under its own span".into(),
+                observed: "two expected spans compete for one actual span".into(),
+                pattern_path: Vec::new(),
+                span_ids: span_ids(tree, &[first]),
+            })
+        })
 }
 
+/// Why `pattern`'s children are not all found below `node` (whose own
+/// fields match): the first child missing, deepest first.
 fn explain_loose_at(
     pattern: &SpanPattern,
     tree: &TraceTree<'_>,
@@ -386,17 +376,62 @@ fn explain_loose_at(
 ) -> Option<Difference> {
     let below = descendants(tree, node);
     for (j, child) in pattern.children.iter().enumerate() {
-        if !below.iter().any(|&n| loose_at(child, tree, n)) {
-            return Some(Difference {
-                span: Some(span_ref(tree, node)),
-                expected: format!("a descendant {}", child.label()),
-                observed: format!("descendants: {}", labels(tree, &below)),
-                pattern_path: child_path(&path, j),
-                span_ids: span_ids(tree, &[node]),
-            });
+        if below.iter().any(|&n| loose_at(child, tree, n)) {
+            continue;
         }
+        let child_path = child_path(&path, j);
+        let deeper = below
+            .iter()
+            .filter(|&&n| field_mismatch(child, &tree.nodes[n]).is_none())
+            .find_map(|&n| explain_loose_at(child, tree, n, child_path.clone()));
+        return Some(
+            deeper.unwrap_or_else(|| not_found(child, tree, &below, Some(node), child_path)),
+        );
     }
     None
+}
+
+/// `pattern` is nowhere among `nodes` (all spans, or the descendants of
+/// `parent`): the first span with its name and the condition it fails, or
+/// the spans that were there.
+fn not_found(
+    pattern: &SpanPattern,
+    tree: &TraceTree<'_>,
+    nodes: &[usize],
+    parent: Option<usize>,
+    pattern_path: Vec<usize>,
+) -> Difference {
+    let a = if parent.is_some() {
+        "a descendant"
+    } else {
+        "a span"
+    };
+    let named = nodes.iter().copied().find_map(|n| {
+        let node = &tree.nodes[n];
+        same_name(pattern, node)
+            .then(|| field_mismatch(pattern, node).map(|why| (n, why)))
+            .flatten()
+    });
+    if let Some((n, (expected, observed))) = named {
+        return Difference {
+            span: Some(span_ref(tree, n)),
+            expected: format!("{a} {} with {expected}", pattern.label()),
+            observed,
+            pattern_path,
+            span_ids: span_ids(tree, &[n]),
+        };
+    }
+    let (what, observed) = match parent {
+        Some(_) => ("descendants", labels(tree, nodes)),
+        None => ("spans", labels(tree, nodes)),
+    };
+    Difference {
+        span: parent.map(|p| span_ref(tree, p)),
+        expected: format!("{a} {}", pattern.label()),
+        observed: format!("{what}: {observed}"),
+        pattern_path,
+        span_ids: parent.map(|p| span_ids(tree, &[p])).unwrap_or_default(),
+    }
 }
 
 fn child_path(path: &[usize], child: usize) -> Vec<usize> {

@@ -120,6 +120,15 @@ pub struct CheckArgs {
     /// Scenario scripts to validate.
     #[arg(value_name = "SCENARIO", required = true)]
     pub files: Vec<PathBuf>,
+
+    /// The size limit of a scenario and its modules together (default
+    /// 4MiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse::parse_size)]
+    pub max_script_size: Option<bytesize::ByteSize>,
+
+    /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 /// What to do, with every default settled.
 #[derive(Debug)]
@@ -135,11 +144,18 @@ pub enum Mode {
 #[derive(Debug)]
 pub struct CheckOptions {
     pub files: Vec<PathBuf>,
+    pub script_limits: crate::scenario::load::Limits,
 }
 impl Cli {
     pub fn into_mode(self) -> Result<Mode, Error> {
         match self.command {
-            Some(Command::Check(args)) => Ok(Mode::Check(CheckOptions { files: args.files })),
+            Some(Command::Check(args)) => {
+                let config = crate::config::load(args.config.as_deref())?;
+                Ok(Mode::Check(CheckOptions {
+                    files: args.files,
+                    script_limits: run::script_limits(args.max_script_size, &config),
+                }))
+            }
             Some(Command::Run(args)) => run::run_mode(args),
             Some(Command::Serve(args)) => serve::serve_mode(args),
             Some(Command::Up(args)) => up::up_mode(args),

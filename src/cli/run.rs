@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::report::human::Verbosity;
 use crate::report::{Format, ReportTarget};
 use crate::run::RunSettings;
+use crate::scenario::load::Limits;
 
 #[derive(Debug, Args, Default)]
 pub struct RunArgs {
@@ -69,9 +70,11 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// Also write the report as `json` (docs/report.schema.json) or `junit`
-    /// XML, to PATH, or to stdout without one (the terminal report then
-    /// goes to stderr). Repeatable.
+    /// Also write the report as `json` (docs/report.schema.json), `junit`
+    /// XML, or `human` (the terminal report, without colour; needs a
+    /// PATH), to PATH, or to stdout without one (the terminal report then
+    /// goes to stderr). Repeatable. Written even when a scenario fails to
+    /// load (exit 2), saying where.
     #[arg(long = "report", value_name = "FORMAT[=PATH]", value_parser = ReportTarget::parse)]
     pub reports: Vec<ReportTarget>,
 
@@ -83,6 +86,11 @@ pub struct RunArgs {
     /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+
+    /// The size limit of a scenario and its modules together (default
+    /// 4MiB); a larger script is refused before it is parsed.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_script_size: Option<ByteSize>,
 
     /// A component running elsewhere (e.g. `tracelab serve` on another
     /// machine): not started here; traffic and calls go to HOST:PORT.
@@ -103,6 +111,8 @@ pub struct RunArgs {
 #[derive(Debug)]
 pub struct RunOptions {
     pub files: Vec<PathBuf>,
+    /// The sandbox scenarios load in (`--max-script-size`).
+    pub script_limits: Limits,
     pub settings: RunSettings,
     pub verbosity: Verbosity,
     /// Reports to write besides the terminal one.
@@ -133,6 +143,7 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
     }
     let config: Config = config::load(args.config.as_deref())?;
     let collector = collector_config(args.max_traces, args.max_body_size, &config)?;
+    let script_limits = script_limits(args.max_script_size, &config);
     let jaeger_url = args.jaeger_url.or(config.collector.jaeger_url);
     let otlp = args.otlp_endpoint.or(config.collector.otlp_endpoint);
     let jaeger_bin = args.jaeger_bin.or(config.collector.jaeger_bin);
@@ -211,6 +222,7 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
     };
     Ok(Mode::Run(RunOptions {
         files: args.files,
+        script_limits,
         settings: RunSettings {
             backend,
             wait,
@@ -223,4 +235,14 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
         watch: args.watch,
         clear: args.clear,
     }))
+}
+
+/// The scenario sandbox's limits: `--max-script-size` over tracelab.toml's
+/// `[scenario] max_script_size` over the default.
+pub(crate) fn script_limits(flag: Option<ByteSize>, config: &Config) -> Limits {
+    let mut limits = Limits::default();
+    if let Some(size) = flag.or(config.scenario.max_script_size) {
+        limits.max_script_size = size.as_u64();
+    }
+    limits
 }

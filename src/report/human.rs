@@ -15,6 +15,7 @@ use super::model::{
 };
 use super::waterfall::{format_duration_us, format_start_time};
 use crate::assert::{Outcome, OutcomeSource};
+use crate::scenario::model::counted;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
@@ -37,6 +38,18 @@ fn paint(style: Style, text: impl std::fmt::Display) -> String {
 
 pub fn render(report: &RunReport, verbosity: Verbosity) -> String {
     let mut out = String::new();
+    if !report.load_errors.is_empty() {
+        for f in &report.load_errors {
+            let _ = writeln!(out, "{} {}", paint(RED, "✘"), f.text());
+        }
+        let _ = writeln!(
+            out,
+            "{} {} did not load; nothing ran",
+            verdict(false, false),
+            counted(report.load_errors.len() as u64, "scenario")
+        );
+        return out;
+    }
     for scenario in &report.scenarios {
         render_scenario(&mut out, scenario, verbosity);
     }
@@ -133,11 +146,11 @@ fn render_scenario(out: &mut String, s: &ScenarioReport, verbosity: Verbosity) {
             let l = &t.summary.latency_ms;
             let _ = writeln!(
                 out,
-                "    {} → {}: {} requests, {statuses}, {} errors, {:.0} req/s",
+                "    {} → {}: {}, {statuses}, {}, {:.0} req/s",
                 t.name,
                 t.target,
-                t.summary.requests,
-                t.summary.errors,
+                counted(t.summary.requests, "request"),
+                counted(t.summary.errors, "error"),
                 t.summary.requests_per_second
             );
             let _ = writeln!(
@@ -150,8 +163,9 @@ fn render_scenario(out: &mut String, s: &ScenarioReport, verbosity: Verbosity) {
             paint(
                 DIM,
                 format!(
-                    "complete after {} polls, {:.0} ms",
-                    s.traces.polls, s.traces.waited_ms
+                    "complete after {}, {:.0} ms",
+                    counted(u64::from(s.traces.polls), "poll"),
+                    s.traces.waited_ms
                 ),
             )
         } else {
@@ -166,8 +180,9 @@ fn render_scenario(out: &mut String, s: &ScenarioReport, verbosity: Verbosity) {
         let _ = writeln!(out, "{}", paint(BOLD, "  traces"));
         let _ = writeln!(
             out,
-            "    {} traces, {} spans, {completeness}",
-            s.traces.traces, s.traces.spans
+            "    {}, {}, {completeness}",
+            counted(s.traces.traces as u64, "trace"),
+            counted(s.traces.spans as u64, "span")
         );
         if let Some(shown) = &s.shown_trace {
             render_shown_trace(out, shown, verbosity, 4);
@@ -306,14 +321,17 @@ pub fn render_lab(lab: &LabInfo) -> String {
 /// What `tracelab up` prints when it has stopped.
 pub fn render_lab_stopped(s: &LabStopped) -> String {
     let mut text = format!(
-        "stopped: {} spans ended, {} delivered; the collector held {} traces, {} spans\n",
-        s.delivery.ended, s.delivery.delivered, s.traces, s.spans
+        "stopped: {} ended, {} delivered; the collector held {}, {}\n",
+        counted(s.delivery.ended, "span"),
+        s.delivery.delivered,
+        counted(s.traces as u64, "trace"),
+        counted(s.spans, "span")
     );
     if s.delivery.undelivered() > 0 {
         text.push_str(&format!(
-            "{} {} spans did not reach the collector\n",
+            "{} {} did not reach the collector\n",
             paint(YELLOW, "warning:"),
-            s.delivery.undelivered()
+            counted(s.delivery.undelivered(), "span")
         ));
     }
     text
@@ -332,8 +350,8 @@ pub fn render_traces(listing: &TraceListing, list: bool, tags: bool) -> String {
         paint(
             DIM,
             format!(
-                "{} traces ({}) from {}",
-                listing.traces.len(),
+                "{} ({}) from {}",
+                counted(listing.traces.len() as u64, "trace"),
                 listing.query,
                 listing.source
             )
@@ -344,11 +362,11 @@ pub fn render_traces(listing: &TraceListing, list: bool, tags: bool) -> String {
             let s = w.summary();
             let _ = writeln!(
                 out,
-                "{}  {}  {:>10}  {} spans  {}  {}",
+                "{}  {}  {:>10}  {}  {}  {}",
                 s.trace_id,
                 format_start_time(s.start_us),
                 format_duration_us(s.duration_us),
-                s.spans,
+                counted(s.spans as u64, "span"),
                 paint(BOLD, &s.root),
                 paint(DIM, s.services.join(", "))
             );
@@ -433,6 +451,22 @@ jaeger-tracing sandbox (scenarios/jaeger.rhai)
 ";
         assert!(text.contains(expected), "\n{text}");
         assert!(!text.contains("slowest:"), "no traces drawn: {text}");
+    }
+
+    #[test]
+    fn counts_of_one_read_in_the_singular() {
+        let mut s = fixture::passing();
+        s.traces.traces = 1;
+        s.traces.polls = 1;
+        s.traffic[0].summary.requests = 1;
+        s.traffic[0].summary.errors = 1;
+        let text = plain(&render(&one(s), Verbosity::Normal));
+        assert!(text.contains(": 1 request, "), "{text}");
+        assert!(text.contains(", 1 error, "), "{text}");
+        assert!(
+            text.contains("1 trace, 8 spans, complete after 1 poll, "),
+            "{text}"
+        );
     }
 
     #[test]

@@ -83,6 +83,25 @@ mod tests {
     }
 
     #[test]
+    fn a_run_whose_scenarios_did_not_load_validates_and_says_where() {
+        let failed =
+            crate::report::model::RunReport::load_failed(vec![crate::report::model::LoadFailure {
+                file: "s.rhai".into(),
+                at: "lib/hops.rhai".into(),
+                line: 3,
+                column: 5,
+                message: "boom".into(),
+            }]);
+        let report: Value = serde_json::from_str(&render(&failed)).unwrap();
+        let validator = jsonschema::validator_for(&schema()).unwrap();
+        assert!(validator.is_valid(&report), "{report}");
+        assert_eq!(report["load_errors"][0]["at"], "lib/hops.rhai");
+        // A run that loaded has no such field at all.
+        let ran: Value = serde_json::from_str(&render(&fixture::run())).unwrap();
+        assert!(ran.get("load_errors").is_none());
+    }
+
+    #[test]
     fn a_field_the_schema_does_not_know_fails_validation() {
         let mut report: Value = serde_json::from_str(&render(&fixture::run())).unwrap();
         report["scenarios"][0]["surprise"] = Value::Bool(true);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::human::trees;
-use super::model::{RunReport, ScenarioReport};
+use super::model::{LoadFailure, RunReport, ScenarioReport};
 use crate::assert::{Outcome, OutcomeSource};
 
 pub fn render(report: &RunReport) -> String {
@@ -19,10 +19,33 @@ pub fn render(report: &RunReport) -> String {
         total += scenario.duration_ms;
         junit.add_test_suite(suite(scenario));
     }
+    for failure in &report.load_errors {
+        junit.add_test_suite(load_failure(failure));
+    }
     junit.set_time(Duration::from_secs_f64(total / 1000.0));
     junit
         .to_string()
         .expect("a JUnit report of plain strings serialises")
+}
+
+/// A scenario that did not load: a suite named after its file, whose one
+/// case errs with `file:line:col: message`.
+fn load_failure(f: &LoadFailure) -> TestSuite {
+    let mut suite = TestSuite::new(f.file.as_str());
+    suite.add_property(Property::new("file", f.file.as_str()));
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+    status.set_message(f.text());
+    status.set_type("script");
+    let mut case = TestCase::new("the scenario loads", status);
+    case.set_classname(f.file.as_str());
+    if f.line > 0 {
+        case.add_property(Property::new(
+            "source",
+            format!("{}:{}:{}", f.at, f.line, f.column),
+        ));
+    }
+    suite.add_test_case(case);
+    suite
 }
 
 fn suite(s: &ScenarioReport) -> TestSuite {

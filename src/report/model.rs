@@ -11,6 +11,7 @@ use super::waterfall::Waterfall;
 use crate::analysis::span_stats::SpanStats;
 use crate::assert::Outcome;
 use crate::mesh::telemetry::DeliveryStats;
+use crate::scenario::LoadError;
 use crate::traffic::stats::TrafficSummary;
 
 /// Bumped when a field changes meaning or disappears.
@@ -28,6 +29,59 @@ pub struct RunReport {
     pub passed: bool,
     /// Stopped by SIGINT/SIGTERM: the scenarios cover what ran until then.
     pub interrupted: bool,
+    /// Scenarios that failed to load (exit 2): then nothing ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub load_errors: Vec<LoadFailure>,
+}
+
+/// A scenario that could not be loaded, and where.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LoadFailure {
+    /// The scenario as given on the command line.
+    pub file: String,
+    /// The file the error is in: the scenario, or an imported module.
+    pub at: String,
+    /// 0 when the error has no place in the text (an unreadable file).
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl LoadFailure {
+    pub fn from_error(file: &std::path::Path, error: &LoadError) -> LoadFailure {
+        match error {
+            LoadError::Script(e) => LoadFailure {
+                file: file.display().to_string(),
+                at: e.place(),
+                line: e.origin.line,
+                column: e.origin.column,
+                message: e.message.clone(),
+            },
+            LoadError::Read { .. } => LoadFailure {
+                file: file.display().to_string(),
+                at: file.display().to_string(),
+                line: 0,
+                column: 0,
+                message: error.to_string(),
+            },
+        }
+    }
+
+    /// `file:line:col: message`, as the terminal says it.
+    pub fn text(&self) -> String {
+        if self.line == 0 {
+            if self.message.starts_with(&self.at) {
+                self.message.clone()
+            } else {
+                format!("{}: {}", self.at, self.message)
+            }
+        } else {
+            format!(
+                "{}:{}:{}: {}",
+                self.at, self.line, self.column, self.message
+            )
+        }
+    }
 }
 
 impl RunReport {
@@ -41,6 +95,17 @@ impl RunReport {
             warnings: Vec::new(),
             passed,
             interrupted: false,
+            load_errors: Vec::new(),
+        }
+    }
+
+    /// The report of a run that stopped before anything started, as some
+    /// scenarios did not load: CI still gets its files, saying so.
+    pub fn load_failed(load_errors: Vec<LoadFailure>) -> Self {
+        RunReport {
+            passed: false,
+            load_errors,
+            ..RunReport::new(Vec::new())
         }
     }
 

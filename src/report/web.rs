@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use super::waterfall::{
     TraceSummary, Waterfall, WaterfallRow, format_duration_us, format_start_time,
 };
+use crate::scenario::model::counted;
 
 const STYLE: &str = include_str!("web/viewer.css");
 
@@ -122,7 +123,10 @@ pub fn search_page(page: &SearchPage) -> String {
 
 fn result_item(body: &mut String, r: &TraceSummary, longest_us: u64, now_us: u64) {
     let errors = if r.errors > 0 {
-        format!(r#"<span class="badge error">{} errors</span>"#, r.errors)
+        format!(
+            r#"<span class="badge error">{}</span>"#,
+            counted(r.errors as u64, "error")
+        )
     } else {
         String::new()
     };

@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 use rhai::{Engine, EvalAltResult, LexError, ParseErrorType, Position};
 
 use super::api::{self, Draft};
+use super::memory;
 use super::model::{Origin, Scenario};
 use super::modules::FolderResolver;
+use super::source::{self, SizeBudget};
 use super::validate;
+use crate::alloc::ScriptBudget;
 
 /// Limits that stop a runaway or hostile script; generous for real ones.
 #[derive(Debug, Clone)]
@@ -28,7 +31,13 @@ pub struct Limits {
     pub max_map_size: usize,
     /// Modules one script (or module) may import.
     pub max_modules: usize,
+    /// Reading, parsing and running the script and its modules.
     pub wall_time: Duration,
+    /// Bytes of script text: the scenario and its modules together.
+    pub max_script_size: u64,
+    /// Bytes the script's values may hold, where the binary counts them
+    /// ([`crate::alloc`]); elsewhere the size limits above apply instead.
+    pub max_memory: usize,
 }
 
 impl Default for Limits {
@@ -42,6 +51,8 @@ impl Default for Limits {
             max_map_size: 10_000,
             max_modules: 64,
             wall_time: Duration::from_secs(5),
+            max_script_size: super::source::DEFAULT_MAX_SCRIPT_SIZE,
+            max_memory: 64 << 20,
         }
     }
 }
@@ -97,43 +108,46 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
 }
 
 pub fn load_with_limits(path: &Path, limits: &Limits) -> Result<Scenario, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let source = String::from_utf8(bytes).map_err(|e| LoadError::Script(not_utf8(path, &e)))?;
-    load_source(path, &source, limits)
-}
-
-/// Where a file stops being UTF-8 text, as `file:line:col`.
-fn not_utf8(path: &Path, err: &std::string::FromUtf8Error) -> ScriptError {
-    let bytes = err.as_bytes();
-    let valid = &bytes[..err.utf8_error().valid_up_to()];
-    let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    let column = std::str::from_utf8(&valid[line_start..]).map_or(1, |s| s.chars().count() + 1);
-    let byte = bytes[valid.len()];
-    ScriptError {
-        file: path.to_path_buf(),
-        origin: Origin {
-            line: valid.iter().filter(|b| **b == b'\n').count() + 1,
-            column,
-            module: None,
-        },
-        message: format!("byte 0x{byte:02x} is not UTF-8: a scenario is UTF-8 text"),
-    }
+    // The wall time counts from the first byte read.
+    let started = Instant::now();
+    let budget = SizeBudget::new(limits.max_script_size);
+    let source = source::read(path, &budget).map_err(|e| e.into_load_error(path))?;
+    run_script(path, &source, limits, started, budget)
 }
 
 /// Load a script whose text is already in memory; `path` names it in errors.
 pub fn load_source(path: &Path, source: &str, limits: &Limits) -> Result<Scenario, LoadError> {
+    let budget = SizeBudget::new(limits.max_script_size);
+    if source.len() as u64 > budget.limit() {
+        return Err(source::SourceError::TooLarge(budget.limit()).into_load_error(path));
+    }
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    run_script(path, source, limits, Instant::now(), budget)
+}
+
+fn run_script(
+    path: &Path,
+    source: &str,
+    limits: &Limits,
+    started: Instant,
+    budget: SizeBudget,
+) -> Result<Scenario, LoadError> {
     let draft = Arc::new(Mutex::new(Draft::default()));
-    let engine = sandboxed_engine(limits, path, &draft);
+    // Armed before the engine exists (its limits depend on counting), and
+    // started over once the script is parsed: its values count, not its
+    // syntax tree (which the size limit bounds).
+    let mut memory = ScriptBudget::arm(limits.max_memory);
+    let engine = sandboxed_engine(limits, path, &draft, started, budget, &memory);
     let script_error = |err: &EvalAltResult| LoadError::Script(describe(path, err, limits));
 
     let ast = engine
         .compile(source)
         .map_err(|e| script_error(&EvalAltResult::from(e)))?;
+    memory.restart();
     engine.run_ast(&ast).map_err(|e| script_error(&e))?;
     drop(engine);
+    drop(ast);
+    drop(memory);
 
     let draft = Arc::try_unwrap(draft)
         .map(|m| m.into_inner().expect("draft lock"))
@@ -141,22 +155,46 @@ pub fn load_source(path: &Path, source: &str, limits: &Limits) -> Result<Scenari
     validate::finish(path, draft).map_err(LoadError::Script)
 }
 
-fn sandboxed_engine(limits: &Limits, path: &Path, draft: &api::SharedDraft) -> Engine {
+fn sandboxed_engine(
+    limits: &Limits,
+    path: &Path,
+    draft: &api::SharedDraft,
+    started: Instant,
+    budget: SizeBudget,
+    memory: &ScriptBudget,
+) -> Engine {
     let mut engine = Engine::new();
     engine
         .set_max_operations(limits.max_operations)
         .set_max_call_levels(limits.max_call_levels)
         .set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth)
-        .set_max_string_size(limits.max_string_size)
-        .set_max_array_size(limits.max_array_size)
-        .set_max_map_size(limits.max_map_size)
         .set_max_modules(limits.max_modules);
+    if !memory.counting() {
+        // Without counting, Rhai's own limits bound each value (at the
+        // price of walking it after each change: quadratic pushes).
+        engine
+            .set_max_string_size(limits.max_string_size)
+            .set_max_array_size(limits.max_array_size)
+            .set_max_map_size(limits.max_map_size);
+    }
     engine.disable_symbol("eval");
-    engine.set_module_resolver(FolderResolver::for_scenario(path));
+    engine.set_module_resolver(FolderResolver::for_scenario(path, budget));
 
-    let started = Instant::now();
     let wall_time = limits.wall_time;
+    // Parsing cannot be interrupted otherwise, and Rhai's parser is
+    // quadratic in distinct variable names: check the clock per token.
+    #[allow(deprecated)] // "volatile", not deprecated
+    engine.on_parse_token(move |token, _, _| {
+        if started.elapsed() > wall_time {
+            return rhai::Token::LexError(Box::new(LexError::Runtime(parse_timeout(wall_time))));
+        }
+        token
+    });
+    let (counting, max_memory) = (memory.counting(), limits.max_memory);
     engine.on_progress(move |_| {
+        if counting && ScriptBudget::held() > max_memory {
+            return Some(memory::too_much(max_memory).into());
+        }
         (started.elapsed() > wall_time)
             .then(|| format!("the script ran longer than {} s", wall_time.as_secs_f64()).into())
     });
@@ -168,7 +206,17 @@ fn sandboxed_engine(limits: &Limits, path: &Path, draft: &api::SharedDraft) -> E
     engine.on_debug(move |text, _source, pos| eprintln!("{file}:{}: {text}", pos_text(pos)));
 
     api::register(&mut engine, draft);
+    if counting {
+        memory::register_checked_allocations(&mut engine, max_memory);
+    }
     engine
+}
+
+fn parse_timeout(wall_time: Duration) -> String {
+    format!(
+        "stopped: reading and parsing the script took longer than {} s",
+        wall_time.as_secs_f64()
+    )
 }
 
 fn pos_text(pos: Position) -> String {
@@ -227,6 +275,9 @@ fn describe(path: &Path, err: &EvalAltResult, limits: &Limits) -> ScriptError {
             "expressions nest deeper than the sandbox's limit of {} levels",
             limits.max_expr_depth
         ),
+        EvalAltResult::ErrorParsing(ParseErrorType::BadInput(LexError::Runtime(message)), _) => {
+            message.clone()
+        }
         EvalAltResult::ErrorParsing(
             ParseErrorType::BadInput(LexError::ImproperSymbol(symbol, _)),
             _,
@@ -352,22 +403,147 @@ mod tests {
         assert!(err.contains("nest too deep"), "{err}");
     }
 
+    /// A small memory limit, so the tests stay small.
+    fn with_memory(max_memory: usize) -> Limits {
+        Limits {
+            max_memory,
+            ..Limits::default()
+        }
+    }
+
+    fn load_with(text: &str, limits: &Limits) -> Result<Scenario, String> {
+        load_source(Path::new("test.rhai"), text, limits).map_err(|e| e.to_string())
+    }
+
     #[test]
-    fn a_huge_string_hits_the_size_limit() {
-        let err = load_text("let s = \"xxxxxxxx\";\nloop { s += s; }").unwrap_err();
+    fn a_huge_string_hits_the_memory_limit() {
+        let err = load_with(
+            "let s = \"xxxxxxxx\";\nloop { s += s; }",
+            &with_memory(1 << 20),
+        )
+        .unwrap_err();
         assert!(err.starts_with("test.rhai:2:"), "{err}");
         assert!(
-            err.contains("a string grew past the sandbox's limit of 1048576 bytes"),
+            err.contains("stopped: the script holds more than the sandbox's 1.0 MiB of memory"),
             "{err}"
         );
     }
 
     #[test]
-    fn a_huge_array_hits_the_size_limit() {
-        let err = load_text("let a = [1];\nloop { a += a; }").unwrap_err();
+    fn a_huge_array_or_map_hits_the_memory_limit() {
+        for text in [
+            "let a = [1];\nloop { a += a; }",
+            "let m = #{};\nlet i = 0;\nloop { m[`k${i}`] = i; i += 1; }",
+        ] {
+            let err = load_with(text, &with_memory(1 << 20)).unwrap_err();
+            assert!(
+                err.contains("holds more than the sandbox's 1.0 MiB"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn asking_pad_or_blob_for_gigabytes_is_refused_before_allocating() {
+        for text in [
+            "let a = [];\na.pad(1_000_000_000, 0);",
+            "let b = blob(100_000_000_000);",
+            "let b = blob(10);\nb.pad(100_000_000_000, 1);",
+            "let s = \"\";\ns.pad(100_000_000_000, 'x');",
+            "let s = \"\";\ns.pad(100_000_000_000, \"ab\");",
+        ] {
+            let err = load_with(text, &with_memory(1 << 20)).unwrap_err();
+            assert!(
+                err.contains("holds more than the sandbox's 1.0 MiB"),
+                "{text}: {err}"
+            );
+        }
+        // Within the limit they do what Rhai's own do.
+        let s = load_text(
+            "let a = [1]; a.pad(3, 0); let s = \"ab\"; s.pad(5, \"xy\"); let c = \"a\"; c.pad(3, '-');\n\
+             if a != [1, 0, 0] || s != \"abxyx\" || c != \"a--\" || blob(2, 7) != blob(2, 7) { throw `${a} ${s} ${c}`; }\n\
+             service(\"a\", #{ routes: [route(\"/\")] });",
+        );
+        assert!(s.is_ok(), "{s:?}");
+    }
+
+    #[test]
+    fn a_hundred_thousand_pushes_fit_in_the_default_limits() {
+        // Rhai's per-value size limits walked the whole array after each
+        // push: 100 000 pushes went past the 5 s wall time.
+        let text = "let a = [];\nfor i in 0..100000 { a.push(i); }\n\
+                    if a.len() != 100000 { throw \"lost pushes\"; }\n\
+                    service(\"a\", #{ routes: [route(\"/\")] });";
+        load_text(text).unwrap();
+    }
+
+    #[test]
+    fn with_memory_counted_the_sandbox_walks_no_value_after_each_change() {
+        let draft = Arc::new(Mutex::new(Draft::default()));
+        let limits = Limits::default();
+        let memory = ScriptBudget::arm(limits.max_memory);
         assert!(
-            err.contains("an array grew past the sandbox's limit"),
+            memory.counting(),
+            "the unit tests count memory as the binary does"
+        );
+        let budget = SizeBudget::new(limits.max_script_size);
+        let engine = sandboxed_engine(
+            &limits,
+            Path::new("t.rhai"),
+            &draft,
+            Instant::now(),
+            budget,
+            &memory,
+        );
+        assert_eq!(
+            (
+                engine.max_string_size(),
+                engine.max_array_size(),
+                engine.max_map_size()
+            ),
+            (0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn parsing_counts_against_the_wall_time() {
+        // Rhai's parser is quadratic in distinct variable names.
+        let text: String = (0..20_000).map(|i| format!("let v{i} = {i};\n")).collect();
+        let limits = Limits {
+            wall_time: Duration::from_millis(50),
+            ..Limits::default()
+        };
+        let err = load_with(&text, &limits).unwrap_err();
+        assert!(
+            err.contains("stopped: reading and parsing the script took longer than 0.05 s"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_script_past_the_size_limit_is_refused_before_it_is_parsed() {
+        let limits = Limits {
+            max_script_size: 10,
+            ..Limits::default()
+        };
+        let err = load_with("let x = 1; let y = 2;", &limits).unwrap_err();
+        assert!(
+            err.starts_with("test.rhai: the file goes past the script size limit of 10 B"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_form_feeds_are_read_as_nothing_and_whitespace() {
+        let s = load_text(
+            "\u{feff}\u{c}proxy(\"p\", #{ routes: [route(\"/*\", #{ to: \"a\" })] });\n\u{c}\n\
+             service(\"a\",\u{c}#{ routes: [route(\"/\")] });\u{c}",
+        );
+        assert_eq!(s.map(|s| s.components.len()), Ok(2));
+        let err = load_text("\u{feff}let x = ;").unwrap_err();
+        assert!(
+            err.starts_with("test.rhai:1:9: "),
+            "columns ignore the mark: {err}"
         );
     }
 

@@ -14,6 +14,8 @@ use std::sync::Mutex;
 use rhai::module_resolvers::ModuleResolver;
 use rhai::{Engine, EvalAltResult, Module, Position, Scope, Shared};
 
+use super::source::{self, SizeBudget};
+
 type SharedModule = Shared<Module>;
 type ResolveResult = Result<SharedModule, Box<EvalAltResult>>;
 
@@ -26,6 +28,8 @@ pub struct FolderResolver {
     /// The folder as the user named it, for module names (empty for the
     /// current folder).
     shown: PathBuf,
+    /// Bytes of script text left, shared with the scenario.
+    budget: SizeBudget,
     state: Mutex<State>,
 }
 
@@ -37,8 +41,9 @@ struct State {
 }
 
 impl FolderResolver {
-    /// A resolver for the scenario at `scenario` (a file path).
-    pub fn for_scenario(scenario: &Path) -> FolderResolver {
+    /// A resolver for the scenario at `scenario` (a file path); modules
+    /// are read within `budget`, which the scenario's text shares.
+    pub fn for_scenario(scenario: &Path, budget: SizeBudget) -> FolderResolver {
         let shown = scenario.parent().map(Path::to_path_buf).unwrap_or_default();
         let folder = if shown.as_os_str().is_empty() {
             PathBuf::from(".")
@@ -49,6 +54,7 @@ impl FolderResolver {
         FolderResolver {
             root,
             shown,
+            budget,
             state: Mutex::default(),
         }
     }
@@ -135,7 +141,7 @@ impl ModuleResolver for FolderResolver {
             }
             state.loading.push(file.clone());
         }
-        let result = evaluate(engine, &file, &shown, pos);
+        let result = evaluate(engine, &file, &shown, pos, &self.budget);
         let mut state = self.state.lock().expect("resolver lock");
         state.loading.retain(|p| p != &file);
         let module = result?;
@@ -162,13 +168,19 @@ impl FolderResolver {
 }
 
 /// Compile and run the module file; errors inside it name the module.
-fn evaluate(engine: &Engine, file: &Path, shown: &Path, pos: Position) -> ResolveResult {
+fn evaluate(
+    engine: &Engine,
+    file: &Path,
+    shown: &Path,
+    pos: Position,
+    budget: &SizeBudget,
+) -> ResolveResult {
     let name = shown.display().to_string();
     let in_module = |err: Box<EvalAltResult>| -> Box<EvalAltResult> {
         Box::new(EvalAltResult::ErrorInModule(name.clone(), err, pos))
     };
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| runtime(format!("cannot read the module {name}: {e}"), pos))?;
+    let text = source::read(file, budget)
+        .map_err(|e| runtime(e.describe(&format!("the module {name}")), pos))?;
     let mut ast = engine
         .compile(&text)
         .map_err(|e| in_module(EvalAltResult::from(e).into()))?;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::api::Draft;
 use super::load::ScriptError;
-use super::model::{Action, Origin, Role, Scenario};
+use super::model::{Action, Component, HeaderFormat, Origin, Propagation, Role, Scenario};
 
 /// The seed when a script sets none: runs repeat unless the script asks
 /// for another sequence.
@@ -102,6 +102,26 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
     if let Some(found) = super::loops::find(&components, &traffic) {
         return Err(error(found.origin, found.message));
     }
+    if let Some(c) = sampling_never_applies(&components, &traffic) {
+        let mut entries: Vec<String> = Vec::new();
+        for block in &traffic {
+            let name = format!("{:?}", block.target);
+            if !entries.contains(&name) {
+                entries.push(name);
+            }
+        }
+        return Err(error(
+            c.origin.clone(),
+            format!(
+                "{}({:?}): sampling {} never applies: a component samples only the traces it starts, and {:?} starts none (no traffic enters through it, and every caller passes it a trace context it reads); set sampling on the component traffic enters through ({})",
+                c.role,
+                c.name,
+                c.sampling,
+                c.name,
+                entries.join(", ")
+            ),
+        ));
+    }
     for expectation in &expectations {
         if !traffic.iter().any(|t| t.name == expectation.traffic) {
             return Err(error(
@@ -157,6 +177,56 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
         components,
         traffic,
         expectations,
+    })
+}
+
+/// A component with `sampling` below 1 that can never start a trace, so
+/// its sampling would be silently ignored: traffic does not enter through
+/// it, something calls it, and every caller hands it a trace context in a
+/// format it reads (a trace started upstream keeps the caller's decision).
+/// A scenario without traffic (served by `tracelab up`) is not judged, nor
+/// is a program (`process`): it may start traces of its own.
+fn sampling_never_applies<'a>(
+    components: &'a [Component],
+    traffic: &[crate::scenario::model::Traffic],
+) -> Option<&'a Component> {
+    if traffic.is_empty() {
+        return None;
+    }
+    let written = |c: &Component| -> Vec<HeaderFormat> {
+        match &c.propagation {
+            Propagation::Formats(f) => f.clone(),
+            Propagation::None => Propagation::default_formats(),
+        }
+    };
+    components.iter().find(|c| {
+        if c.sampling >= 1.0
+            || c.role == Role::Process
+            || traffic.iter().any(|t| t.target == c.name)
+        {
+            return false;
+        }
+        let callers: Vec<&Component> = components
+            .iter()
+            .filter(|caller| calls(caller, &c.name))
+            .collect();
+        let reads = written(c);
+        !callers.is_empty()
+            && callers
+                .iter()
+                .all(|caller| written(caller).iter().any(|f| reads.contains(f)))
+    })
+}
+
+/// Does `caller` forward to or call the component named `callee`?
+fn calls(caller: &Component, callee: &str) -> bool {
+    caller.routes.iter().any(|route| match &route.action {
+        Action::Forward { cluster, .. } => cluster == callee,
+        Action::Respond(handler) => handler
+            .steps
+            .iter()
+            .flat_map(|s| s.calls())
+            .any(|call| call.service == callee),
     })
 }
 
@@ -224,6 +294,36 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn sampling_on_a_component_that_starts_no_trace_is_refused_where_it_would_apply_it_is_not() {
+        let behind = "proxy(\"p\", #{ routes: [route(\"/*\", #{ to: \"a\" })] });\n\
+                      service(\"a\", #{ sampling: 0.5, routes: [route(\"/*\")] });\n";
+        let err = error_of(&format!("{behind}traffic(\"t\", #{{ path: \"/\" }});"));
+        assert!(
+            err.starts_with("v.rhai:2:1: service(\"a\"): sampling 0.5 never applies"),
+            "{err}"
+        );
+        assert!(err.ends_with("enters through (\"p\")"), "{err}");
+        let ok = |text: &str| load_source(Path::new("v.rhai"), text, &Limits::default()).unwrap();
+        // Traffic enters through it.
+        ok(&format!(
+            "{behind}traffic(\"t\", #{{ path: \"/\", to: \"a\" }});"
+        ));
+        // No traffic: `tracelab up` lets anyone call it.
+        ok(behind);
+        // A program may start traces of its own.
+        ok(
+            "proxy(\"p\", #{ routes: [route(\"/*\", #{ to: \"a\" })] });\n\
+            process(\"a\", #{ cmd: [\"app\"], sampling: 0.5 });\n\
+            traffic(\"t\", #{ path: \"/\" });",
+        );
+        // Its caller speaks a format it does not read: it starts traces.
+        ok(&format!(
+            "{}traffic(\"t\", #{{ path: \"/\" }});",
+            behind.replace("sampling: 0.5,", "sampling: 0.5, propagation: \"jaeger\",")
+        ));
     }
 
     #[test]

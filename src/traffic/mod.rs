@@ -8,7 +8,9 @@
 //! (what real users do; latency then includes queueing).
 //!
 //! A run can be stopped ([`run_until`]): no request starts after that, the
-//! ones in flight finish, and the records say what was sent.
+//! ones in flight get [`STOP_GRACE`] to finish (as k6's graceful stop),
+//! then are cut off and recorded as interrupted, and the records say what
+//! was sent.
 //!
 //! Each request carries a fresh `x-request-id`; every span of its trace is
 //! tagged with it (`guid:x-request-id`), which is how the assertions find
@@ -41,6 +43,9 @@ pub struct RequestRecord {
     /// The edge sampled the trace (`traceresponse` flags), so it must arrive.
     pub sampled: bool,
     pub error: Option<String>,
+    /// Cut off in flight by an interrupt (Ctrl-C): neither an answer nor a
+    /// failure, and its trace is cut short by design.
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +56,10 @@ pub struct TrafficRun {
     pub started: SystemTime,
     pub elapsed: Duration,
 }
+
+/// How long requests in flight get to finish once a run is told to stop,
+/// before they are cut off (recorded as interrupted, not as failures).
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// Send `block`'s requests to `authority` (`host:port`); `on_done` is told
 /// of every finished request (for progress bars).
@@ -63,7 +72,8 @@ pub async fn run(
 }
 
 /// [`run`], sending no new request once `stop` is cancelled (those in
-/// flight finish); the run then holds what was sent.
+/// flight get [`STOP_GRACE`], then are cut off); the run then holds what
+/// was sent.
 pub async fn run_until(
     block: &Traffic,
     authority: &str,
@@ -84,12 +94,26 @@ pub async fn run_until(
             base_headers.insert(name, value);
         }
     }
-    base_headers.insert(
-        "user-agent",
-        HeaderValue::from_static(concat!("tracelab/", env!("CARGO_PKG_VERSION"))),
-    );
+    // The script's own user-agent wins (scenario::api checked the headers).
+    base_headers
+        .entry(http::header::USER_AGENT)
+        .or_insert(HeaderValue::from_static(concat!(
+            "tracelab/",
+            env!("CARGO_PKG_VERSION")
+        )));
 
+    // Requests in flight are cut off STOP_GRACE after the stop.
+    let cut = CancellationToken::new();
+    let cutter = tokio::spawn({
+        let (stop, cut) = (stop.clone(), cut.clone());
+        async move {
+            stop.cancelled().await;
+            tokio::time::sleep(STOP_GRACE).await;
+            cut.cancel();
+        }
+    });
     let shared = Arc::new(Shared {
+        cut,
         client,
         authority: authority.to_string(),
         method,
@@ -103,6 +127,7 @@ pub async fn run_until(
         Some(rate) => open_model(shared, block.requests, rate, stop).await,
         None => closed_model(shared, block.requests, block.concurrency, stop).await,
     };
+    cutter.abort();
     TrafficRun {
         name: block.name.clone(),
         target: block.target.clone(),
@@ -118,6 +143,8 @@ pub const OPEN_MODEL_IN_FLIGHT: usize = 512;
 
 /// What every request of a block shares.
 struct Shared {
+    /// Cancelled when requests in flight must stop waiting.
+    cut: CancellationToken,
     client: Upstream,
     authority: String,
     method: Method,
@@ -140,26 +167,44 @@ impl Shared {
         );
         let started = Instant::now();
         let body = self.body.clone();
-        let result = match connection {
-            Some(connection) => {
-                connection
-                    .send(&self.method, &self.path, headers, body, self.timeout)
-                    .await
-            }
-            None => {
-                self.client
-                    .send(
-                        &self.authority,
-                        &self.method,
-                        &self.path,
-                        headers,
-                        body,
-                        self.timeout,
-                    )
-                    .await
+        let exchange = async {
+            match connection {
+                Some(connection) => {
+                    connection
+                        .send(&self.method, &self.path, headers, body, self.timeout)
+                        .await
+                }
+                None => {
+                    self.client
+                        .send(
+                            &self.authority,
+                            &self.method,
+                            &self.path,
+                            headers,
+                            body,
+                            self.timeout,
+                        )
+                        .await
+                }
             }
         };
-        let record = record(request_id, started.elapsed(), result);
+        let result = tokio::select! {
+            biased;
+            () = self.cut.cancelled() => None,
+            result = exchange => Some(result),
+        };
+        let record = match result {
+            Some(result) => record(request_id, started.elapsed(), result),
+            None => RequestRecord {
+                request_id,
+                status: None,
+                latency: started.elapsed(),
+                trace_id: None,
+                sampled: false,
+                error: Some("cut off in flight by the interrupt".into()),
+                interrupted: true,
+            },
+        };
         (self.on_done)(&record);
         record
     }
@@ -258,6 +303,7 @@ fn record(
                 trace_id: traceresponse.and_then(trace_id_from_traceresponse),
                 sampled: traceresponse.is_some_and(|v| v.ends_with("-01")),
                 error: None,
+                interrupted: false,
             }
         }
         Err(failure) => RequestRecord {
@@ -267,6 +313,7 @@ fn record(
             trace_id: None,
             sampled: false,
             error: Some(failure.body()),
+            interrupted: false,
         },
     }
 }

@@ -10,7 +10,8 @@ use super::TrafficRun;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrafficSummary {
     pub requests: u64,
-    /// Status code (or "no response") → count.
+    /// Status code (or "no response", or "interrupted": cut off in flight
+    /// by Ctrl-C) → count.
     pub statuses: BTreeMap<String, u64>,
     /// Requests without a 2xx/3xx/4xx answer: 5xx or no response.
     pub errors: u64,
@@ -62,12 +63,14 @@ impl TrafficSummary {
         let mut statuses = BTreeMap::new();
         let mut errors = 0;
         for record in &run.records {
-            let key = record
-                .status
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "no response".into());
+            let key = match record.status {
+                Some(s) => s.to_string(),
+                // Cut off by an interrupt: not the target's failure.
+                None if record.interrupted => "interrupted".into(),
+                None => "no response".into(),
+            };
             *statuses.entry(key).or_insert(0) += 1;
-            if record.status.is_none_or(|s| s >= 500) {
+            if !record.interrupted && record.status.is_none_or(|s| s >= 500) {
                 errors += 1;
             }
         }
@@ -120,6 +123,7 @@ mod tests {
             trace_id: None,
             sampled: true,
             error: None,
+            interrupted: false,
         };
         let run = TrafficRun {
             name: "t".into(),

@@ -11,6 +11,7 @@ use anstyle::{AnsiColor, Style};
 use super::{BOLD, DIM, RED, paint};
 use crate::report::compare::{TreeComparison, TreeLine};
 use crate::report::waterfall::{Waterfall, WaterfallRow, format_duration_us};
+use crate::scenario::model::counted;
 
 /// Characters in a time bar: the whole trace.
 pub const BAR_CELLS: usize = 40;
@@ -38,15 +39,18 @@ const SERVICE_COLOURS: [AnsiColor; 6] = [
 pub fn waterfall_header(w: &Waterfall) -> String {
     let errors = w.rows.iter().filter(|r| r.error).count();
     let mut text = format!(
-        "trace {} · {} spans · {} services · depth {} · {}",
+        "trace {} · {} · {} · depth {} · {}",
         w.trace_id,
-        w.rows.len(),
-        w.services.len(),
+        counted(w.rows.len() as u64, "span"),
+        counted(w.services.len() as u64, "service"),
         w.depth,
         format_duration_us(w.duration_us)
     );
     if errors > 0 {
-        text.push_str(&paint(RED, format!(" · {errors} errors")));
+        text.push_str(&paint(
+            RED,
+            format!(" · {}", counted(errors as u64, "error")),
+        ));
     }
     text
 }
@@ -294,7 +298,7 @@ mod tests {
                 .starts_with("span.kind=server  http.status_code=200  error=true"),
             "{text}"
         );
-        assert!(plain(&waterfall_header(&w)).ends_with("2.00 ms · 1 errors"));
+        assert!(plain(&waterfall_header(&w)).ends_with("2.00 ms · 1 error"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::predicates::duration_tests;
 use super::{IntegrityOverride, SharedDraft};
 use crate::scenario::model::{
     Check, Count, CountScope, DurationBound, Expectation, Measured, Quantifier, SpanPattern,
-    Statistic,
+    Statistic, counted,
 };
 
 pub fn register(engine: &mut Engine, draft: &SharedDraft) {
@@ -111,6 +111,12 @@ fn expect_spans(
     let what = format!("expect_spans({traffic:?}, {})", selector.label());
     let selector = selector_only(ctx, &what, selector)?;
     let options: SpanCountOptions = parse_options(ctx, &what, opts)?;
+    if options.at_least == Some(0) {
+        return Err(error_at(
+            ctx,
+            format!("{what}: at_least: 0 always holds, so it checks nothing; give 1 or more"),
+        ));
+    }
     let count = match (options.count, options.at_least, options.at_most) {
         (None, None, None) => Count::AtLeast(1),
         (Some(n), None, None) => Count::Exactly(n),
@@ -137,11 +143,13 @@ fn expect_spans(
     };
     let name = options.name.unwrap_or_else(|| match scope {
         CountScope::EachTrace => format!(
-            "every trace of {traffic:?} has {count} spans {}",
+            "every trace of {traffic:?} has {} {}",
+            count.of("span"),
             selector.describe()
         ),
         CountScope::Traffic => format!(
-            "the traces of {traffic:?} have {count} spans {} in all",
+            "the traces of {traffic:?} have {} {} in all",
+            count.of("span"),
             selector.describe()
         ),
     });
@@ -199,8 +207,8 @@ fn expect_broken(ctx: &NativeCallContext, traffic: &str, opts: Map) -> ScriptRes
             Quantifier::All => "every request".to_string(),
             Quantifier::Any => "at least one request".to_string(),
             Quantifier::None => "no request".to_string(),
-            Quantifier::Exactly(n) => format!("exactly {n} requests"),
-            Quantifier::AtLeast(n) => format!("at least {n} requests"),
+            Quantifier::Exactly(n) => format!("exactly {}", counted(n, "request")),
+            Quantifier::AtLeast(n) => format!("at least {}", counted(n, "request")),
         };
         format!("{who} of {traffic:?} breaks into several traces (propagation broken)")
     });
@@ -304,6 +312,8 @@ struct IntegrityOptions {
     orphans: Option<bool>,
     unique_span_ids: Option<bool>,
     time_window: Option<bool>,
+    responses: Option<bool>,
+    judged: Option<bool>,
 }
 
 fn integrity(
@@ -315,6 +325,14 @@ fn integrity(
         Some(t) => format!("integrity({t:?})"),
         None => "integrity(...)".to_string(),
     };
+    if opts.is_empty() {
+        return Err(error_at(
+            ctx,
+            format!(
+                "{what}: name the checks to switch, e.g. #{{ time_window: false }}; an empty map changes nothing"
+            ),
+        ));
+    }
     let o: IntegrityOptions = parse_options(ctx, &what, opts)?;
     Ok(IntegrityOverride {
         traffic: traffic.map(str::to_string),
@@ -324,6 +342,8 @@ fn integrity(
         orphans: o.orphans,
         unique_span_ids: o.unique_span_ids,
         time_window: o.time_window,
+        responses: o.responses,
+        judged: o.judged,
         origin: origin(ctx),
     })
 }

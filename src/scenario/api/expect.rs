@@ -202,6 +202,12 @@ pub fn quantifier(
     exactly: Option<u64>,
     at_least: Option<u64>,
 ) -> ScriptResult<Quantifier> {
+    if at_least == Some(0) {
+        return Err(error_at(
+            ctx,
+            format!("{what}: at_least: 0 always holds, so it checks nothing; give 1 or more"),
+        ));
+    }
     let given = [word.is_some(), exactly.is_some(), at_least.is_some()];
     if given.iter().filter(|g| **g).count() > 1 {
         return Err(error_at(

@@ -101,12 +101,7 @@ fn fail(ctx: &NativeCallContext, what: &str, map: Map) -> ScriptResult<Abort> {
     let what = format!("{what}: fail");
     let options: FailOptions = parse_options(ctx, &what, map)?;
     let status = options.status.unwrap_or(500);
-    if !(100..=599).contains(&status) {
-        return Err(error_at(
-            ctx,
-            format!("{what}: status {status} is not an HTTP status (100-599)"),
-        ));
-    }
+    super::routes::check_status(ctx, &what, status)?;
     let probability = probability(
         ctx,
         &format!("{what}: probability"),

@@ -8,14 +8,18 @@
 //! parallel), `faults` (latency distributions, failures), `process`
 //! (external programs), `traffic`, `expect` (span patterns,
 //! expect_traces), `predicates` (tag and duration predicates), `checks`
-//! (span counts, broken propagation, durations, integrity switches).
+//! (span counts, broken propagation, durations, integrity switches),
+//! `responses` (expect_responses),
+//! `http_values` (request targets, route paths, headers, methods).
 
 pub mod checks;
 pub mod expect;
 pub mod faults;
+pub mod http_values;
 pub mod options;
 pub mod predicates;
 pub mod process;
+pub mod responses;
 pub mod routes;
 pub mod topology;
 pub mod traffic;
@@ -49,6 +53,8 @@ pub struct IntegrityOverride {
     pub orphans: Option<bool>,
     pub unique_span_ids: Option<bool>,
     pub time_window: Option<bool>,
+    pub responses: Option<bool>,
+    pub judged: Option<bool>,
     pub origin: Origin,
 }
 
@@ -61,6 +67,8 @@ impl IntegrityOverride {
             (&mut checks.orphans, self.orphans),
             (&mut checks.unique_span_ids, self.unique_span_ids),
             (&mut checks.time_window, self.time_window),
+            (&mut checks.responses, self.responses),
+            (&mut checks.judged, self.judged),
         ];
         for (slot, value) in pairs {
             if let Some(on) = value {
@@ -81,6 +89,7 @@ pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     predicates::register(engine);
     expect::register(engine, draft);
     checks::register(engine, draft);
+    responses::register(engine, draft);
 }
 
 /// Names of every function the API registers, for the docs check.
@@ -111,6 +120,7 @@ pub const FUNCTIONS: &[&str] = &[
     "expect_broken",
     "expect_duration",
     "integrity",
+    "expect_responses",
 ];
 
 #[cfg(test)]

@@ -244,18 +244,25 @@ pub mod number {
     }
 }
 
-/// An HTTP method, `GET` when absent, upper-cased.
+/// An HTTP method, `GET` when absent, upper-cased (see
+/// [`super::http_values::method`]).
 pub fn http_method(
     ctx: &NativeCallContext,
     what: &str,
     method: Option<String>,
 ) -> ScriptResult<String> {
-    let method = method.unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
-    if http::Method::from_bytes(method.as_bytes()).is_err() {
-        return Err(error_at(
-            ctx,
-            format!("{what}: {method:?} is not an HTTP method"),
-        ));
+    super::http_values::method(method).map_err(|e| error_at(ctx, format!("{what}: {e}")))
+}
+
+/// A duration option that must be above zero when given.
+pub fn above_zero(
+    ctx: &NativeCallContext,
+    what: &str,
+    name: &str,
+    value: Option<Duration>,
+) -> ScriptResult<()> {
+    if value == Some(Duration::ZERO) {
+        return Err(error_at(ctx, format!("{what}: {name} must be above zero")));
     }
-    Ok(method)
+    Ok(())
 }

@@ -164,10 +164,21 @@ pub fn tag_predicates(
     let mut out = Vec::new();
     for (key, value) in tags {
         let key = key.to_string();
+        if key.is_empty() {
+            return Err(error_at(ctx, format!("{what}: a tag name is never empty")));
+        }
         let values = match value.clone().try_cast::<Array>() {
             Some(array) => array,
             None => vec![value],
         };
+        if values.is_empty() {
+            return Err(error_at(
+                ctx,
+                format!(
+                    "{what}: tag {key:?}: an empty list of predicates checks nothing; give at least one (exists() if the tag must only be there)"
+                ),
+            ));
+        }
         for value in values {
             let op = tag_op(ctx, &format!("{what}: tag {key:?}"), value)?;
             out.push(TagPredicate {
@@ -212,6 +223,14 @@ pub fn duration_tests(
         Some(array) => array,
         None => vec![value],
     };
+    if values.is_empty() {
+        return Err(error_at(
+            ctx,
+            format!(
+                "{what}: an empty list of bounds checks nothing; give at least one, e.g. lt(\"50ms\")"
+            ),
+        ));
+    }
     values
         .into_iter()
         .map(|v| duration_test(ctx, what, v))

@@ -14,8 +14,10 @@ use rhai::{Dynamic, Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::SharedDraft;
-use super::options::{ScriptResult, duration_text, error_at, number, origin, parse_options};
-use super::topology::{check_name, declare, propagation, sampling};
+use super::options::{
+    ScriptResult, above_zero, duration_text, error_at, number, origin, parse_options,
+};
+use super::topology::{check_name, declare, port, propagation, sampling};
 use crate::scenario::model::{Component, Program, Propagation, Role};
 
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,6 +71,16 @@ fn process(ctx: &NativeCallContext, name: &str, opts: Map) -> ScriptResult<Compo
             format!("{what}: {key:?} is not an environment variable name"),
         ));
     }
+    if let Some((key, _)) = env.iter().find(|(_, v)| v.contains('\0')) {
+        return Err(error_at(
+            ctx,
+            format!(
+                "{what}: the value of {key:?} holds a NUL byte, which no environment can carry"
+            ),
+        ));
+    }
+    above_zero(ctx, &what, "ready_timeout", options.ready_timeout)?;
+    above_zero(ctx, &what, "stop_timeout", options.stop_timeout)?;
     let propagation = match options.propagation {
         None => Propagation::default(),
         Some(value) => propagation(ctx, &what, value)?,
@@ -76,7 +88,7 @@ fn process(ctx: &NativeCallContext, name: &str, opts: Map) -> ScriptResult<Compo
     Ok(Component {
         name: name.to_string(),
         role: Role::Process,
-        port: options.port,
+        port: port(ctx, &what, options.port)?,
         propagation,
         routes: Vec::new(),
         sampling: sampling(ctx, &what, options.sampling)?,

@@ -16,13 +16,18 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::faults::take_faults;
-use super::options::{ScriptResult, duration_text, error_at, http_method, origin, parse_options};
+use super::http_values::{self, HeaderUse};
+use super::options::{
+    ScriptResult, above_zero, duration_text, error_at, http_method, origin, parse_options,
+};
 use crate::scenario::model::{
-    Action, Call, Handler, PathMatch, Reply, Route, Step, UpstreamPolicy,
+    Action, Call, Handler, Reply, Route, Step, UpstreamPolicy, format_duration,
 };
 
 /// Retries beyond this are a mistake (Envoy's default is 1).
 const MAX_RETRIES: u32 = 10;
+/// Envoy's route timeout when none is given; also a call's.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What `parallel([...])` returns, until it lands in a `calls` list.
 #[derive(Debug, Clone)]
@@ -78,13 +83,8 @@ struct RouteOptions {
 
 fn route(ctx: &NativeCallContext, path: &str, mut opts: Map) -> ScriptResult<Route> {
     let what = format!("route({path:?})");
-    if !path.starts_with('/') {
-        return Err(error_at(ctx, format!("{what}: a path starts with '/'")));
-    }
-    let path_match = match path.strip_suffix('*') {
-        Some(prefix) => PathMatch::Prefix(prefix.to_string()),
-        None => PathMatch::Exact(path.to_string()),
-    };
+    let path_match =
+        http_values::route_path(path).map_err(|e| error_at(ctx, format!("{what}: {e}")))?;
     let steps = take_steps(ctx, &mut opts, &what)?;
     let faults = take_faults(ctx, &what, &mut opts)?;
     let options: RouteOptions = parse_options(ctx, &what, opts)?;
@@ -122,12 +122,24 @@ fn route(ctx: &NativeCallContext, path: &str, mut opts: Map) -> ScriptResult<Rou
             }
             let status = options.status.unwrap_or(200);
             check_status(ctx, &what, status)?;
+            let body = options.body.unwrap_or_default();
+            if matches!(status, 204 | 304) && !body.is_empty() {
+                return Err(error_at(
+                    ctx,
+                    format!(
+                        "{what}: a {status} reply has no body (HTTP drops it): drop `body` or pick another status"
+                    ),
+                ));
+            }
+            let headers =
+                http_values::headers(options.headers.unwrap_or_default(), HeaderUse::Reply)
+                    .map_err(|e| error_at(ctx, format!("{what}: {e}")))?;
             Action::Respond(Handler {
                 steps,
                 reply: Reply {
                     status,
-                    body: options.body.unwrap_or_default(),
-                    headers: options.headers.unwrap_or_default().into_iter().collect(),
+                    body,
+                    headers,
                 },
             })
         }
@@ -149,13 +161,14 @@ fn route(ctx: &NativeCallContext, path: &str, mut opts: Map) -> ScriptResult<Rou
     })
 }
 
-fn check_status(ctx: &NativeCallContext, what: &str, status: u16) -> ScriptResult<()> {
-    if (100..=599).contains(&status) {
+/// A final reply status: 200-599 (1xx are interim answers, never a reply).
+pub fn check_status(ctx: &NativeCallContext, what: &str, status: u16) -> ScriptResult<()> {
+    if (200..=599).contains(&status) {
         Ok(())
     } else {
         Err(error_at(
             ctx,
-            format!("{what}: status {status} is not an HTTP status (100-599)"),
+            format!("{what}: status {status} is not a reply status (200-599)"),
         ))
     }
 }
@@ -237,10 +250,25 @@ fn policy(
             format!("{what}: per_try_timeout needs retries (else use timeout)"),
         ));
     }
-    for (name, value) in [("timeout", timeout), ("per_try_timeout", per_try_timeout)] {
-        if value == Some(Duration::ZERO) {
-            return Err(error_at(ctx, format!("{what}: {name} must be above zero")));
-        }
+    above_zero(ctx, what, "timeout", timeout)?;
+    above_zero(ctx, what, "per_try_timeout", per_try_timeout)?;
+    let whole = timeout.unwrap_or(DEFAULT_TIMEOUT);
+    if let Some(per_try) = per_try_timeout
+        && per_try >= whole
+    {
+        return Err(error_at(
+            ctx,
+            format!(
+                "{what}: per_try_timeout ({}) is not below the whole timeout ({}{}): no attempt could time out on its own",
+                format_duration(per_try),
+                format_duration(whole),
+                if timeout.is_none() {
+                    ", the default"
+                } else {
+                    ""
+                }
+            ),
+        ));
     }
     Ok(UpstreamPolicy {
         timeout,
@@ -266,8 +294,15 @@ fn call(ctx: &NativeCallContext, service: &str, path: &str, opts: Map) -> Script
     if !path.starts_with('/') {
         return Err(error_at(ctx, format!("{what}: a path starts with '/'")));
     }
+    http_values::request_target(path).map_err(|e| error_at(ctx, format!("{what}: path {e}")))?;
     let options: CallOptions = parse_options(ctx, &what, opts)?;
     let method = http_method(ctx, &what, options.method.clone())?;
+    if options.operation.as_deref() == Some("") {
+        return Err(error_at(
+            ctx,
+            format!("{what}: operation must not be empty"),
+        ));
+    }
     Ok(Call {
         service: service.to_string(),
         method,

@@ -160,7 +160,7 @@ fn bad_faults_are_errors_at_their_place() {
         ),
         (
             "route(\"/\", #{ fail: #{ status: 99 } })",
-            "status 99 is not an HTTP status",
+            "status 99 is not a reply status (200-599)",
         ),
         (
             "route(\"/\", #{ fail: 0.5 })",

@@ -15,7 +15,9 @@ use super::SharedDraft;
 use super::options::{
     ScriptResult, error_at, number, origin, parse_options, probability, take_list,
 };
-use crate::scenario::model::{Action, Component, HeaderFormat, Propagation, Role, Route};
+use crate::scenario::model::{
+    Action, Component, HeaderFormat, PathMatch, Propagation, Role, Route,
+};
 
 pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     let d = draft.clone();
@@ -147,16 +149,50 @@ fn component(
             ));
         }
     }
+    for (i, r) in routes.iter().enumerate() {
+        if let Some(earlier) = routes[..i].iter().find(|e| covers(&e.path, &r.path)) {
+            return Err(error_at(
+                ctx,
+                format!(
+                    "{what}: the route {} declared at {} can never match: the route {} before it (at {}) takes every path it would",
+                    r.path, r.origin, earlier.path, earlier.origin
+                ),
+            ));
+        }
+    }
     Ok(Component {
         name: name.to_string(),
         role,
-        port: options.port,
+        port: port(ctx, &what, options.port)?,
         propagation,
         routes,
         sampling,
         program: None,
         origin: origin(ctx),
     })
+}
+
+/// Does a route with path `earlier` take every request a later route with
+/// path `later` would? (The first route that matches wins.)
+fn covers(earlier: &PathMatch, later: &PathMatch) -> bool {
+    match (earlier, later) {
+        (PathMatch::Prefix(p), PathMatch::Exact(x) | PathMatch::Prefix(x)) => {
+            x.starts_with(p.as_str())
+        }
+        (PathMatch::Exact(a), PathMatch::Exact(b)) => a == b,
+        (PathMatch::Exact(_), PathMatch::Prefix(_)) => false,
+    }
+}
+
+/// A fixed port; 0 would mean "any free port", which leaving it out says.
+pub fn port(ctx: &NativeCallContext, what: &str, port: Option<u16>) -> ScriptResult<Option<u16>> {
+    if port == Some(0) {
+        return Err(error_at(
+            ctx,
+            format!("{what}: port 0 would be any free port: leave `port` out for that"),
+        ));
+    }
+    Ok(port)
 }
 
 pub fn sampling(ctx: &NativeCallContext, what: &str, value: Option<f64>) -> ScriptResult<f64> {

@@ -13,8 +13,9 @@ use rhai::{Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::SharedDraft;
+use super::http_values::{self, HeaderUse};
 use super::options::{
-    ScriptResult, duration_text, error_at, http_method, number, origin, parse_options,
+    ScriptResult, above_zero, duration_text, error_at, http_method, number, origin, parse_options,
 };
 use crate::scenario::model::{IntegrityChecks, Traffic};
 
@@ -64,10 +65,12 @@ fn traffic(ctx: &NativeCallContext, name: &str, opts: Map) -> ScriptResult<Traff
     let what = format!("traffic({name:?})");
     let options: TrafficOptions = parse_options(ctx, &what, opts)?;
     let (requests, concurrency, rate) = load(ctx, &what, &options)?;
-    if !options.path.starts_with('/') {
-        return Err(error_at(ctx, format!("{what}: path must start with '/'")));
-    }
+    http_values::request_target(&options.path)
+        .map_err(|e| error_at(ctx, format!("{what}: path {e}")))?;
     let method = http_method(ctx, &what, options.method.clone())?;
+    let headers = http_values::headers(options.headers.unwrap_or_default(), HeaderUse::Request)
+        .map_err(|e| error_at(ctx, format!("{what}: {e}")))?;
+    above_zero(ctx, &what, "timeout", options.timeout)?;
     Ok(Traffic {
         name: name.to_string(),
         target: options.to.unwrap_or_default(),
@@ -76,7 +79,7 @@ fn traffic(ctx: &NativeCallContext, name: &str, opts: Map) -> ScriptResult<Traff
         rate,
         method,
         path: options.path,
-        headers: options.headers.unwrap_or_default().into_iter().collect(),
+        headers,
         body: options.body.unwrap_or_default(),
         timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
         integrity: IntegrityChecks::default(),

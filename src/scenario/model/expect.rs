@@ -40,6 +40,98 @@ pub enum Check {
         measured: Measured,
         bounds: Vec<DurationBound>,
     },
+    /// The block's requests answered with one of these statuses, counted.
+    /// The statuses also become expected for the block's built-in
+    /// responses check.
+    Responses {
+        statuses: Vec<StatusPattern>,
+        count: ResponseCount,
+    },
+}
+
+/// A status an `expect_responses` names: one code, or a class (`"5xx"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPattern {
+    Code(u16),
+    /// The hundreds digit: 5 for `5xx`.
+    Class(u16),
+}
+
+impl StatusPattern {
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusPattern::Code(code) => status == code,
+            StatusPattern::Class(class) => status / 100 == class,
+        }
+    }
+}
+
+impl fmt::Display for StatusPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatusPattern::Code(code) => write!(f, "{code}"),
+            StatusPattern::Class(class) => write!(f, "{class}xx"),
+        }
+    }
+}
+
+/// How many of a block's requests an `expect_responses` wants answered so.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ResponseCount {
+    /// Every request (and at least one).
+    All,
+    Exactly(u64),
+    AtLeast(Amount),
+    AtMost(Amount),
+}
+
+/// A number of requests, or a share of the block's requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Amount {
+    Requests(u64),
+    /// 0 to 100.
+    Percent(f64),
+}
+
+impl Amount {
+    /// The amount as a number of requests out of `total`, for comparing:
+    /// (matching as compared, bound).
+    pub fn compare(self, matching: u64, total: u64) -> (f64, f64) {
+        match self {
+            Amount::Requests(n) => (matching as f64, n as f64),
+            Amount::Percent(p) if total == 0 => (0.0, p),
+            Amount::Percent(p) => (matching as f64 * 100.0 / total as f64, p),
+        }
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Amount::Requests(n) => f.write_str(&counted(*n, "request")),
+            Amount::Percent(p) => write!(f, "{}% of the requests", trim_float(*p)),
+        }
+    }
+}
+
+impl fmt::Display for ResponseCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponseCount::All => f.write_str("every request"),
+            ResponseCount::Exactly(n) => write!(f, "exactly {}", counted(*n, "request")),
+            ResponseCount::AtLeast(a) => write!(f, "at least {a}"),
+            ResponseCount::AtMost(a) => write!(f, "at most {a}"),
+        }
+    }
+}
+
+/// "1 trace", "2 traces": a count and its noun, singular or plural.
+pub fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +148,21 @@ impl Count {
             Count::AtLeast(want) => n >= want,
             Count::AtMost(want) => n <= want,
         }
+    }
+}
+
+impl Count {
+    /// "at least 1 span", "exactly 3 spans".
+    pub fn of(self, noun: &str) -> String {
+        let n = match self {
+            Count::Exactly(n) | Count::AtLeast(n) | Count::AtMost(n) => n,
+        };
+        let noun = if n == 1 {
+            noun.to_string()
+        } else {
+            format!("{noun}s")
+        };
+        format!("{self} {noun}")
     }
 }
 
@@ -195,8 +302,8 @@ impl fmt::Display for Quantifier {
             Quantifier::All => f.write_str("every trace"),
             Quantifier::Any => f.write_str("at least one trace"),
             Quantifier::None => f.write_str("no trace"),
-            Quantifier::Exactly(n) => write!(f, "exactly {n} traces"),
-            Quantifier::AtLeast(n) => write!(f, "at least {n} traces"),
+            Quantifier::Exactly(n) => write!(f, "exactly {}", counted(*n, "trace")),
+            Quantifier::AtLeast(n) => write!(f, "at least {}", counted(*n, "trace")),
         }
     }
 }
@@ -335,5 +442,24 @@ impl fmt::Display for TagPredicate {
             TagOp::Exists => write!(f, "{key} exists"),
             TagOp::Absent => write!(f, "no tag {key}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_in_the_singular_or_the_plural() {
+        assert_eq!(Quantifier::AtLeast(1).to_string(), "at least 1 trace");
+        assert_eq!(Quantifier::Exactly(2).to_string(), "exactly 2 traces");
+        assert_eq!(Count::AtLeast(1).of("span"), "at least 1 span");
+        assert_eq!(Count::AtMost(3).of("such span"), "at most 3 such spans");
+        assert_eq!(counted(0, "poll"), "0 polls");
+        assert_eq!(ResponseCount::Exactly(1).to_string(), "exactly 1 request");
+        assert_eq!(
+            ResponseCount::AtMost(Amount::Percent(12.5)).to_string(),
+            "at most 12.5% of the requests"
+        );
     }
 }

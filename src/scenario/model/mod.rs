@@ -159,10 +159,16 @@ pub enum Propagation {
     None,
 }
 
-impl Default for Propagation {
+impl Propagation {
     /// What the sandbox's Envoys speak (B3), plus W3C.
+    pub fn default_formats() -> Vec<HeaderFormat> {
+        vec![HeaderFormat::B3, HeaderFormat::W3c]
+    }
+}
+
+impl Default for Propagation {
     fn default() -> Self {
-        Propagation::Formats(vec![HeaderFormat::B3, HeaderFormat::W3c])
+        Propagation::Formats(Propagation::default_formats())
     }
 }
 
@@ -355,6 +361,10 @@ pub struct IntegrityChecks {
     pub orphans: bool,
     pub unique_span_ids: bool,
     pub time_window: bool,
+    /// Every request answered 200-399, or as the scenario expects.
+    pub responses: bool,
+    /// The block has something to judge: an answered request, a trace.
+    pub judged: bool,
 }
 
 impl Default for IntegrityChecks {
@@ -366,6 +376,8 @@ impl Default for IntegrityChecks {
             orphans: true,
             unique_span_ids: true,
             time_window: true,
+            responses: true,
+            judged: true,
         }
     }
 }
