@@ -6,11 +6,13 @@
 //! node. One file per kind of expectation: `shape` (expect_traces),
 //! `counts` (expect_spans, expect_broken), `timing` (expect_duration),
 //! `responses` (expect_responses, and the built-in checks made from a
-//! block's counts alone: answers as expected, something to judge);
+//! block's counts alone: answers as expected, something to judge),
+//! `critical_path` (expect_critical_path);
 //! `integrity` runs the built-in checks on traces. The results are plain
 //! data ([`Outcome`]) for the report to render.
 
 pub mod counts;
+pub mod critical_path;
 pub mod gather;
 pub mod integrity;
 pub mod predicates;
@@ -286,6 +288,7 @@ fn expectation(e: &Expectation, block: &BlockView<'_>) -> Outcome {
         Check::Responses { statuses, count } => {
             responses::expect_responses(&mut outcome, &block.counts, statuses, *count)
         }
+        Check::CriticalPath(check) => critical_path::judge(&mut outcome, block, check),
     }
     outcome
 }

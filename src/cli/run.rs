@@ -98,6 +98,15 @@ pub struct RunArgs {
     /// the peers export to.
     #[arg(long = "peer", value_name = "NAME=HOST:PORT", value_parser = parse_peer)]
     pub peers: Vec<(String, String)>,
+
+    /// After the run, run again whenever a scenario or a module it imports
+    /// changes, until Ctrl-C (the exit code is the last run's).
+    #[arg(short, long)]
+    pub watch: bool,
+
+    /// With --watch: clear the screen before each run.
+    #[arg(long, requires = "watch")]
+    pub clear: bool,
 }
 #[derive(Debug)]
 pub struct RunOptions {
@@ -108,6 +117,10 @@ pub struct RunOptions {
     pub verbosity: Verbosity,
     /// Reports to write besides the terminal one.
     pub reports: Vec<ReportTarget>,
+    /// Run again when a scenario or a module it imports changes.
+    pub watch: bool,
+    /// Clear the screen before each watched run.
+    pub clear: bool,
 }
 pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
     if args.files.is_empty() {
@@ -219,6 +232,8 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
         },
         verbosity,
         reports: args.reports,
+        watch: args.watch,
+        clear: args.clear,
     }))
 }
 

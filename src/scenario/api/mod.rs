@@ -9,10 +9,12 @@
 //! (external programs), `traffic`, `expect` (span patterns,
 //! expect_traces), `predicates` (tag and duration predicates), `checks`
 //! (span counts, broken propagation, durations, integrity switches),
-//! `responses` (expect_responses),
+//! `responses` (expect_responses), `critical_path`
+//! (expect_critical_path),
 //! `http_values` (request targets, route paths, headers, methods).
 
 pub mod checks;
+pub mod critical_path;
 pub mod expect;
 pub mod faults;
 pub mod http_values;
@@ -90,6 +92,7 @@ pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     expect::register(engine, draft);
     checks::register(engine, draft);
     responses::register(engine, draft);
+    critical_path::register(engine, draft);
 }
 
 /// Names of every function the API registers, for the docs check.
@@ -121,6 +124,7 @@ pub const FUNCTIONS: &[&str] = &[
     "expect_duration",
     "integrity",
     "expect_responses",
+    "expect_critical_path",
 ];
 
 #[cfg(test)]

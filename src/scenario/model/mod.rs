@@ -2,10 +2,13 @@
 //! Rhai. The mesh, the traffic generator and the assertions read only this.
 //!
 //! This file holds the scenario, its topology, faults and traffic;
-//! `expect` holds the expectations (patterns, predicates, bounds).
+//! `expect` holds the expectations (patterns, predicates, bounds),
+//! `critical_path` what `expect_critical_path` bounds.
 
+mod critical_path;
 mod expect;
 
+pub use critical_path::*;
 pub use expect::*;
 
 use std::fmt;
