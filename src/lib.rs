@@ -13,10 +13,12 @@
 //! - [`traffic`]: the requests, with per-request records and statistics.
 //! - [`collector`]: the embedded collector (OTLP in, Jaeger API out).
 //! - [`jaeger`]: Jaeger's query API model and client (read side).
+//! - [`analysis`]: critical path, self time and span statistics of traces.
 //! - [`assert`]: expectations and integrity checks → [`assert::Outcome`]s.
 //! - [`report`]: the report model and its renderings.
 //!
-//! Around them: [`cli`] (flags → [`cli::Mode`]), [`config`] (the optional
+//! Around them: [`cli`] (flags → [`cli::Mode`]), [`diff`] (two JSON
+//! reports compared), [`config`] (the optional
 //! `tracelab.toml`), [`backend`] (embedded collector, a Jaeger it starts, or
 //! a running Jaeger), [`run`] (one scenario start to verdict), [`up`] (a
 //! topology and the trace viewer kept running), [`serve`] (some components
@@ -24,14 +26,17 @@
 //! (traces from a query API, laid out), [`server`] (serving a handler with
 //! graceful shutdown), [`signals`] (SIGINT/SIGTERM), [`fuzzing`] (entry
 //! points for the fuzz targets), [`error`] (exit codes), [`alloc`] (the
-//! binary's allocator, which bounds a script's memory).
+//! binary's allocator, which bounds a script's memory), [`watch`] (the
+//! files `run --watch` watches, and when they changed).
 
 pub mod alloc;
+pub mod analysis;
 pub mod assert;
 pub mod backend;
 pub mod cli;
 pub mod collector;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod fuzzing;
 pub mod jaeger;
@@ -45,6 +50,7 @@ pub mod signals;
 pub mod traces;
 pub mod traffic;
 pub mod up;
+pub mod watch;
 
 // The unit tests run scripts as the binary does: with memory counted.
 #[cfg(test)]
@@ -66,6 +72,7 @@ use crate::serve::{ServeOptions, Serving};
 /// What the binary does once the command line is understood: the exit code.
 pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Error> {
     match mode {
+        Mode::Run(options) if options.watch => watch_runs(&options, observer).await,
         Mode::Run(options) => {
             let report = match run_files(&options, observer).await {
                 Err(RunError::Load(failed)) => {
@@ -121,6 +128,7 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
             anstream::print!("{}", collector::standalone::describe_stopped(&held));
             Ok(error::EXIT_PASSED)
         }
+        Mode::Diff(options) => diff_reports(&options),
         Mode::Traces(options) => {
             let listing = traces::find(&options).await?;
             let text = report::human::render_traces(&listing, options.list, options.tags);
@@ -373,5 +381,100 @@ fn load_all(
         Ok(scenarios)
     } else {
         Err(errors)
+    }
+}
+
+/// `tracelab diff`: compare, print (stderr when the JSON takes stdout),
+/// write the JSON where asked; exit 1 when something got worse.
+fn diff_reports(options: &cli::DiffOptions) -> Result<u8, Error> {
+    let compared = diff::diff_files(&options.old, &options.new, &options.thresholds)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let human = report::diff::human(&compared, options.verbose);
+    if options.reports.iter().any(|r| r.path.is_none()) {
+        anstream::eprint!("{human}");
+    } else {
+        anstream::print!("{human}");
+    }
+    for target in &options.reports {
+        let text = match target.format {
+            Format::Human => anstream::adapter::strip_str(&human).to_string(),
+            _ => report::diff::json(&compared),
+        };
+        match &target.path {
+            None => print!("{text}"),
+            Some(path) => std::fs::write(path, text).map_err(|e| {
+                Error::Infra(format!("cannot write the diff {}: {e}", path.display()))
+            })?,
+        }
+    }
+    Ok(if compared.worse > 0 {
+        error::EXIT_FAILED
+    } else {
+        error::EXIT_PASSED
+    })
+}
+
+/// `tracelab run --watch`: run, then run again whenever a scenario or a
+/// module it imports changes, until Ctrl-C; the exit code is the last
+/// run's. A broken script or a failed run is reported and watched like a
+/// passing one; Ctrl-C during a run ends it as without `--watch` (130).
+async fn watch_runs(options: &RunOptions, observer: Arc<dyn Observer>) -> Result<u8, Error> {
+    let mut signals = signals::Interrupts::new()
+        .map_err(|e| Error::Infra(format!("cannot watch for SIGINT/SIGTERM: {e}")))?;
+    loop {
+        if options.clear {
+            // Clear the screen and scrollback, cursor home.
+            anstream::print!("\x1b[2J\x1b[3J\x1b[H");
+        }
+        // The files as this run reads them: a change made while it runs
+        // starts the next one.
+        let before = watch::Snapshot::take(&watch::watched_files(&options.files));
+        let code = match run_files(options, Arc::clone(&observer)).await {
+            Ok(report) => {
+                write_reports(&report, options, true)?;
+                if report.interrupted {
+                    return Ok(error::EXIT_INTERRUPTED);
+                }
+                if report.passed {
+                    error::EXIT_PASSED
+                } else {
+                    error::EXIT_FAILED
+                }
+            }
+            Err(RunError::Load(failed)) => {
+                let failures = failed
+                    .iter()
+                    .map(|(file, e)| report::model::LoadFailure::from_error(file, e))
+                    .collect();
+                write_reports(&RunReport::load_failed(failures), options, false)?;
+                let e = load_error(failed, options.files.len());
+                anstream::eprintln!("tracelab: error: {e}");
+                e.exit_code()
+            }
+            Err(RunError::Other(Error::Interrupted)) => return Ok(error::EXIT_INTERRUPTED),
+            Err(RunError::Other(e)) => {
+                anstream::eprintln!("tracelab: error: {e}");
+                e.exit_code()
+            }
+        };
+        let files = watch::watched_files(&options.files);
+        anstream::eprintln!(
+            "tracelab: watching {} {} for changes (exit {code} so far; Ctrl-C ends)",
+            files.len(),
+            if files.len() == 1 { "file" } else { "files" }
+        );
+        let mut debounce = watch::Debounce::new(before);
+        let changed = loop {
+            tokio::select! {
+                () = signals.recv() => return Ok(code),
+                () = tokio::time::sleep(watch::POLL) => {
+                    if let Some(changed) = debounce.observe(watch::Snapshot::take(&files)) {
+                        break changed;
+                    }
+                }
+            }
+        };
+        let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+        anstream::eprintln!("tracelab: {} changed: running again", names.join(", "));
     }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::analysis::span_stats::SpanStatsBuilder;
 use crate::assert::gather::{self, Gathered, WaitSettings, Wanted};
 use crate::assert::{self, Outcome, OutcomeSource};
 use crate::backend::{Backend, BackendChoice};
@@ -239,6 +240,10 @@ pub async fn run_scenario_until(
         }),
     };
     let comparisons = comparisons(scenario, &outcomes, &gathered);
+    let mut spans = SpanStatsBuilder::default();
+    for trace in gathered.traces.values() {
+        spans.add(trace);
+    }
     Ok(ScenarioReport {
         name: scenario.name.clone(),
         file: scenario.file.display().to_string(),
@@ -265,6 +270,7 @@ pub async fn run_scenario_until(
             waited_ms: gathered.waited.as_secs_f64() * 1000.0,
             polls: gathered.polls,
         },
+        spans: spans.finish(),
         delivery: total,
         outcomes,
         shown_trace,

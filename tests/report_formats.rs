@@ -59,6 +59,27 @@ fn json_and_junit_files_are_written_beside_the_terminal_report() {
     let slowest = &sandbox["shown_trace"]["waterfall"];
     assert!(trace_ids.contains(&slowest["trace_id"]), "{slowest}");
     assert_eq!(slowest["rows"].as_array().unwrap().len(), 4);
+    // The sandbox is one chain: its critical path is the whole trace, and
+    // every span holds part of it.
+    assert_eq!(
+        slowest["critical_path"]["duration_us"],
+        slowest["duration_us"]
+    );
+    for row in slowest["rows"].as_array().unwrap() {
+        assert!(!row["critical"].as_array().unwrap().is_empty(), "{row}");
+    }
+    let spans = sandbox["spans"].as_array().unwrap();
+    let labels: Vec<String> = spans
+        .iter()
+        .map(|s| format!("{} {} {}", s["service"], s["operation"], s["kind"]))
+        .collect();
+    assert_eq!(labels.len(), 4, "{labels:?}");
+    assert!(spans.iter().all(|s| s["count"] == 10), "{spans:?}");
+    let shares: f64 = spans
+        .iter()
+        .map(|s| s["critical_share"].as_f64().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-6, "{shares}");
     let failed = &report["scenarios"][1]["outcomes"][0];
     assert_eq!(failed["observed"], "0 of 10 traces match");
     assert_eq!(

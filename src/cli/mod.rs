@@ -2,10 +2,11 @@
 //! rest of tracelab reads (flags > environment > `tracelab.toml` > defaults).
 //!
 //! One file per subcommand holds its flags and the function that settles
-//! them into options: `run`, `serve`, `up`, `collector`, `traces`; `parse`
-//! has the value parsers they share.
+//! them into options: `run`, `serve`, `up`, `collector`, `traces`, `diff`;
+//! `parse` has the value parsers they share.
 
 mod collector;
+mod diff;
 mod parse;
 mod run;
 mod serve;
@@ -23,6 +24,7 @@ use crate::traces::TracesOptions;
 use crate::up::UpOptions;
 
 pub use self::collector::CollectorArgs;
+pub use self::diff::{DiffArgs, DiffOptions};
 pub use self::run::{RunArgs, RunOptions};
 pub use self::serve::ServeArgs;
 pub use self::traces::TracesArgs;
@@ -53,6 +55,7 @@ Examples:
   tracelab up scenarios/jaeger.rhai       keep the sandbox running: curl localhost:8000/trace/1,
                                           then open the trace viewer on http://localhost:16686
   tracelab traces --service front-proxy   print a running `up`'s traces as waterfalls
+  tracelab diff main.json report.json     what got slower or started failing since main's run
   tracelab run --jaeger-bin \"$(scripts/install-jaeger.sh)\" scenarios/jaeger.rhai
                                           the same against a real Jaeger v2
   tracelab run --jaeger-url http://localhost:16686 \\
@@ -106,6 +109,11 @@ pub enum Command {
     /// Zipkin in, Jaeger's query API and the trace viewer out, on Jaeger's
     /// ports.
     Collector(CollectorArgs),
+    /// Compare two JSON reports: checks that changed, latency per traffic
+    /// block and span name, spans and services that came or went; exit 1
+    /// when something got worse.
+    #[command(long_about = diff::DIFF_ABOUT, after_help = diff::DIFF_EXAMPLES)]
+    Diff(DiffArgs),
 }
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -131,6 +139,7 @@ pub enum Mode {
     Up(UpOptions),
     Traces(TracesOptions),
     Collector(StandaloneOptions),
+    Diff(DiffOptions),
 }
 #[derive(Debug)]
 pub struct CheckOptions {
@@ -152,6 +161,7 @@ impl Cli {
             Some(Command::Up(args)) => up::up_mode(args),
             Some(Command::Traces(args)) => traces::traces_mode(args),
             Some(Command::Collector(args)) => collector::collector_mode(args),
+            Some(Command::Diff(args)) => diff::diff_mode(args),
             None => run::run_mode(self.run),
         }
     }

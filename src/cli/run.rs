@@ -104,6 +104,15 @@ pub struct RunArgs {
     /// Repeatable.
     #[arg(long = "target", value_name = "NAME=URL", value_parser = parse_target)]
     pub targets: Vec<(String, String)>,
+
+    /// After the run, run again whenever a scenario or a module it imports
+    /// changes, until Ctrl-C (the exit code is the last run's).
+    #[arg(short, long)]
+    pub watch: bool,
+
+    /// With --watch: clear the screen before each run.
+    #[arg(long, requires = "watch")]
+    pub clear: bool,
 }
 #[derive(Debug)]
 pub struct RunOptions {
@@ -114,6 +123,10 @@ pub struct RunOptions {
     pub verbosity: Verbosity,
     /// Reports to write besides the terminal one.
     pub reports: Vec<ReportTarget>,
+    /// Run again when a scenario or a module it imports changes.
+    pub watch: bool,
+    /// Clear the screen before each watched run.
+    pub clear: bool,
 }
 pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
     if args.files.is_empty() {
@@ -227,6 +240,8 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
         },
         verbosity,
         reports: args.reports,
+        watch: args.watch,
+        clear: args.clear,
     }))
 }
 

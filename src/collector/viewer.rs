@@ -1,6 +1,8 @@
 //! The trace viewer the embedded collector serves beside the Jaeger API:
 //! `GET /` searches traces (service, operation, min/max duration, limit),
-//! `GET /trace/{id}` shows one as a waterfall with its spans' tags.
+//! `GET /trace/{id}` shows one as a waterfall with its spans' tags and its
+//! critical path, `GET /compare?a=ID&b=ID` (or two `trace=ID`, as ticked in
+//! the search results) shows two side by side.
 //!
 //! It reads the store only through the Jaeger query API ([`super::query`]),
 //! exactly as a Jaeger UI would, lays traces out with
@@ -16,8 +18,9 @@ use serde::de::DeserializeOwned;
 use super::query;
 use super::store::Store;
 use crate::jaeger::model::{Envelope, Trace};
+use crate::report::trace_compare::TraceCompare;
 use crate::report::waterfall::Waterfall;
-use crate::report::web::{self, SearchForm, SearchPage};
+use crate::report::web::{self, SearchForm, SearchPage, compare};
 use crate::server::Body;
 
 /// Results per search unless the form says otherwise (the Jaeger UI's default).
@@ -27,6 +30,9 @@ const DEFAULT_LIMIT: usize = 20;
 pub fn handle(store: &Store, path: &str, query: &str) -> Option<Response<Body>> {
     if path == "/" || path == "/search" {
         return Some(html(200, web::search_page(&search(store, query))));
+    }
+    if path == "/compare" {
+        return Some(compare(store, query));
     }
     let id = path.strip_prefix("/trace/")?;
     if id.is_empty() || id.contains('/') {
@@ -40,6 +46,77 @@ pub fn handle(store: &Store, path: &str, query: &str) -> Option<Response<Body>> 
             _ => html(404, web::not_found_page(id)),
         },
     )
+}
+
+/// Two traces side by side; a form asking for them while one is missing.
+fn compare(store: &Store, query: &str) -> Response<Body> {
+    let mut a = String::new();
+    let mut b = String::new();
+    let mut ticked = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let value = value.trim().to_string();
+        match key.as_ref() {
+            "a" => a = value,
+            "b" => b = value,
+            "trace" => ticked.push(value),
+            _ => {}
+        }
+    }
+    // Ticked traces compare the older as A: "slower in B" then means it
+    // got slower.
+    let mut by_age = false;
+    if a.is_empty() && b.is_empty() {
+        match ticked.as_slice() {
+            [] => return html(200, compare::pick_page("", "", None)),
+            [x, y] => {
+                (a, b) = (x.clone(), y.clone());
+                by_age = true;
+            }
+            _ => {
+                return html(
+                    400,
+                    compare::pick_page(
+                        ticked.first().map_or("", String::as_str),
+                        "",
+                        Some(&format!("tick two traces to compare, not {}", ticked.len())),
+                    ),
+                );
+            }
+        }
+    }
+    if a.is_empty() || b.is_empty() {
+        return html(200, compare::pick_page(&a, &b, None));
+    }
+    let fetch = |id: &str| -> Option<Trace> {
+        if id.contains('/') {
+            return None;
+        }
+        api::<Vec<Trace>>(store, &format!("/api/traces/{id}"), "")
+            .ok()
+            .and_then(|mut traces| (!traces.is_empty()).then(|| traces.remove(0)))
+    };
+    match (fetch(&a), fetch(&b)) {
+        (Some(ta), Some(tb)) => {
+            let (wa, wb) = (Waterfall::of(&ta), Waterfall::of(&tb));
+            let (wa, wb) = if by_age && wb.start_us < wa.start_us {
+                (wb, wa)
+            } else {
+                (wa, wb)
+            };
+            html(200, compare::compare_page(&TraceCompare::of(&wa, &wb)))
+        }
+        (found_a, _) => {
+            let missing = if found_a.is_none() { &a } else { &b };
+            html(
+                404,
+                compare::pick_page(
+                    &a,
+                    &b,
+                    Some(&format!("trace {missing} is not in this collector")),
+                ),
+            )
+        }
+    }
 }
 
 fn search(store: &Store, query: &str) -> SearchPage {
@@ -182,6 +259,29 @@ mod tests {
             html.contains("unable to parse param &#39;minDuration&#39;"),
             "{html}"
         );
+    }
+
+    #[tokio::test]
+    async fn compare_shows_two_traces_or_asks_for_them() {
+        let s = store();
+        let (status, html) = get(&s, "/compare", "a=7&b=7").await;
+        assert_eq!(status, 200);
+        assert!(html.contains(r#"<div class="side a">"#), "{html}");
+        assert_eq!(html.matches(r#"<div class="row same""#).count(), 2);
+        let (status, html) = get(&s, "/compare", "trace=7&trace=0000000000000007").await;
+        assert_eq!(status, 200, "{html}");
+        let (status, html) = get(&s, "/compare", "a=7&b=abc").await;
+        assert_eq!(status, 404);
+        assert!(
+            html.contains("trace abc is not in this collector"),
+            "{html}"
+        );
+        let (status, html) = get(&s, "/compare", "trace=7").await;
+        assert_eq!(status, 400);
+        assert!(html.contains("tick two traces to compare, not 1"), "{html}");
+        let (status, html) = get(&s, "/compare", "").await;
+        assert_eq!(status, 200);
+        assert!(html.contains(r#"<form class="compare-pick""#));
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ use super::model::{
 };
 use super::waterfall::Waterfall;
 use super::waterfall::tests::timed_sandbox_trace;
+use crate::analysis::span_stats::SpanStatsBuilder;
 use crate::assert::{Failure, Outcome, OutcomeSource};
 use crate::mesh::telemetry::DeliveryStats;
 use crate::traffic::stats::{Percentiles, TrafficSummary};
@@ -54,6 +55,11 @@ fn scenario(name: &str, file: &str) -> ScenarioReport {
             evicted: 0,
             waited_ms: 120.0,
             polls: 2,
+        },
+        spans: {
+            let mut stats = SpanStatsBuilder::default();
+            stats.add(&timed_sandbox_trace());
+            stats.finish()
         },
         delivery: DeliveryStats {
             ended: 8,

@@ -413,10 +413,11 @@ jaeger-tracing sandbox (scenarios/jaeger.rhai)
     2 traces, 8 spans, complete after 2 polls, 120 ms
     slowest: trace 4bf92f3577b34da6 · 4 spans · 3 services · depth 4 · 2.00 ms
                                     0                                  2.00 ms
-      front-proxy checkAvailability │████████████████████████████████████████│ 2.00 ms
-        service1 checkAvailability  │  ████████████████████████████████████  │ 1.80 ms
-          service1 checkStock       │      ████████████████████████          │ 1.20 ms
+      front-proxy checkAvailability │██░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░██│ 2.00 ms  self 200 µs
+        service1 checkAvailability  │  ████░░░░░░░░░░░░░░░░░░░░░░░░████████  │ 1.80 ms  self 600 µs
+          service1 checkStock       │      ████░░░░░░░░░░░░████████          │ 1.20 ms  self 600 µs
             service2 checkStock     │          ████████████                  │ 600 µs
+      critical path (█) 2.00 ms: service1 60% · service2 30% · front-proxy 10%
   checks
     ✔ the 4-span chain — 2 of 2 traces match scenarios/jaeger.rhai:41:1
     ✔ 1 integrity checks (-v lists them)
@@ -501,7 +502,7 @@ jaeger-tracing sandbox (scenarios/jaeger.rhai)
         assert!(text.contains("spans exported: 8 ended, 8 delivered, 0 failed"));
         assert!(
             text.contains(
-                "      front-proxy checkAvailability │████████████████████████████████████████│ 2.00 ms\n        span.kind=client  http.status_code=200\n"
+                "      front-proxy checkAvailability │██░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░██│ 2.00 ms  self 200 µs\n        span.kind=client  http.status_code=200\n"
             ),
             "{text}"
         );

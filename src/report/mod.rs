@@ -4,10 +4,13 @@
 //!
 //! `waterfall` lays out one trace and `compare` lines up an expected tree
 //! with an actual one; the terminal (`human`) and the web viewer (`web`)
-//! draw the same layouts. `json` and `junit` are for CI; `progress` shows
+//! draw the same layouts. `trace_compare` merges two traces' waterfalls
+//! for the viewer's side-by-side page. `diff` renders `tracelab diff`'s
+//! model ([`crate::diff`]). `json` and `junit` are for CI; `progress` shows
 //! progress on stderr while a run goes on.
 
 pub mod compare;
+pub mod diff;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod human;
@@ -15,6 +18,7 @@ pub mod json;
 pub mod junit;
 pub mod model;
 pub mod progress;
+pub mod trace_compare;
 pub mod waterfall;
 pub mod web;
 

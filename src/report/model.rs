@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::compare::TreeComparison;
 use super::waterfall::Waterfall;
+use crate::analysis::span_stats::SpanStats;
 use crate::assert::Outcome;
 use crate::mesh::telemetry::DeliveryStats;
 use crate::scenario::LoadError;
@@ -140,6 +141,9 @@ pub struct ScenarioReport {
     pub components: Vec<ComponentInfo>,
     pub traffic: Vec<TrafficReport>,
     pub traces: TraceStats,
+    /// Latency per span name over the scenario's traces (`tracelab diff`
+    /// compares them).
+    pub spans: Vec<SpanStats>,
     /// Spans the components exported, summed.
     pub delivery: DeliveryStats,
     pub outcomes: Vec<Outcome>,

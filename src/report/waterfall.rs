@@ -4,10 +4,16 @@
 //!
 //! A row is a span in depth-first order (children by start time, orphans as
 //! extra roots), with its depth, label, where its bar starts and how long it
-//! is as fractions of the whole trace, its duration, error flag and tags.
+//! is as fractions of the whole trace, its duration, error flag and tags,
+//! its self time and the stretches of it on the critical path
+//! ([`crate::analysis::critical_path`]); the waterfall sums the critical
+//! path up by service.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::analysis::critical_path::TraceTimes;
 use crate::assert::tree::TraceTree;
 use crate::jaeger::model::Trace;
 
@@ -24,6 +30,33 @@ pub struct Waterfall {
     /// Deepest nesting, 1 for a single span.
     pub depth: usize,
     pub rows: Vec<WaterfallRow>,
+    pub critical_path: CriticalPathSummary,
+}
+
+/// The critical path of a waterfall's trace, by service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CriticalPathSummary {
+    /// Its length: the root span's duration when the trace has one root.
+    pub duration_us: u64,
+    /// Most first.
+    pub services: Vec<ServiceTime>,
+}
+
+/// One service's time on the critical path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceTime {
+    pub service: String,
+    pub critical_us: u64,
+    /// Of the critical path (0 to 1).
+    pub share: f64,
+}
+
+/// A stretch of a span on the critical path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Stretch {
+    /// Microseconds from the trace's start.
+    pub start_offset_us: u64,
+    pub duration_us: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,6 +78,10 @@ pub struct WaterfallRow {
     pub width: f64,
     pub error: bool,
     pub tags: Vec<Tag>,
+    /// Duration less the time its children ran.
+    pub self_us: u64,
+    /// Where this span holds the critical path, in time order.
+    pub critical: Vec<Stretch>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,6 +113,11 @@ impl WaterfallRow {
 
 impl Waterfall {
     pub fn of(trace: &Trace) -> Waterfall {
+        Waterfall::with_times(trace, &TraceTimes::of(trace))
+    }
+
+    /// [`Waterfall::of`] a trace whose critical path is known.
+    pub fn with_times(trace: &Trace, times: &TraceTimes) -> Waterfall {
         let tree = TraceTree::new(trace);
         let start_us = trace.spans.iter().map(|s| s.start_time).min().unwrap_or(0);
         let end_us = trace
@@ -92,6 +134,14 @@ impl Waterfall {
                 (us as f64 / duration_us as f64).clamp(0.0, 1.0)
             }
         };
+        // TraceTree keeps trace order: node i is trace.spans[i].
+        let mut stretches: HashMap<usize, Vec<Stretch>> = HashMap::new();
+        for section in &times.sections {
+            stretches.entry(section.span).or_default().push(Stretch {
+                start_offset_us: section.start_us.saturating_sub(start_us),
+                duration_us: section.duration_us(),
+            });
+        }
         let mut services: Vec<String> = Vec::new();
         let rows: Vec<WaterfallRow> = tree
             .walk()
@@ -127,10 +177,29 @@ impl Waterfall {
                             value: t.value_text(),
                         })
                         .collect(),
+                    self_us: times.self_us[i],
+                    critical: stretches.remove(&i).unwrap_or_default(),
                 }
             })
             .collect();
         let depth = rows.iter().map(|r| r.depth + 1).max().unwrap_or(0);
+        let critical_us = times.total_critical_us();
+        let critical_path = CriticalPathSummary {
+            duration_us: critical_us,
+            services: times
+                .by_service(trace)
+                .into_iter()
+                .map(|s| ServiceTime {
+                    share: if critical_us == 0 {
+                        0.0
+                    } else {
+                        s.critical_us as f64 / critical_us as f64
+                    },
+                    service: s.service,
+                    critical_us: s.critical_us,
+                })
+                .collect(),
+        };
         Waterfall {
             trace_id: trace.trace_id.clone(),
             start_us,
@@ -138,6 +207,16 @@ impl Waterfall {
             services,
             depth,
             rows,
+            critical_path,
+        }
+    }
+
+    /// Microseconds from the trace's start as a fraction of the trace.
+    pub fn fraction(&self, us: u64) -> f64 {
+        if self.duration_us == 0 {
+            0.0
+        } else {
+            (us as f64 / self.duration_us as f64).clamp(0.0, 1.0)
         }
     }
 
@@ -251,6 +330,38 @@ pub(crate) mod tests {
             key: "http.status_code".into(),
             value: "200".into()
         }));
+    }
+
+    #[test]
+    fn rows_carry_self_time_and_their_stretches_of_the_critical_path() {
+        let w = Waterfall::of(&timed_sandbox_trace());
+        let stretch = |start_offset_us, duration_us| Stretch {
+            start_offset_us,
+            duration_us,
+        };
+        assert_eq!(
+            w.rows[0].critical,
+            [stretch(0, 100), stretch(1_900, 100)],
+            "the proxy before and after service1"
+        );
+        assert_eq!(w.rows[3].critical, [stretch(500, 600)]);
+        let selves: Vec<u64> = w.rows.iter().map(|r| r.self_us).collect();
+        assert_eq!(selves, [200, 600, 600, 600]);
+        assert_eq!(w.critical_path.duration_us, 2_000);
+        let shares: Vec<(&str, u64, f64)> = w
+            .critical_path
+            .services
+            .iter()
+            .map(|s| (s.service.as_str(), s.critical_us, s.share))
+            .collect();
+        assert_eq!(
+            shares,
+            [
+                ("service1", 1_200, 0.6),
+                ("service2", 600, 0.3),
+                ("front-proxy", 200, 0.1)
+            ]
+        );
     }
 
     #[test]

@@ -1,9 +1,13 @@
-//! The trace viewer's HTML: a search page (form and result list) and a
-//! trace page (the [`Waterfall`] with each span's tags), rendered on the
-//! server from plain page models. The waterfall rows are the very layout
-//! the terminal draws; here offsets and widths become CSS percentages.
-//! No JavaScript is needed (spans open with `<details>`); the stylesheet is
-//! compiled into the binary.
+//! The trace viewer's HTML: a search page (form and result list, two
+//! results can be ticked for a comparison), a trace page (the [`Waterfall`]
+//! with each span's tags, the critical path drawn over the bars) and, in
+//! [`compare`], two traces side by side; rendered on the server from plain
+//! page models. The waterfall rows are the very layout the terminal draws;
+//! here offsets and widths become CSS percentages. No JavaScript is needed
+//! (spans open with `<details>`, the critical path toggles with a checkbox
+//! and CSS); the stylesheet is compiled into the binary.
+
+pub mod compare;
 
 use std::fmt::Write as _;
 
@@ -84,7 +88,7 @@ pub fn search_page(page: &SearchPage) -> String {
     }
     let _ = write!(
         body,
-        r#"<h2><span class="count">{}</span> {}</h2>"#,
+        r#"<div class="results-head"><h2><span class="count">{}</span> {}</h2>"#,
         page.results.len(),
         if page.results.len() == 1 {
             "trace"
@@ -92,6 +96,11 @@ pub fn search_page(page: &SearchPage) -> String {
             "traces"
         }
     );
+    // The ticks below belong to this form (their `form` attribute).
+    if page.results.len() > 1 {
+        body.push_str(r#"<form id="compare-form" class="compare-picked" method="get" action="/compare"><span>Tick two traces to</span><button type="submit">Compare</button></form>"#);
+    }
+    body.push_str("</div>");
     if page.results.is_empty() && page.error.is_none() {
         body.push_str(
             r#"<p class="empty">No traces match. Send a request through the topology (<code>curl localhost:8000/trace/1</code> in the sandbox), then search again.</p>"#,
@@ -135,7 +144,7 @@ fn result_item(body: &mut String, r: &TraceSummary, longest_us: u64, now_us: u64
         .collect();
     let _ = write!(
         body,
-        r#"<li class="trace-result"><a href="/trace/{id}">
+        r#"<li class="trace-result"><label class="pick" title="Tick two traces, then Compare"><input type="checkbox" name="trace" value="{id}" form="compare-form"></label><a href="/trace/{id}">
 <div class="headline"><span class="root">{root}</span><span class="trace-id">{short}</span><span class="duration">{duration}</span></div>
 <div class="scale"><div style="width:{pct:.2}%"></div></div>
 <div class="meta"><span class="badge span-count">{spans} spans</span>{errors}{services}<span class="when" title="{start}">{ago}</span></div>
@@ -159,6 +168,7 @@ pub fn trace_page(w: &Waterfall) -> String {
         body,
         r#"<main class="trace"><header class="trace-header"><h2>{root}</h2>
 <dl><div><dt>Trace</dt><dd class="trace-id">{id}</dd></div><div><dt>Started</dt><dd>{start}</dd></div><div><dt>Duration</dt><dd>{duration}</dd></div><div><dt>Services</dt><dd>{services}</dd></div><div><dt>Depth</dt><dd>{depth}</dd></div><div><dt>Spans</dt><dd class="span-count">{spans}</dd></div></dl>
+<form class="compare-with" method="get" action="/compare"><input type="hidden" name="a" value="{id}"><input name="b" placeholder="another trace id" aria-label="trace id to compare with" required><button type="submit">Compare</button></form>
 <a class="json" href="/api/traces/{id}">JSON</a></header>"#,
         root = esc(&summary.root),
         id = esc(&w.trace_id),
@@ -168,6 +178,7 @@ pub fn trace_page(w: &Waterfall) -> String {
         depth = w.depth,
         spans = w.rows.len(),
     );
+    critical_summary(&mut body, w);
     body.push_str(r#"<div class="waterfall"><div class="ruler"><div class="name">Service &amp; operation</div><div class="ticks">"#);
     for i in 0..=4 {
         let at = w.duration_us * i / 4;
@@ -186,16 +197,35 @@ pub fn trace_page(w: &Waterfall) -> String {
     document(&format!("{} · tracelab", summary.root), &body)
 }
 
+/// The critical path's length and its services' shares, and the checkbox
+/// that shows or hides its overlay (CSS only: `:has(:checked)`).
+fn critical_summary(body: &mut String, w: &Waterfall) {
+    let path = &w.critical_path;
+    if path.duration_us == 0 {
+        return;
+    }
+    let _ = write!(
+        body,
+        r#"<div class="critical-summary"><label class="toggle"><input type="checkbox" id="show-critical" checked> Critical path</label><span class="cp-length">{}</span>"#,
+        format_duration_us(path.duration_us)
+    );
+    for s in &path.services {
+        let _ = write!(
+            body,
+            r#"<span class="service cp-share" style="--hue:{}" title="{} on the critical path">{} <b>{:.0}%</b></span>"#,
+            hue(w.service_index(&s.service)),
+            format_duration_us(s.critical_us),
+            esc(&s.service),
+            100.0 * s.share
+        );
+    }
+    body.push_str("</div>");
+}
+
 fn span_row(body: &mut String, w: &Waterfall, row: &WaterfallRow) {
     let hue = hue(w.service_index(&row.service));
     let error = if row.error { " error" } else { "" };
-    // Durations sit right of short bars and inside long ones.
-    let label_inside = row.offset + row.width > 0.8;
-    let label_style = if label_inside {
-        format!("right:{:.3}%", 100.0 * (1.0 - row.offset - row.width))
-    } else {
-        format!("left:calc({:.3}% + 4px)", 100.0 * (row.offset + row.width))
-    };
+    let (inside, label_style) = duration_label(row.offset, row.width);
     let kind = row
         .kind
         .as_deref()
@@ -205,19 +235,24 @@ fn span_row(body: &mut String, w: &Waterfall, row: &WaterfallRow) {
         body,
         r#"<details class="span{error}" style="--hue:{hue}"><summary>
 <div class="name" style="padding-left:{indent}px"><span class="swatch"></span><span class="service-name">{service}</span> <span class="operation">{operation}</span>{kind}</div>
-<div class="lane"><div class="bar" style="left:{left:.3}%;width:{width:.3}%"></div><span class="took{inside}" style="{label_style}">{duration}</span></div>
+<div class="lane"><div class="bar" style="left:{left:.3}%;width:{width:.3}%"></div>{critical}<span class="took{inside}" style="{label_style}">{duration}</span></div>
 </summary>
 <div class="tags"><table><tbody>
-<tr><th>span id</th><td>{span_id}</td></tr><tr><th>start</th><td>+{offset}</td></tr><tr><th>duration</th><td>{duration}</td></tr>"#,
+<tr><th>span id</th><td>{span_id}</td></tr><tr><th>start</th><td>+{offset}</td></tr><tr><th>duration</th><td>{duration}</td></tr><tr><th>self time</th><td>{self_time}</td></tr><tr><th>critical path</th><td>{on_path}</td></tr>"#,
         indent = 8 + 18 * row.depth,
         service = esc(&row.service),
         operation = esc(&row.operation),
         left = 100.0 * row.offset,
         width = (100.0 * row.width).max(0.2),
-        inside = if label_inside { " inside" } else { "" },
         duration = format_duration_us(row.duration_us),
         span_id = esc(&row.span_id),
         offset = format_duration_us(row.start_offset_us),
+        critical = critical_marks(w, row),
+        self_time = format_duration_us(row.self_us),
+        on_path = match row.critical.iter().map(|s| s.duration_us).sum::<u64>() {
+            0 => "off it".to_string(),
+            us => format_duration_us(us),
+        },
     );
     for tag in &row.tags {
         let _ = write!(
@@ -228,6 +263,37 @@ fn span_row(body: &mut String, w: &Waterfall, row: &WaterfallRow) {
         );
     }
     body.push_str("</tbody></table></div></details>");
+}
+
+/// Where a bar's duration goes: right of the bar, inside a long bar that
+/// reaches the right edge, or left of a short one there. The class to add
+/// to `took` and its style.
+fn duration_label(offset: f64, width: f64) -> (&'static str, String) {
+    let end = offset + width;
+    if end <= 0.8 {
+        ("", format!("left:calc({:.3}% + 4px)", 100.0 * end))
+    } else if width >= 0.15 {
+        (" inside", format!("right:{:.3}%", 100.0 * (1.0 - end)))
+    } else {
+        (
+            "",
+            format!("right:calc({:.3}% + 4px)", 100.0 * (1.0 - offset)),
+        )
+    }
+}
+
+/// The stretches of a row on the critical path, drawn over its bar.
+fn critical_marks(w: &Waterfall, row: &WaterfallRow) -> String {
+    row.critical
+        .iter()
+        .map(|s| {
+            format!(
+                r#"<div class="critical" style="left:{:.3}%;width:{:.3}%"></div>"#,
+                100.0 * w.fraction(s.start_offset_us),
+                (100.0 * w.fraction(s.duration_us)).max(0.2)
+            )
+        })
+        .collect()
 }
 
 /// A page saying the trace is not there.
@@ -321,6 +387,9 @@ mod tests {
         );
         assert!(html.contains(r#"<span class="count">1</span> trace</h2>"#));
         assert!(html.contains(r#"<a href="/trace/4bf92f3577b34da6">"#));
+        assert!(html.contains(
+            r#"<input type="checkbox" name="trace" value="4bf92f3577b34da6" form="compare-form">"#
+        ));
         assert!(html.contains(r#"<span class="root">front-proxy checkAvailability</span>"#));
         assert!(html.contains(r#"<span class="badge span-count">4 spans</span>"#));
         assert!(html.contains(">3 s ago<"));
@@ -352,6 +421,32 @@ mod tests {
         );
         assert!(html.contains("<tr><th>http.status_code</th><td>200</td></tr>"));
         assert!(html.contains(r#"<dd class="span-count">4</dd>"#));
+    }
+
+    #[test]
+    fn the_trace_page_overlays_the_critical_path_and_tells_self_time() {
+        let html = trace_page(&Waterfall::of(&timed_sandbox_trace()));
+        let marks: Vec<&str> = html
+            .match_indices(r#"<div class="critical" style=""#)
+            .map(|(i, _)| &html[i + 29..i + 29 + html[i + 29..].find('"').unwrap()])
+            .collect();
+        assert_eq!(
+            marks,
+            [
+                "left:0.000%;width:5.000%",
+                "left:95.000%;width:5.000%",
+                "left:5.000%;width:10.000%",
+                "left:75.000%;width:20.000%",
+                "left:15.000%;width:10.000%",
+                "left:55.000%;width:20.000%",
+                "left:25.000%;width:30.000%",
+            ]
+        );
+        assert!(html.contains(r#"<input type="checkbox" id="show-critical" checked>"#));
+        assert!(html.contains(r#"service1 <b>60%</b>"#), "{html}");
+        assert!(html.contains("<tr><th>self time</th><td>200 µs</td></tr>"));
+        assert!(html.contains("<tr><th>critical path</th><td>200 µs</td></tr>"));
+        assert!(html.contains(r#"<input type="hidden" name="a" value="4bf92f3577b34da6">"#));
     }
 
     #[test]

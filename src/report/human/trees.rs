@@ -1,6 +1,8 @@
 //! Trees in the terminal: a trace's [`Waterfall`] as indented rows with time
-//! bars, and a [`TreeComparison`] as two columns with the first difference
-//! marked. `tracelab traces` prints waterfalls with the same code.
+//! bars (solid where the span is on the critical path, shaded where it
+//! waits off it, self time beside spans with children), and a
+//! [`TreeComparison`] as two columns with the first difference marked.
+//! `tracelab traces` prints waterfalls with the same code.
 
 use std::fmt::Write as _;
 
@@ -15,6 +17,13 @@ use crate::scenario::model::counted;
 pub const BAR_CELLS: usize = 40;
 /// Labels longer than this (indent included) are cut with `…`.
 const MAX_LABEL: usize = 56;
+/// A bar cell where the span holds the critical path, and one where it
+/// runs off it (waiting on a child, or a parallel call that was not the
+/// slowest).
+const ON_PATH: &str = "█";
+const OFF_PATH: &str = "░";
+/// Services named on the critical path line; the rest are summed up.
+const PATH_SERVICES: usize = 5;
 
 /// Bar colours by service index, cycling.
 const SERVICE_COLOURS: [AnsiColor; 6] = [
@@ -83,7 +92,17 @@ pub fn waterfall(w: &Waterfall, indent: usize, tags: bool) -> String {
         } else {
             String::new()
         };
-        let _ = writeln!(out, "{pad}{label} │{}│ {duration}{error}", bar(row, colour));
+        // Self time where it differs: for spans with children.
+        let own = if row.self_us != row.duration_us {
+            paint(DIM, format!("  self {}", format_duration_us(row.self_us)))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{pad}{label} │{}│ {duration}{own}{error}",
+            bar(w, row, colour)
+        );
         if tags && !row.tags.is_empty() {
             let text = row
                 .tags
@@ -94,21 +113,73 @@ pub fn waterfall(w: &Waterfall, indent: usize, tags: bool) -> String {
             let _ = writeln!(out, "{pad}{}  {}", "  ".repeat(row.depth), paint(DIM, text));
         }
     }
+    if let Some(line) = critical_path_line(w) {
+        let _ = writeln!(out, "{pad}{line}");
+    }
     out
 }
 
-/// The bar's cells: blank before the span starts, full blocks while it
-/// runs (at least one, so the shortest span still shows).
-fn bar(row: &WaterfallRow, colour: Style) -> String {
-    let cells = BAR_CELLS as f64;
-    let start = ((row.offset * cells).floor() as usize).min(BAR_CELLS - 1);
+/// "critical path (█) 2.00 ms: service1 60% · service2 30% · front-proxy 10%".
+pub fn critical_path_line(w: &Waterfall) -> Option<String> {
+    let path = &w.critical_path;
+    if path.duration_us == 0 {
+        return None;
+    }
+    let mut shares: Vec<String> = path
+        .services
+        .iter()
+        .take(PATH_SERVICES)
+        .map(|s| format!("{} {:.0}%", s.service, 100.0 * s.share))
+        .collect();
+    if path.services.len() > PATH_SERVICES {
+        let rest: f64 = path.services[PATH_SERVICES..].iter().map(|s| s.share).sum();
+        shares.push(format!(
+            "{} more {:.0}%",
+            path.services.len() - PATH_SERVICES,
+            100.0 * rest
+        ));
+    }
+    Some(format!(
+        "{} {}: {}",
+        paint(BOLD, format!("critical path ({ON_PATH})")),
+        format_duration_us(path.duration_us),
+        shares.join(" · ")
+    ))
+}
+
+/// Cells `[start, end)` of a stretch at `offset` lasting `width` (fractions
+/// of the trace): at least one, so the shortest span still shows.
+fn cells(offset: f64, width: f64) -> (usize, usize) {
+    let total = BAR_CELLS as f64;
+    let start = ((offset * total).floor() as usize).min(BAR_CELLS - 1);
     // The epsilon keeps 0.55 × 40 = 22.000000000000004 at 22 cells.
-    let end =
-        (((row.offset + row.width) * cells - 1e-9).ceil() as usize).clamp(start + 1, BAR_CELLS);
+    let end = (((offset + width) * total - 1e-9).ceil() as usize).clamp(start + 1, BAR_CELLS);
+    (start, end)
+}
+
+/// The bar's cells: blank before the span starts, then solid where it is
+/// on the critical path and shaded where it is not. A trace with no
+/// critical path (zero length) draws solid bars.
+fn bar(w: &Waterfall, row: &WaterfallRow, colour: Style) -> String {
+    let (start, end) = cells(row.offset, row.width);
+    let mut on_path = vec![w.critical_path.duration_us == 0; end - start];
+    for stretch in &row.critical {
+        let (s, e) = cells(
+            w.fraction(stretch.start_offset_us),
+            w.fraction(stretch.duration_us),
+        );
+        for cell in s.max(start)..e.min(end) {
+            on_path[cell - start] = true;
+        }
+    }
+    let body: String = on_path
+        .iter()
+        .map(|&on| if on { ON_PATH } else { OFF_PATH })
+        .collect();
     format!(
         "{}{}{}",
         " ".repeat(start),
-        paint(colour, "█".repeat(end - start)),
+        paint(colour, body),
         " ".repeat(BAR_CELLS - end)
     )
 }
@@ -172,27 +243,43 @@ mod tests {
     fn a_waterfall_draws_one_indented_row_per_span_with_bars_scaled_to_the_trace() {
         let w = Waterfall::of(&timed_sandbox_trace());
         let text = plain(&waterfall(&w, 2, false));
-        let bar = "█";
         let expected = [
             format!("{}0{}2.00 ms", " ".repeat(32), " ".repeat(34)),
-            format!(
-                "  front-proxy checkAvailability │{}│ 2.00 ms",
-                bar.repeat(40)
-            ),
-            format!(
-                "    service1 checkAvailability  │  {}  │ 1.80 ms",
-                bar.repeat(36)
-            ),
-            format!(
-                "      service1 checkStock       │      {}          │ 1.20 ms",
-                bar.repeat(24)
-            ),
-            format!(
-                "        service2 checkStock     │          {}                  │ 600 µs",
-                bar.repeat(12)
-            ),
+            "  front-proxy checkAvailability │██░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░██│ 2.00 ms  self 200 µs".into(),
+            "    service1 checkAvailability  │  ████░░░░░░░░░░░░░░░░░░░░░░░░████████  │ 1.80 ms  self 600 µs".into(),
+            "      service1 checkStock       │      ████░░░░░░░░░░░░████████          │ 1.20 ms  self 600 µs".into(),
+            "        service2 checkStock     │          ████████████                  │ 600 µs".into(),
+            "  critical path (█) 2.00 ms: service1 60% · service2 30% · front-proxy 10%".into(),
         ];
         assert_eq!(text.lines().collect::<Vec<_>>(), expected, "\n{text}");
+    }
+
+    #[test]
+    fn parallel_calls_off_the_critical_path_are_shaded_whole() {
+        let w = Waterfall::of(&crate::analysis::critical_path::tests::fan_out());
+        let text = plain(&waterfall(&w, 0, false));
+        let row = |label: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(label))
+                .unwrap_or_else(|| panic!("{label} in\n{text}"))
+                .to_string()
+        };
+        // catalog finished before pricing: never on the path.
+        assert!(
+            row("catalog getItem").contains("│    ░░░░░░░░░░░░ "),
+            "{text}"
+        );
+        assert!(!row("catalog getItem").contains('█'), "{text}");
+        assert!(
+            row("pricing getPrice").contains("│    ████████████████ "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "critical path (█) 100 µs: pricing 36% · api 30% · recommendations 24% · shop 10%\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

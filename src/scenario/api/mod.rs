@@ -12,11 +12,13 @@
 //! sibling), `closures` (the script's closures as predicates, run in its
 //! sandbox), `predicates` (tag and duration predicates), `checks`
 //! (span counts, broken propagation, durations, integrity switches),
-//! `responses` (expect_responses),
+//! `responses` (expect_responses), `critical_path`
+//! (expect_critical_path),
 //! `http_values` (request targets, route paths, headers, methods).
 
 pub mod checks;
 pub mod closures;
+pub mod critical_path;
 pub mod expect;
 pub mod faults;
 pub mod http_values;
@@ -112,6 +114,7 @@ pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     select::register(engine);
     checks::register(engine, draft);
     responses::register(engine, draft);
+    critical_path::register(engine, draft);
 }
 
 /// Names of every function the API registers, for the docs check.
@@ -147,6 +150,7 @@ pub const FUNCTIONS: &[&str] = &[
     "expect_duration",
     "integrity",
     "expect_responses",
+    "expect_critical_path",
 ];
 
 #[cfg(test)]

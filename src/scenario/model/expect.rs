@@ -47,6 +47,9 @@ pub enum Check {
         statuses: Vec<StatusPattern>,
         count: ResponseCount,
     },
+    /// Bounds on a service's (or some spans') part of each trace's
+    /// critical path, and on their self time.
+    CriticalPath(super::CriticalPathCheck),
 }
 
 /// A status an `expect_responses` names: one code, or a class (`"5xx"`).

@@ -4,13 +4,15 @@
 //! This file holds the scenario, its topology, faults and traffic;
 //! `expect` holds the expectations (patterns, predicates, bounds),
 //! `select` the structural selectors, `closure` the script's closures as
-//! opaque predicates.
+//! opaque predicates, `critical_path` what `expect_critical_path` bounds.
 
 mod closure;
+mod critical_path;
 mod expect;
 mod select;
 
 pub use closure::*;
+pub use critical_path::*;
 pub use expect::*;
 pub use select::*;
 
@@ -96,6 +98,10 @@ impl Scenario {
                     measured: Measured::Spans(selector),
                     ..
                 } => selector.patterns(),
+                Check::CriticalPath(CriticalPathCheck {
+                    part: PathPart::Spans(selector),
+                    ..
+                }) => selector.patterns(),
                 _ => Vec::new(),
             };
             patterns.into_iter().find_map(in_pattern).cloned()
