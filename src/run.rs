@@ -71,6 +71,9 @@ pub trait Observer: Send + Sync {
     fn traffic_started(&self, _block: &str, _requests: u64) {}
     fn request_done(&self, _record: &RequestRecord) {}
     fn traffic_finished(&self, _block: &str) {}
+    /// A trace of `block` was judged (each once; `tracelab record` reads
+    /// their shapes here).
+    fn trace_judged(&self, _block: &str, _trace: &crate::jaeger::model::Trace) {}
 }
 
 /// An observer that ignores everything (tests, `-q`).
@@ -140,7 +143,15 @@ pub async fn run_scenario_until(
         .await
         .map_err(|e| mesh_error(scenario, e))?;
 
-    let result = drive(scenario, settings, backend, &mut mesh, observer, stop).await;
+    let result = drive(
+        scenario,
+        settings,
+        backend,
+        &mut mesh,
+        Arc::clone(&observer),
+        stop,
+    )
+    .await;
     let delivery = mesh.stop().await;
     let evicted = backend.evicted_traces() - evicted_before;
     let info = CollectorInfo {
@@ -152,6 +163,11 @@ pub async fn run_scenario_until(
     let interrupted = stop.is_cancelled();
 
     let mut outcomes = assert::evaluate(scenario, &runs, &gathered);
+    for run in &runs {
+        for trace in assert::BlockView::new(run, &gathered).traces {
+            observer.trace_judged(&run.name, trace);
+        }
+    }
     // A closure of the script that failed while judging stops the run as
     // a script error would (exit 2), at its place.
     if let Some(failure) = scenario.closure_failure() {

@@ -28,6 +28,8 @@ pub struct AppConfig<'a> {
     /// collector other than the one the run reads), so it reports nothing
     /// there.
     pub reports: bool,
+    /// `OTEL_SERVICE_NAME` of the app.
+    pub service_name: &'a str,
 }
 
 impl Default for AppConfig<'_> {
@@ -35,6 +37,7 @@ impl Default for AppConfig<'_> {
         AppConfig {
             propagators: None,
             reports: true,
+            service_name: "shop",
         }
     }
 }
@@ -93,7 +96,7 @@ impl Shop {
         }
         command
             .env("PORT", port.to_string())
-            .env("OTEL_SERVICE_NAME", "shop")
+            .env("OTEL_SERVICE_NAME", config.service_name)
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
             .env("OTEL_METRICS_EXPORTER", "none")
             .env("OTEL_LOGS_EXPORTER", "none")
@@ -154,12 +157,21 @@ pub fn start_targets(
     scenario: &tracelab::scenario::model::Scenario,
     otlp: &str,
 ) -> (Vec<Shop>, std::collections::HashMap<String, String>) {
+    start_targets_with(scenario, otlp, AppConfig::default())
+}
+
+/// [`start_targets`], the apps started so.
+pub fn start_targets_with(
+    scenario: &tracelab::scenario::model::Scenario,
+    otlp: &str,
+    config: AppConfig<'_>,
+) -> (Vec<Shop>, std::collections::HashMap<String, String>) {
     let mut systems = Vec::new();
     let mut moved = std::collections::HashMap::new();
     for target in &scenario.targets {
         match target.name.as_str() {
             "shop" => {
-                let shop = Shop::start(otlp, AppConfig::default());
+                let shop = Shop::start(otlp, config);
                 moved.insert(target.name.clone(), shop.authority());
                 systems.push(shop);
             }
