@@ -425,9 +425,13 @@ pub fn check_files(options: &CheckOptions) -> Result<(), Error> {
     for file in &options.files {
         match scenario::load::load_with_limits(file, &options.script_limits) {
             Ok(scenario) => anstream::println!(
-                "{}: ok ({} components, {} traffic blocks, {} expectations)",
+                "{}: ok ({} components, {}{} traffic blocks, {} expectations)",
                 scenario.file.display(),
                 scenario.components.len(),
+                match scenario.targets.len() {
+                    0 => String::new(),
+                    n => format!("{}, ", scenario::model::counted(n as u64, "target")),
+                },
                 scenario.traffic.len(),
                 scenario.expectations.len()
             ),
