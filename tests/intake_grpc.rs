@@ -239,3 +239,19 @@ async fn bad_grpc_input_gets_a_clear_status_and_loses_nothing_stored() {
         .expect("still accepting");
     assert_eq!(services(&collector), ["after", "before"]);
 }
+
+#[tokio::test]
+async fn a_span_with_a_zero_span_id_is_refused_alone_in_partial_success() {
+    let collector = CollectorProcess::start();
+    let mut zero = span(9, 2, Some(1));
+    zero.span_id = vec![0; 8];
+    let answer = client(&collector)
+        .await
+        .export(request("partial", vec![span(9, 1, None), zero]))
+        .await
+        .expect("accepted");
+    let partial = answer.into_inner().partial_success.expect("partial");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(partial.error_message.contains("spanId"), "{partial:?}");
+    assert_eq!(span_count(&collector, 9), 1);
+}

@@ -3,6 +3,9 @@
 //! accepted gzip, deflate or zstd compressed, and at most the body limit
 //! once decompressed.
 //!
+//! A span with an all-zero trace or span id is left out and counted in
+//! `partial_success` (the others are stored), as over OTLP/HTTP.
+//!
 //! Status codes, as a gRPC client reads them: a message that is not an
 //! `ExportTraceServiceRequest`, or holds an id of the wrong length, is
 //! INVALID_ARGUMENT; one over the limit is RESOURCE_EXHAUSTED (both are
@@ -16,7 +19,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use tonic::codec::CompressionEncoding;
 
@@ -43,13 +46,19 @@ impl TraceService for OtlpGrpc {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let spans = otlp::translate(request.into_inner())
+        let translated = otlp::translate_partial(request.into_inner())
             .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
         self.cx
-            .store(spans)
+            .store(translated.spans)
             .map_err(|refusal| tonic::Status::new(refusal.grpc_code(), refusal.message))?;
         Ok(tonic::Response::new(ExportTraceServiceResponse {
-            partial_success: None,
+            partial_success: (translated.rejected > 0).then(|| ExportTracePartialSuccess {
+                rejected_spans: translated.rejected as i64,
+                error_message: translated
+                    .first_refusal
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+            }),
         }))
     }
 }

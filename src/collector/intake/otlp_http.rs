@@ -1,13 +1,16 @@
 //! OTLP/HTTP (`POST /v1/traces`, port 4318): protobuf or JSON, any
 //! `Content-Encoding` of [`super::encoding`], answered as the OpenTelemetry
 //! Collector's receiver (Jaeger v2's) answers: an `ExportTraceServiceResponse`
-//! on success, a `google.rpc.Status` in the request's encoding on failure.
+//! on success (with `partial_success` when spans with an all-zero id were
+//! left out), a `google.rpc.Status` in the request's encoding on failure.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
+};
 use prost::Message;
 
 use super::otlp::{self, Encoding};
@@ -39,11 +42,13 @@ async fn ingest(request: Request<Incoming>, cx: &IntakeContext) -> Response<Body
         Ok(body) => body,
         Err(refusal) => return failure(encoding, refusal),
     };
-    let stored = otlp::decode(&body, encoding)
-        .map_err(|e| Refusal::malformed(e.to_string()))
-        .and_then(|spans| cx.store(spans));
-    match stored {
-        Ok(_) => success(encoding),
+    let translated = match otlp::parse(&body, encoding).and_then(otlp::translate_partial) {
+        Ok(translated) => translated,
+        Err(e) => return failure(encoding, Refusal::malformed(e.to_string())),
+    };
+    let refused = translated.first_refusal.map(|e| e.to_string());
+    match cx.store(translated.spans) {
+        Ok(_) => success(encoding, translated.rejected, refused),
         Err(refusal) => failure(encoding, refusal),
     }
 }
@@ -108,15 +113,31 @@ fn failure(encoding: Encoding, refusal: Refusal) -> Response<Body> {
         .expect("static response parts are valid")
 }
 
-/// An empty ExportTraceServiceResponse in the request's encoding.
-fn success(encoding: Encoding) -> Response<Body> {
-    let (content_type, body) = match encoding {
-        Encoding::Protobuf => (
+/// An ExportTraceServiceResponse in the request's encoding: empty, or
+/// saying how many spans were refused and why (OTLP's partial success).
+fn success(encoding: Encoding, rejected: usize, reason: Option<String>) -> Response<Body> {
+    let partial = (rejected > 0).then(|| ExportTracePartialSuccess {
+        rejected_spans: rejected as i64,
+        error_message: reason.unwrap_or_default(),
+    });
+    let (content_type, body) = match (encoding, partial) {
+        (Encoding::Protobuf, partial_success) => (
             "application/x-protobuf",
-            ExportTraceServiceResponse::default().encode_to_vec(),
+            ExportTraceServiceResponse { partial_success }.encode_to_vec(),
         ),
         // What the collector's protojson writes for an empty response.
-        Encoding::Json => ("application/json", b"{\"partialSuccess\":{}}".to_vec()),
+        (Encoding::Json, None) => ("application/json", b"{\"partialSuccess\":{}}".to_vec()),
+        // protojson: int64 as a string.
+        (Encoding::Json, Some(partial)) => (
+            "application/json",
+            serde_json::to_vec(&serde_json::json!({
+                "partialSuccess": {
+                    "rejectedSpans": partial.rejected_spans.to_string(),
+                    "errorMessage": partial.error_message,
+                }
+            }))
+            .expect("a JSON object serialises"),
+        ),
     };
     Response::builder()
         .status(200)
