@@ -138,7 +138,11 @@ async fn an_otlp_grpc_export_lands_and_reads_back_through_the_jaeger_api() {
         ))
         .await
         .expect("accepted");
-    assert_eq!(answer.into_inner().partial_success, None);
+    assert_eq!(
+        answer.into_inner().partial_success,
+        Some(Default::default()),
+        "empty, as Jaeger answers"
+    );
     assert_eq!(services(&collector), ["grpc-shop"]);
     let trace = collector.get("/api/traces/0000000000000001");
     let spans = trace["data"][0]["spans"].as_array().unwrap();

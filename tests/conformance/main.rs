@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
+mod intakes;
 mod otlp;
 mod refusals;
 mod sandbox;

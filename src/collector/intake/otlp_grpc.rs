@@ -51,8 +51,10 @@ impl TraceService for OtlpGrpc {
         self.cx
             .store(translated.spans)
             .map_err(|refusal| tonic::Status::new(refusal.grpc_code(), refusal.message))?;
+        // Always present, empty when nothing was refused, as the
+        // Collector's receiver (Jaeger's) answers.
         Ok(tonic::Response::new(ExportTraceServiceResponse {
-            partial_success: (translated.rejected > 0).then(|| ExportTracePartialSuccess {
+            partial_success: Some(ExportTracePartialSuccess {
                 rejected_spans: translated.rejected as i64,
                 error_message: translated
                     .first_refusal
