@@ -408,6 +408,7 @@ mod tests {
         Arc::new(StoredSpan {
             trace_id: TraceId(1),
             span_id: id,
+            has_parent: parent.is_some(),
             references: parent
                 .map(|p| StoredRef {
                     follows_from: false,

@@ -461,7 +461,7 @@ pub fn json_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
 }
 
 /// Undo only what Jaeger leaves unordered: spans in a trace, the process
-/// ids they imply, and lists of names or operations.
+/// ids they imply, and lists of names, operations or dependency links.
 pub fn normalise(mut envelope: Value, any_trace_order: bool) -> Value {
     let Some(data) = envelope.get_mut("data") else {
         return envelope;
@@ -469,7 +469,11 @@ pub fn normalise(mut envelope: Value, any_trace_order: bool) -> Value {
     if let Value::Array(items) = data {
         if items.iter().all(Value::is_string) {
             items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-        } else if items.iter().all(|i| i.get("spanKind").is_some()) {
+        } else if items
+            .iter()
+            .all(|i| i.get("spanKind").is_some() || i.get("callCount").is_some())
+        {
+            // Operations, or dependency links: Go map order.
             items.sort_by_key(|i| i.to_string());
         } else {
             for trace in items.iter_mut() {

@@ -118,6 +118,8 @@ async fn the_sandbox_scenarios_traces_read_back_from_the_embedded_collector_as_f
 
     let mut paths = vec![
         "/api/services".to_string(),
+        // front-proxy → service1 ×10, service1 → service1 ×10, service1 → service2 ×10.
+        "/api/dependencies".into(),
         "/api/traces?service=front-proxy&tag=http.status_code:200".into(),
         "/api/traces?service=service2&tag=component:proxy&limit=20".into(),
         "/api/traces?service=service1&operation=checkStock&minDuration=1us".into(),

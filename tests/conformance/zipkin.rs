@@ -193,6 +193,14 @@ async fn zipkin_spans_read_back_from_the_embedded_collector_as_from_jaegers_zipk
         "/api/traces?service=zipkin-app&tag=host.name:zhost".into(),
         "/api/traces?service=zipkin-app&tag=plain:tag".into(),
         "/api/traces?service=missing-service-name".into(),
+        // Shared client/server span ids: the parent is the first span with the id.
+        "/api/dependencies".into(),
+        "/api/dependencies?service=service1".into(),
+        format!(
+            "/api/dependencies?endTs={}&lookback=3600000",
+            now_ns() / 1_000_000
+        ),
+        "/api/dependencies?endTs=1000&lookback=1000".into(),
     ];
     // (Not raw=true: the translator adds a Zipkin span's tags in Go map
     // order, which only the adjusters' sort makes defined.)

@@ -338,6 +338,7 @@ fn translate_span(
     Ok(StoredSpan {
         trace_id,
         span_id,
+        has_parent: parent != 0,
         references,
         operation: span.name,
         kind,
