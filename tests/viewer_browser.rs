@@ -2,7 +2,8 @@
 //! headless Chromium (Debian's `chromium`, driven by playwright-core from
 //! scripts/install-browser-driver.sh) loads the embedded collector's page,
 //! finds the sandbox's trace with 4 spans, opens it and its first span's
-//! tags. Screenshots land in target/artifacts/viewer-*.png.
+//! tags; and its dependency graph draws the sandbox's calls. Screenshots
+//! land in target/artifacts/viewer-*.png.
 //!
 //! Without Chromium, Node or npm this test fails, unless
 //! TRACELAB_SKIP_BROWSER=1 says to skip it.
@@ -158,4 +159,90 @@ async fn the_viewer_lists_the_sandbox_trace_with_4_spans_and_opens_it_in_chromiu
         let png = std::fs::read(artifacts.join(name)).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dependency_graph_draws_the_sandbox_calls_in_chromium() {
+    if skip_browser() {
+        common::notice("TRACELAB_SKIP_BROWSER=1: not testing the dependency graph in a browser");
+        return;
+    }
+    let chromium = chromium().expect(
+        "headless Chromium is needed: `apt-get install chromium` (as .ci/run does), \
+         or set TRACELAB_SKIP_BROWSER=1 to skip this test",
+    );
+    let driver = playwright_dir()
+        .unwrap_or_else(|e| panic!("{e}\n(or set TRACELAB_SKIP_BROWSER=1 to skip this test)"));
+    let settings = RunSettings::embedded();
+    let backend = start_backend(&settings).await.unwrap();
+    let scenario = tracelab::scenario::load(&common::scenario_path("jaeger.rhai")).unwrap();
+    let report = run_scenario(&scenario, &backend, &settings, Arc::new(Silent))
+        .await
+        .unwrap();
+    assert!(report.passed);
+
+    let artifacts = artifact_dir();
+    let _ = std::fs::remove_file(artifacts.join("viewer-dependencies.png"));
+    let node = tokio::process::Command::new("node")
+        .arg(common::root().join("tests/browser/dependencies.cjs"))
+        .env("NODE_PATH", driver.join("node_modules"))
+        .env("VIEWER_URL", format!("{}/", backend.query_url()))
+        .env("ARTIFACT_DIR", &artifacts)
+        .env("CHROMIUM", &chromium)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), node)
+        .await
+        .expect("the browser run ends within 2 minutes")
+        .expect("node runs (install Node.js, or set TRACELAB_SKIP_BROWSER=1)");
+    backend.stop().await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser run failed:\n{stderr}");
+    let seen: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+
+    let nodes: Vec<&str> = seen["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes, ["front-proxy", "service1", "service2"], "{seen}");
+    assert!(
+        seen["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["width"].as_f64().unwrap() > 50.0 && n["height"].as_f64().unwrap() > 10.0),
+        "every node is drawn with a size: {seen}"
+    );
+    // The sandbox's 10 requests: each hop once per request; service1's
+    // server span is the parent of its own client span.
+    let edges: Vec<(String, String, String, bool)> = seen["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["parent"].as_str().unwrap().to_string(),
+                e["child"].as_str().unwrap().to_string(),
+                e["calls"].as_str().unwrap().to_string(),
+                e["drawn"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("front-proxy", "service1"),
+        ("service1", "service1"),
+        ("service1", "service2"),
+    ]
+    .map(|(p, c)| (p.to_string(), c.to_string(), "10".to_string(), true));
+    assert_eq!(edges, expected, "{seen}");
+    assert_eq!(seen["rows"].as_array().unwrap().len(), 3, "{seen}");
+    assert_eq!(
+        seen["lookback"], "1",
+        "the look-back control reloads: {seen}"
+    );
+    let png = std::fs::read(artifacts.join("viewer-dependencies.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
 }

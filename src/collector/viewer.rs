@@ -1,6 +1,7 @@
 //! The trace viewer the embedded collector serves beside the Jaeger API:
 //! `GET /` searches traces (service, operation, min/max duration, limit),
-//! `GET /trace/{id}` shows one as a waterfall with its spans' tags.
+//! `GET /trace/{id}` shows one as a waterfall with its spans' tags,
+//! `GET /dependencies` draws which service calls which.
 //!
 //! It reads the store only through the Jaeger query API ([`super::query`]),
 //! exactly as a Jaeger UI would, lays traces out with
@@ -13,10 +14,12 @@ use http_body_util::Full;
 use hyper::Response;
 use serde::de::DeserializeOwned;
 
+use super::dependencies::DependencyLink;
 use super::query;
 use super::store::Store;
 use crate::jaeger::model::{Envelope, Trace};
 use crate::report::waterfall::Waterfall;
+use crate::report::web::dependencies::{DependencyPage, Edge};
 use crate::report::web::{self, SearchForm, SearchPage};
 use crate::server::Body;
 
@@ -27,6 +30,9 @@ const DEFAULT_LIMIT: usize = 20;
 pub fn handle(store: &Store, path: &str, query: &str) -> Option<Response<Body>> {
     if path == "/" || path == "/search" {
         return Some(html(200, web::search_page(&search(store, query))));
+    }
+    if path == "/dependencies" {
+        return Some(html(200, dependencies(store, query)));
     }
     let id = path.strip_prefix("/trace/")?;
     if id.is_empty() || id.contains('/') {
@@ -117,6 +123,40 @@ fn search(store: &Store, query: &str) -> SearchPage {
     page
 }
 
+/// The graph of `/api/dependencies` over the look-back asked for (a day
+/// unless `lookback=HOURS` says otherwise).
+fn dependencies(store: &Store, query: &str) -> String {
+    let hours = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "lookback")
+        .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+        .filter(|h| (1..=24 * 365).contains(h))
+        .unwrap_or(24);
+    let lookback_ms = hours * 3600 * 1000;
+    let mut page = DependencyPage {
+        edges: Vec::new(),
+        lookback_hours: hours,
+        error: None,
+    };
+    match api::<Vec<DependencyLink>>(
+        store,
+        "/api/dependencies",
+        &format!("lookback={lookback_ms}"),
+    ) {
+        Ok(links) => {
+            page.edges = links
+                .into_iter()
+                .map(|l| Edge {
+                    parent: l.parent,
+                    child: l.child,
+                    calls: l.call_count,
+                })
+                .collect();
+        }
+        Err(e) => page.error = Some(e),
+    }
+    web::dependencies::dependencies_page(&page)
+}
+
 /// Ask the query API and unwrap its envelope; `Err` carries Jaeger's message.
 fn api<T: DeserializeOwned>(store: &Store, path: &str, query: &str) -> Result<T, String> {
     let answer = query::handle(store, path, query).ok_or_else(|| format!("no route {path}"))?;
@@ -182,6 +222,17 @@ mod tests {
             html.contains("unable to parse param &#39;minDuration&#39;"),
             "{html}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_dependencies_page_draws_the_api_s_links() {
+        let (status, html) = get(&store(), "/dependencies", "lookback=1").await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains(r#"data-parent="front-proxy" data-child="service1" data-calls="1""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"<option value="1" selected>"#), "{html}");
     }
 
     #[tokio::test]
