@@ -14,6 +14,7 @@
 //! errors are its own ([`CollectorError`]).
 
 pub mod adjust;
+pub mod api_v3;
 pub mod dependencies;
 pub mod go_json;
 pub mod go_text;

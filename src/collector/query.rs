@@ -81,6 +81,9 @@ pub fn handle(store: &Store, path: &str, query: &str) -> Option<ApiResponse> {
         });
     }
     let params = Params::parse(query);
+    if let Some(v3) = rest.strip_prefix("v3/") {
+        return super::api_v3::handle(store, v3, &params);
+    }
     let segments: Vec<&str> = rest.split('/').collect();
     Some(match segments.as_slice() {
         ["services"] => {

@@ -247,6 +247,9 @@ pub struct StoredSpan {
     /// `parent_span_id`) rather than a link: what Jaeger's dependency
     /// graph follows.
     pub has_parent: bool,
+    /// OTLP's span flags (W3C trace flags and the remote-parent bits),
+    /// which Jaeger's v3 API returns and its v1 API drops.
+    pub flags: u32,
     pub operation: String,
     pub kind: SpanKind,
     pub status: StatusCode,

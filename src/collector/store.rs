@@ -216,6 +216,7 @@ pub(crate) mod tests {
             span_id: id,
             references: vec![],
             has_parent: false,
+            flags: 0,
             operation: op.into(),
             kind: SpanKind::Server,
             status: StatusCode::Unset,

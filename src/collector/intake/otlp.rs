@@ -339,6 +339,7 @@ fn translate_span(
         trace_id,
         span_id,
         has_parent: parent != 0,
+        flags: span.flags,
         references,
         operation: span.name,
         kind,
