@@ -114,7 +114,10 @@ pub async fn run_scenario_until(
     let clock = Instant::now();
     observer.phase(&scenario.name, "starting the mesh");
     let export = backend.export_endpoint(settings.otlp_protocol);
-    let mut options = MeshOptions::new(ExportSettings::to(export.clone()));
+    let mut options = MeshOptions::new(ExportSettings {
+        zipkin_spans_url: backend.zipkin_spans_url(),
+        ..ExportSettings::to(export.clone())
+    });
     options.ephemeral_ports = !settings.fixed_ports;
     options.peers = settings.peers.clone();
     let evicted_before = backend.evicted_traces();

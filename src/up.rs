@@ -61,7 +61,10 @@ pub async fn start(options: &UpOptions) -> Result<RunningLab, Error> {
             url: otlp_traces_url.clone(),
         },
     };
-    let mut mesh_options = MeshOptions::new(ExportSettings::to(export));
+    let mut mesh_options = MeshOptions::new(ExportSettings {
+        zipkin_spans_url: Some(collector.zipkin_spans_url()),
+        ..ExportSettings::to(export)
+    });
     mesh_options.ephemeral_ports = false;
     mesh_options.tracing = options.tracing;
     let mesh = match RunningMesh::start(&scenario, &mesh_options).await {

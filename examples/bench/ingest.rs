@@ -195,11 +195,8 @@ async fn export_grpc(client: &HttpClient, url: &str, message: Bytes) -> bool {
     let Ok(response) = client.request(request).await else {
         return false;
     };
-    let status_in = |headers: &http::HeaderMap| {
-        headers
-            .get("grpc-status")
-            .map(|v| v.as_bytes() == b"0")
-    };
+    let status_in =
+        |headers: &http::HeaderMap| headers.get("grpc-status").map(|v| v.as_bytes() == b"0");
     if let Some(ok) = status_in(response.headers()) {
         return ok && response.status().is_success();
     }

@@ -127,6 +127,16 @@ impl Backend {
         }
     }
 
+    /// Where Zipkin v2 JSON is taken, when tracelab knows it (a running
+    /// Jaeger was given only its OTLP endpoint).
+    pub fn zipkin_spans_url(&self) -> Option<String> {
+        match self {
+            Backend::Embedded(c) => Some(c.zipkin_spans_url()),
+            Backend::Started(p) => Some(p.zipkin_spans_url()),
+            Backend::External { .. } => None,
+        }
+    }
+
     /// The OTLP/HTTP traces URL, or the one endpoint a running Jaeger was given.
     pub fn otlp_traces_url(&self) -> String {
         self.export_endpoint(OtlpProtocol::HttpProtobuf).url

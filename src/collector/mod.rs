@@ -242,6 +242,16 @@ impl RunningCollector {
         format!("http://{addr}/v1/traces")
     }
 
+    /// Zipkin's `POST /api/v2/spans` (on the OTLP/HTTP port if Zipkin's
+    /// own is not served).
+    pub fn zipkin_spans_url(&self) -> String {
+        let addr = self
+            .addr_of(Listener::Zipkin)
+            .or(self.addr_of(Listener::OtlpHttp))
+            .unwrap_or(self.addr());
+        format!("http://{addr}/api/v2/spans")
+    }
+
     /// The OTLP/gRPC endpoint, as exporters take it (`http://host:port`).
     pub fn otlp_grpc_url(&self) -> String {
         let addr = self.addr_of(Listener::OtlpGrpc).unwrap_or(self.addr());

@@ -250,7 +250,7 @@ impl RunningMesh {
                 port,
                 &component.propagation,
                 component.sampling,
-                &options.export.endpoint,
+                &options.export,
                 &peers,
                 &program.env,
             );

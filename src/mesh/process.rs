@@ -14,6 +14,9 @@
 //!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: the full traces URL (over gRPC,
 //!   the same); `OTEL_EXPORTER_OTLP_INSECURE=true` (plain HTTP/2 for gRPC);
 //!   `OTEL_TRACES_EXPORTER=otlp`, metrics and logs exporters `none`.
+//! - `OTEL_EXPORTER_ZIPKIN_ENDPOINT`: the collector's Zipkin v2 URL, when
+//!   it has one (the embedded collector and a Jaeger tracelab starts do),
+//!   for programs whose SDK exports Zipkin instead.
 //! - `OTEL_PROPAGATORS`: the component's `propagation` in SDK names
 //!   (`tracecontext`, `b3multi`, `b3`, `jaeger`, or `none`).
 //! - `OTEL_TRACES_SAMPLER=parentbased_traceidratio` and
@@ -32,7 +35,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
-use super::telemetry::{OtlpEndpoint, OtlpProtocol};
+use super::telemetry::{ExportSettings, OtlpProtocol};
 use crate::scenario::model::{HeaderFormat, Program, Propagation};
 
 /// Lines of output kept to explain a failure.
@@ -98,10 +101,11 @@ pub fn environment(
     port: u16,
     propagation: &Propagation,
     sampling: f64,
-    otlp: &OtlpEndpoint,
+    export: &ExportSettings,
     peers: &[(String, String)],
     extra: &[(String, String)],
 ) -> Vec<(String, String)> {
+    let otlp = &export.endpoint;
     let base = otlp.base_url();
     let traces = match otlp.protocol {
         OtlpProtocol::Grpc => base.clone(),
@@ -127,6 +131,9 @@ pub fn environment(
         ("OTEL_TRACES_SAMPLER_ARG".into(), sampling.to_string()),
         ("OTEL_BSP_SCHEDULE_DELAY".into(), "200".into()),
     ];
+    if let Some(zipkin) = &export.zipkin_spans_url {
+        env.push(("OTEL_EXPORTER_ZIPKIN_ENDPOINT".into(), zipkin.clone()));
+    }
     for (peer, authority) in peers {
         env.push((url_variable(peer), format!("http://{authority}")));
     }
@@ -363,6 +370,7 @@ fn collect_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mesh::telemetry::OtlpEndpoint;
 
     #[test]
     fn url_variables_are_upper_case_with_underscores() {
@@ -377,7 +385,7 @@ mod tests {
             8080,
             &Propagation::Formats(vec![HeaderFormat::W3c, HeaderFormat::B3]),
             0.5,
-            &OtlpEndpoint::http("http://127.0.0.1:4318/v1/traces"),
+            &ExportSettings::new("http://127.0.0.1:4318/v1/traces"),
             &[("service2".into(), "127.0.0.1:9000".into())],
             &[("GREETING".into(), "hi".into())],
         );
@@ -407,7 +415,10 @@ mod tests {
             8080,
             &Propagation::Formats(vec![HeaderFormat::W3c]),
             1.0,
-            &OtlpEndpoint::grpc("http://127.0.0.1:4317/"),
+            &ExportSettings {
+                zipkin_spans_url: Some("http://127.0.0.1:9411/api/v2/spans".into()),
+                ..ExportSettings::to(OtlpEndpoint::grpc("http://127.0.0.1:4317/"))
+            },
             &[],
             &[],
         );
@@ -425,6 +436,10 @@ mod tests {
         assert_eq!(
             get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
             Some("http://127.0.0.1:4317")
+        );
+        assert_eq!(
+            get("OTEL_EXPORTER_ZIPKIN_ENDPOINT"),
+            Some("http://127.0.0.1:9411/api/v2/spans")
         );
     }
 }

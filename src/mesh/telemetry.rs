@@ -116,6 +116,9 @@ impl std::fmt::Display for OtlpEndpoint {
 #[derive(Debug, Clone)]
 pub struct ExportSettings {
     pub endpoint: OtlpEndpoint,
+    /// The collector's Zipkin v2 URL (`.../api/v2/spans`), when it has one:
+    /// programs get it as `OTEL_EXPORTER_ZIPKIN_ENDPOINT`.
+    pub zipkin_spans_url: Option<String>,
     /// Spans buffered per component before the oldest are dropped (and counted).
     pub max_queue_size: usize,
     pub max_batch_size: usize,
@@ -137,6 +140,7 @@ impl ExportSettings {
     pub fn to(endpoint: OtlpEndpoint) -> Self {
         ExportSettings {
             endpoint,
+            zipkin_spans_url: None,
             max_queue_size: 1 << 16,
             max_batch_size: 512,
             scheduled_delay: Duration::from_millis(200),
