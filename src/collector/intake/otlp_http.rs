@@ -145,3 +145,55 @@ fn success(encoding: Encoding, rejected: usize, reason: Option<String>) -> Respo
         .body(Full::new(Bytes::from(body)))
         .expect("static response parts are valid")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::intake::RefusalKind;
+
+    #[test]
+    fn each_refusal_gets_its_status_and_a_google_rpc_status_a_client_reads() {
+        let cases = [
+            (RefusalKind::Malformed, 400, tonic::Code::InvalidArgument),
+            (RefusalKind::TooLarge, 413, tonic::Code::Unknown),
+            (RefusalKind::Unsupported, 415, tonic::Code::Unknown),
+            // What an exporter retries: 503 with Retry-After, UNAVAILABLE.
+            (RefusalKind::Unavailable, 503, tonic::Code::Unavailable),
+        ];
+        for (kind, status, code) in cases {
+            let refusal = Refusal {
+                kind,
+                message: "why".into(),
+            };
+            let response = failure(Encoding::Protobuf, refusal.clone());
+            assert_eq!(response.status().as_u16(), status, "{kind:?}");
+            assert_eq!(
+                response.headers().contains_key("retry-after"),
+                kind == RefusalKind::Unavailable
+            );
+            let body = futures_util::FutureExt::now_or_never(http_body_util::BodyExt::collect(
+                response.into_body(),
+            ))
+            .unwrap()
+            .unwrap()
+            .to_bytes();
+            let rpc = RpcStatus::decode(body).unwrap();
+            assert_eq!(rpc.code, code as i32, "{kind:?}");
+            assert_eq!(rpc.message, "why");
+        }
+    }
+
+    #[test]
+    fn over_grpc_only_unavailable_is_retryable() {
+        let code = |kind| {
+            Refusal {
+                kind,
+                message: String::new(),
+            }
+            .grpc_code()
+        };
+        assert_eq!(code(RefusalKind::Malformed), tonic::Code::InvalidArgument);
+        assert_eq!(code(RefusalKind::TooLarge), tonic::Code::ResourceExhausted);
+        assert_eq!(code(RefusalKind::Unavailable), tonic::Code::Unavailable);
+    }
+}
