@@ -3,7 +3,8 @@
 //! gets the status a gRPC client acts on (INVALID_ARGUMENT for a message
 //! that is not one, RESOURCE_EXHAUSTED for one over the limit or a gzip
 //! bomb, UNIMPLEMENTED for another service), never a crash, and nothing
-//! stored before is lost.
+//! stored before is lost. A run told `--otlp-protocol grpc` exports the
+//! mesh's spans there (and is refused up front by a port that is not gRPC).
 
 mod common;
 
@@ -258,4 +259,52 @@ async fn a_span_with_a_zero_span_id_is_refused_alone_in_partial_success() {
     assert_eq!(partial.rejected_spans, 1);
     assert!(partial.error_message.contains("spanId"), "{partial:?}");
     assert_eq!(span_count(&collector, 9), 1);
+}
+
+#[tokio::test]
+async fn the_mesh_exports_over_grpc_when_the_run_says_so_and_the_sandbox_passes() {
+    use std::sync::Arc;
+    use tracelab::backend::BackendChoice;
+    use tracelab::mesh::telemetry::OtlpProtocol;
+    use tracelab::run::{RunSettings, Silent, run_scenario, start_backend};
+    // Only the collector's gRPC port is given: spans sent any other way
+    // would be lost, and the run would fail its delivery check.
+    let collector = CollectorProcess::start();
+    let mut settings = RunSettings::embedded();
+    settings.otlp_protocol = OtlpProtocol::Grpc;
+    settings.backend = BackendChoice::External {
+        query_url: collector.query.clone(),
+        otlp_url: collector.grpc.clone(),
+        otlp_protocol: OtlpProtocol::Grpc,
+    };
+    let scenario = tracelab::scenario::load(&scenario_path("jaeger.rhai")).unwrap();
+    let backend = start_backend(&settings).await.unwrap();
+    let report = run_scenario(&scenario, &backend, &settings, Arc::new(Silent))
+        .await
+        .unwrap();
+    backend.stop().await;
+    assert!(report.passed, "{}", render(&report));
+    assert_eq!(report.collector.otlp_traces_url, collector.grpc);
+    assert_eq!(
+        services(&collector),
+        ["front-proxy", "service1", "service2"]
+    );
+}
+
+#[tokio::test]
+async fn an_http_port_given_as_the_grpc_endpoint_is_refused_before_the_run() {
+    use tracelab::backend::BackendChoice;
+    use tracelab::mesh::telemetry::OtlpProtocol;
+    use tracelab::run::{RunSettings, start_backend};
+    let collector = CollectorProcess::start();
+    let mut settings = RunSettings::embedded();
+    // The query port speaks HTTP only: an empty export over gRPC fails.
+    settings.backend = BackendChoice::External {
+        query_url: collector.query.clone(),
+        otlp_url: collector.query.clone(),
+        otlp_protocol: OtlpProtocol::Grpc,
+    };
+    let err = start_backend(&settings).await.err().expect("refused");
+    assert_eq!(err.exit_code(), 3);
+    assert!(err.to_string().contains("OTLP/gRPC endpoint"), "{err}");
 }

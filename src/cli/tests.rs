@@ -395,3 +395,24 @@ fn the_otlp_protocol_flag_takes_the_sdk_names() {
         "{err}"
     );
 }
+
+#[test]
+fn serve_over_grpc_exports_to_the_server_url_as_given() {
+    let Mode::Serve(serve) = mode(&[
+        "tracelab",
+        "serve",
+        "s.rhai",
+        "--otlp-protocol",
+        "grpc",
+        "--otlp-endpoint",
+        "http://jaeger:4317/",
+    ])
+    .unwrap() else {
+        panic!("not serve");
+    };
+    assert_eq!(
+        serve.otlp,
+        crate::mesh::telemetry::OtlpEndpoint::grpc("http://jaeger:4317")
+    );
+    assert_eq!(serve.otlp.to_string(), "grpc http://jaeger:4317");
+}
