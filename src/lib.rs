@@ -99,10 +99,7 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
                 .map_err(|e| Error::Infra(e.to_string()))?;
             anstream::print!("{}", collector::standalone::describe(&collector));
             let _ = std::io::Write::flush(&mut std::io::stdout());
-            collector::standalone::watch_until(&collector, shutdown, |warning| {
-                anstream::eprintln!("tracelab collector: warning: {warning}");
-            })
-            .await;
+            shutdown.await;
             let held = collector::standalone::stop(collector).await;
             anstream::print!("{}", collector::standalone::describe_stopped(&held));
             Ok(error::EXIT_PASSED)

@@ -79,40 +79,6 @@ pub fn unserved() -> Vec<Listener> {
         .collect()
 }
 
-/// Wait for `shutdown`, telling `warn` every couple of seconds about UDP
-/// datagrams dropped since the last look (how many, and why the last).
-pub async fn watch_until(
-    collector: &RunningCollector,
-    shutdown: impl std::future::Future<Output = ()>,
-    warn: impl Fn(String),
-) {
-    tokio::pin!(shutdown);
-    let mut seen: BTreeMap<Listener, u64> = BTreeMap::new();
-    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(2));
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = ticker.tick() => {
-                for (listener, counts) in collector.datagrams() {
-                    let before = seen.insert(listener, counts.dropped).unwrap_or(0);
-                    if counts.dropped > before {
-                        warn(format!(
-                            "{listener} dropped {} datagrams it could not read ({} of {} so far){}",
-                            counts.dropped - before,
-                            counts.dropped,
-                            counts.received,
-                            counts
-                                .last_error
-                                .map(|e| format!("; the last: {e}"))
-                                .unwrap_or_default()
-                        ));
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Stop serving (requests in flight finish) and say what was held.
 pub async fn stop(collector: RunningCollector) -> Held {
     let stats = collector.store().stats();
@@ -208,42 +174,5 @@ mod tests {
         }
         let held = stop(collector).await;
         assert_eq!(held.traces, 0);
-    }
-
-    #[tokio::test]
-    async fn dropped_datagrams_are_told_with_their_count_and_the_last_reason() {
-        let options = StandaloneOptions {
-            bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            ports: all_free(),
-            collector: CollectorConfig::default(),
-        };
-        let collector = start(&options).await.unwrap();
-        let junk = Err(crate::collector::intake::Refusal::malformed("not thrift"));
-        for _ in 0..3 {
-            collector
-                .intake
-                .stats
-                .datagram(Listener::JaegerCompact, &junk);
-        }
-        collector
-            .intake
-            .stats
-            .datagram(Listener::JaegerCompact, &Ok(1));
-        let told = std::sync::Mutex::new(Vec::new());
-        // The first look happens at once; the shutdown right after it.
-        let shutdown = tokio::time::sleep(std::time::Duration::from_millis(100));
-        watch_until(&collector, shutdown, |w| told.lock().unwrap().push(w)).await;
-        let told = told.into_inner().unwrap();
-        assert_eq!(told.len(), 1, "{told:?}");
-        assert!(
-            told[0].contains("dropped 3 datagrams")
-                && told[0].contains("3 of 4")
-                && told[0].ends_with("the last: not thrift"),
-            "{}",
-            told[0]
-        );
-        let held = stop(collector).await;
-        assert_eq!(held.dropped_datagrams.len(), 1);
-        assert!(describe_stopped(&held).contains("dropped 3 datagrams"));
     }
 }
