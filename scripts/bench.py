@@ -10,6 +10,7 @@ nothing is compared with a number from somewhere else.
   3. mesh overhead: the sandbox mesh with tracing on, off, and a bare hyper
   4. collector ingest: `tracelab collector` vs Jaeger v2, same OTLP load
   5. scale: the sandbox with 10k and 100k requests (open model)
+  6. gRPC ingest: `tracelab collector` vs Jaeger v2, same OTLP/gRPC load
 
 `--write docs/benchmarks.md` replaces the table between the markers there.
 """
@@ -185,8 +186,8 @@ def mesh_overhead(args):
     with Server([HARNESS, "hello", "--port", str(port)], lambda l: bool(l)):
         measure("bare hyper", f"http://127.0.0.1:{port}/")
     for name, extra in (("tracing off", ["--no-tracing"]), ("tracing on", [])):
-        argv = [TRACELAB, "up", scenario, "--port", "front-proxy=0", "--ui-port", "0",
-                "--otlp-port", "0", "--max-traces", "1000000", *extra]
+        argv = [TRACELAB, "up", scenario, "--port", "front-proxy=0", "--free-ports",
+                "--max-traces", "1000000", *extra]
         with Server(argv, lambda l: any("trace viewer" in x for x in l)) as up:
             measure(name, up.url_after("curl"))
     on, off, bare = results["tracing on"], results["tracing off"], results["bare hyper"]
@@ -273,9 +274,10 @@ def ingest(otlp, query, pid, args):
 
 
 def ingest_embedded(args):
-    argv = [TRACELAB, "collector", "--ui-port", "0", "--otlp-port", "0",
+    argv = [TRACELAB, "collector", "--free-ports",
             "--max-traces", str(args.spans)]
-    with Server(argv, lambda l: any("trace viewer" in x for x in l)) as c:
+    # The banner's last line: every listener is printed above it.
+    with Server(argv, lambda l: any("SIGINT" in x for x in l)) as c:
         query = c.url_after("query API").removesuffix("/api/services")
         return ingest(c.url_after("OTLP/HTTP"), query, c.proc.pid, args)
 
@@ -326,6 +328,67 @@ def collector_ingest(args):
             ("4", f"embedded ÷ {name}: memory per span", f"{memory:.2f}×", "≤ 1×", memory <= 1),
         ]
     return rows
+
+
+# 6. gRPC ingest --------------------------------------------------------------
+# The same batches as 4, as OTLP/gRPC Export calls over HTTP/2, to the
+# embedded collector's 4317 and to Jaeger's OTLP gRPC receiver.
+
+
+JAEGER_GRPC_CONFIG = JAEGER_CONFIG.replace(
+    "      http:\n        endpoint: 127.0.0.1:{otlp}\n",
+    "      grpc:\n        endpoint: 127.0.0.1:{otlp}\n",
+)
+
+
+def grpc_ingest_embedded(args):
+    argv = [TRACELAB, "collector", "--free-ports", "--max-traces", str(args.spans)]
+    # The banner's last line: every listener is printed above it.
+    with Server(argv, lambda l: any("SIGINT" in x for x in l)) as c:
+        query = c.url_after("query API").removesuffix("/api/services")
+        return run_json([HARNESS, "ingest", "--grpc", "--otlp", c.url_after("OTLP/gRPC"),
+                         "--query", query, "--pid", str(c.proc.pid),
+                         "--spans", str(args.spans), "-c", "8"])
+
+
+def grpc_ingest_jaeger(args):
+    ports = {k: free_port() for k in ("health", "query", "grpc", "otlp")}
+    with tempfile.TemporaryDirectory() as scratch:
+        config = Path(scratch) / "jaeger.yaml"
+        config.write_text(JAEGER_GRPC_CONFIG.format(processors="", max_traces=args.spans, **ports))
+        proc = subprocess.Popen([args.jaeger_bin, "--config", str(config)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            query = f"http://127.0.0.1:{ports['query']}"
+            wait_http(f"{query}/api/services")
+            return run_json([HARNESS, "ingest", "--grpc", "--otlp", f"http://127.0.0.1:{ports['otlp']}",
+                             "--query", query, "--pid", str(proc.pid),
+                             "--spans", str(args.spans), "-c", "8"])
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def grpc_ingest(args):
+    if not args.jaeger_bin:
+        return []
+    results = {"embedded": grpc_ingest_embedded(args), "jaeger": grpc_ingest_jaeger(args)}
+    for name, r in results.items():
+        assert r["refused_batches"] == 0, f"{name} refused exports: {r}"
+        assert r["complete_traces"] == r["traces"], f"{name} lost traces: {r}"
+        log(f"  gRPC ingest, {name}: {r['accepted_spans_per_s']:.0f} spans/s accepted, "
+            f"{r['queryable_spans_per_s']:.0f} queryable")
+    ours, theirs = results["embedded"], results["jaeger"]
+    speed = ours["queryable_spans_per_s"] / theirs["queryable_spans_per_s"]
+    return [
+        ("6", f"embedded collector, {args.spans} spans (OTLP/gRPC, 8 HTTP/2 connections)",
+         f"{ours['accepted_spans_per_s']:.0f} spans/s accepted, {ours['queryable_spans_per_s']:.0f} queryable",
+         "", None),
+        ("6", "Jaeger v2, OTLP/gRPC receiver, memory storage, no processor",
+         f"{theirs['accepted_spans_per_s']:.0f} spans/s accepted, {theirs['queryable_spans_per_s']:.0f} queryable",
+         "", None),
+        ("6", "embedded ÷ jaeger over gRPC: queryable spans/s", f"{speed:.1f}×", "≥ 2×", speed >= 2),
+    ]
 
 
 # 5. Scale --------------------------------------------------------------------
@@ -439,14 +502,14 @@ def main():
     parser.add_argument("--spans", type=int, default=400_000, help="per ingest measurement")
     parser.add_argument("--scale-requests", type=int, default=100_000)
     parser.add_argument("--scale-rate", type=int, default=2_000)
-    parser.add_argument("--only", default="1,2,3,4,5", help="which benchmarks, e.g. 2,3")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="which benchmarks, e.g. 2,3")
     parser.add_argument("--write", metavar="MARKDOWN", help="put the table in this file, between its markers")
     args = parser.parse_args()
     if not args.jaeger_bin:
-        log("no --jaeger-bin / TRACELAB_JAEGER_BIN: the Jaeger comparisons (1, 4) are left out")
+        log("no --jaeger-bin / TRACELAB_JAEGER_BIN: the Jaeger comparisons (1, 4, 6) are left out")
 
     benches = {"1": time_to_verdict, "2": generator_vs_oha, "3": mesh_overhead,
-               "4": collector_ingest, "5": scale}
+               "4": collector_ingest, "5": scale, "6": grpc_ingest}
     rows = []
     for number in args.only.split(","):
         log(f"benchmark {number} …")

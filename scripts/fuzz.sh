@@ -16,7 +16,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(otlp_decode zipkin_decode query_params scenario_load)
+  targets=(otlp_decode otlp_grpc compressed_body zipkin_decode query_params api_v3 scenario_load)
 fi
 
 work="${TRACELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracelab}/fuzz-corpus"

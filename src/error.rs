@@ -4,6 +4,11 @@
 //! [`crate::report::RunReport::passed`]), 2 the script or the command line
 //! is wrong, 3 the infrastructure failed (a port, a collector), 130
 //! interrupted (Ctrl-C or SIGTERM; started processes are stopped first).
+//!
+//! This is the edge's error type: it carries scenario errors, so the parts
+//! below the run that know no scenarios have errors of their own (the
+//! collector's `CollectorError`, intake `Refusal`s), turned into these
+//! where a command runs them.
 
 use crate::scenario::LoadError;
 

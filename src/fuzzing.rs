@@ -26,8 +26,8 @@ pub fn otlp_body(data: &[u8]) {
 }
 
 /// Store decoded spans, search them by every service, render every trace
-/// found as Jaeger JSON (raw and adjusted).
-fn store_and_render(spans: Vec<crate::collector::span::StoredSpan>) {
+/// found as Jaeger JSON (raw and adjusted); the store, for more questions.
+fn store_and_render(spans: Vec<crate::collector::span::StoredSpan>) -> Store {
     let store = Store::new(16);
     store.insert(spans);
     for service in store.services() {
@@ -48,6 +48,7 @@ fn store_and_render(spans: Vec<crate::collector::span::StoredSpan>) {
             }
         }
     }
+    store
 }
 
 /// A Zipkin v2 JSON body (`POST /api/v2/spans`): decoding never panics;
@@ -92,6 +93,115 @@ pub fn query_request(data: &[u8]) {
         json.get("data").is_some() && json.get("errors").is_some(),
         "an envelope"
     );
+}
+
+/// An OTLP/gRPC message (what tonic hands the TraceService): decoding
+/// never panics; a request that decodes is translated whole or refused,
+/// every span either stored or counted as refused (partial success), and
+/// what is stored renders as Jaeger JSON and as `/api/v3` OTLP JSON.
+pub fn otlp_grpc_message(data: &[u8]) {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    let Ok(request) = ExportTraceServiceRequest::decode(data) else {
+        return;
+    };
+    let total: usize = request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum();
+    let Ok(translated) = otlp::translate_partial(request) else {
+        return;
+    };
+    assert_eq!(
+        translated.spans.len() + translated.rejected,
+        total,
+        "every span is stored or counted as refused"
+    );
+    assert_eq!(translated.rejected > 0, translated.first_refusal.is_some());
+    let ids: Vec<String> = translated
+        .spans
+        .iter()
+        .map(|s| s.trace_id.to_jaeger_string())
+        .collect();
+    let store = store_and_render(translated.spans);
+    for id in ids {
+        for query in ["", "raw_traces=true"] {
+            let answer =
+                query::handle(&store, &format!("/api/v3/traces/{id}"), query).expect("a v3 route");
+            if answer.status == 200 {
+                let json: serde_json::Value =
+                    serde_json::from_slice(&answer.body).expect("v3 answers are JSON");
+                assert!(json["result"].is_object(), "a v3 result");
+            }
+        }
+    }
+}
+
+/// A compressed HTTP body: the first byte picks the `Content-Encoding`,
+/// the rest is the body. Decoding never panics, never yields more than the
+/// limit, and refuses with 400 (not that encoding) or 413 (too large).
+pub fn compressed_body(data: &[u8]) {
+    use crate::collector::intake::encoding::ContentEncoding;
+    const LIMIT: usize = 64 * 1024;
+    let Some((&choice, body)) = data.split_first() else {
+        return;
+    };
+    let names = [
+        "gzip",
+        "zstd",
+        "deflate",
+        "snappy",
+        "x-snappy-framed",
+        "lz4",
+        "identity",
+    ];
+    let encoding =
+        ContentEncoding::parse(names[choice as usize % names.len()]).expect("a known encoding");
+    match encoding.decode(bytes::Bytes::copy_from_slice(body), LIMIT) {
+        Ok(decoded) => assert!(decoded.len() <= LIMIT, "past the limit"),
+        Err(refusal) => assert!(
+            matches!(refusal.http_status(), 400 | 413),
+            "{}: {}",
+            refusal.http_status(),
+            refusal.message
+        ),
+    }
+}
+
+/// An `/api/v3` request, `path?query`: every answer is JSON with a status
+/// the gateway uses, a result or a list on success and an error otherwise.
+pub fn api_v3_request(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (path, query) = text.split_once('?').unwrap_or((&text, ""));
+    let path = format!("/api/v3/{}", path.trim_start_matches('/'));
+    let Some(answer) = query::handle(sample_store(), &path, query) else {
+        return;
+    };
+    if answer.status == 400 && answer.body == b"400 Bad Request" {
+        assert!(path.contains('%'), "Go's own 400 is for bad escapes only");
+        return;
+    }
+    assert!(
+        matches!(answer.status, 200 | 400 | 404 | 500),
+        "unexpected status {} for {path}?{query}",
+        answer.status
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&answer.body).expect("every answer is JSON");
+    if answer.status == 200 {
+        assert!(
+            json.get("result").is_some() || json.get("operations").is_some() || json.is_object(),
+            "a v3 answer: {json}"
+        );
+    } else {
+        assert_eq!(
+            json["error"]["httpCode"].as_u64(),
+            Some(u64::from(answer.status)),
+            "the gateway's error: {json}"
+        );
+    }
 }
 
 /// A scenario script: loading ends in a scenario or an error that names the

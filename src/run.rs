@@ -22,7 +22,7 @@ use crate::assert::gather::{self, Gathered, WaitSettings, Wanted};
 use crate::assert::{self, Outcome, OutcomeSource};
 use crate::backend::{Backend, BackendChoice};
 use crate::error::Error;
-use crate::mesh::telemetry::{DeliveryStats, ExportSettings};
+use crate::mesh::telemetry::{DeliveryStats, ExportSettings, OtlpProtocol};
 use crate::mesh::{MeshError, MeshOptions, RunningMesh};
 use crate::report::compare::TreeComparison;
 use crate::report::model::{
@@ -49,6 +49,8 @@ pub struct RunSettings {
     /// External targets moved elsewhere (`--target NAME=URL`): name →
     /// `host:port`.
     pub targets: HashMap<String, String>,
+    /// How the mesh and programs export spans (`--otlp-protocol`).
+    pub otlp_protocol: OtlpProtocol,
 }
 
 impl RunSettings {
@@ -61,6 +63,7 @@ impl RunSettings {
             peers: HashMap::new(),
             show_trace: None,
             targets: HashMap::new(),
+            otlp_protocol: OtlpProtocol::default(),
         }
     }
 }
@@ -135,7 +138,11 @@ pub async fn run_scenario_until(
         )));
     }
     observer.phase(&scenario.name, "starting the mesh");
-    let mut options = MeshOptions::new(ExportSettings::new(backend.otlp_traces_url()));
+    let export = backend.export_endpoint(settings.otlp_protocol);
+    let mut options = MeshOptions::new(ExportSettings {
+        zipkin_spans_url: backend.zipkin_spans_url(),
+        ..ExportSettings::to(export.clone())
+    });
     options.ephemeral_ports = !settings.fixed_ports;
     options.peers = settings.peers.clone();
     let evicted_before = backend.evicted_traces();
@@ -157,7 +164,8 @@ pub async fn run_scenario_until(
     let info = CollectorInfo {
         kind: backend.kind().to_string(),
         query_url: backend.query_url(),
-        otlp_traces_url: backend.otlp_traces_url(),
+        otlp_traces_url: export.url.clone(),
+        otlp_protocol: export.protocol,
     };
     let (runs, gathered, components) = result?;
     let interrupted = stop.is_cancelled();

@@ -317,3 +317,76 @@ fn the_launcher_takes_tracelab_flask_python_then_the_venv_for_these_requirements
         ran("chosen")
     );
 }
+
+/// The services a query API lists.
+fn services_of(collector: &common::CollectorProcess) -> Vec<String> {
+    collector.get("/api/services")["data"]
+        .as_array()
+        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_flask_app_exports_over_grpc_with_the_python_sdks_grpc_exporter_and_the_sandbox_passes() {
+    if !common::flask_example_ready("the Flask example over gRPC") {
+        return;
+    }
+    // `tracelab collector` with OTLP/gRPC and OTLP/HTTP on separate ports:
+    // the run is given only the gRPC one, so an app that still exported
+    // over HTTP would lose its spans and fail the scenario.
+    let collector = common::CollectorProcess::start();
+    let out = common::tracelab(&[
+        "run",
+        "--otlp-protocol",
+        "grpc",
+        "--jaeger-url",
+        &collector.query,
+        "--otlp-endpoint",
+        &collector.grpc,
+        path_str(&scenario_path("jaeger-flask.rhai")),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains(&format!("otlp grpc {}", collector.grpc)),
+        "{}",
+        stdout(&out)
+    );
+    let services = services_of(&collector);
+    for format in FORMATS {
+        assert!(
+            services.contains(&format!("service1-{format}")),
+            "the app's spans came over gRPC: {services:?}"
+        );
+    }
+}
+
+#[test]
+fn the_flask_sandbox_over_grpc_passes_on_a_real_jaeger_too() {
+    if !common::flask_example_ready("the Flask example over gRPC on Jaeger") {
+        return;
+    }
+    let Some(jaeger) = common::jaeger_bin() else {
+        return;
+    };
+    let out = common::tracelab(&[
+        "run",
+        "--otlp-protocol",
+        "grpc",
+        "--jaeger-bin",
+        path_str(&jaeger),
+        path_str(&scenario_path("jaeger-flask.rhai")),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}

@@ -79,3 +79,18 @@ fn the_zipkin_seed_corpus_decodes_so_the_fuzzer_starts_from_real_spans() {
         assert_eq!(decoded.len(), spans, "{file}");
     }
 }
+
+#[test]
+fn otlp_grpc_messages_from_the_corpus_store_or_refuse_every_span() {
+    assert!(replay("otlp_grpc", fuzzing::otlp_grpc_message) > 0);
+}
+
+#[test]
+fn compressed_bodies_from_the_corpus_decode_within_the_limit_or_are_refused() {
+    assert!(replay("compressed_body", fuzzing::compressed_body) > 0);
+}
+
+#[test]
+fn api_v3_requests_from_the_corpus_get_the_gateways_answers() {
+    assert!(replay("api_v3", fuzzing::api_v3_request) > 0);
+}

@@ -185,10 +185,19 @@ fn jaeger_ports(jaeger: u32) -> Vec<u16> {
     let Some(config) = cmdline.split('\0').skip_while(|a| *a != "--config").nth(1) else {
         return vec![];
     };
-    std::fs::read_to_string(config)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("endpoint: 127.0.0.1:"))
+    // Its TCP listeners: the agent's thrift_compact and thrift_binary are UDP.
+    let text = std::fs::read_to_string(config).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            !matches!(
+                i.checked_sub(1).map(|p| lines[p]),
+                Some("thrift_compact:" | "thrift_binary:")
+            )
+        })
+        .filter_map(|(_, l)| l.strip_prefix("endpoint: 127.0.0.1:"))
         .filter_map(|p| p.parse().ok())
         .collect()
 }
@@ -226,7 +235,7 @@ fn start_a_long_run(
     if after_jaeger_listens {
         loop {
             let ports = jaeger_ports(jaeger);
-            let listening = ports.len() == 5
+            let listening = ports.len() == 8
                 && ports
                     .iter()
                     .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok());

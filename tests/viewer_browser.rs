@@ -4,7 +4,8 @@
 //! finds the sandbox's trace with 4 spans, opens it and its first span's
 //! tags; after a run of a fast and a slow request, it ticks both traces,
 //! compares them side by side, and opens the slow one's critical path.
-//! Screenshots land in target/artifacts/viewer-*.png.
+//! Its dependency graph draws the sandbox's calls. Screenshots land in
+//! target/artifacts/viewer-*.png.
 //!
 //! Without Chromium, Node or npm this test fails, unless
 //! TRACELAB_SKIP_BROWSER=1 says to skip it.
@@ -326,4 +327,73 @@ async fn two_ticked_traces_compare_side_by_side_and_the_slow_ones_critical_path_
         let png = std::fs::read(artifact_dir().join(name)).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dependency_graph_draws_the_sandbox_calls_in_chromium() {
+    let Some((chromium, driver)) = browser() else {
+        return;
+    };
+    let settings = RunSettings::embedded();
+    let backend = start_backend(&settings).await.unwrap();
+    let scenario = tracelab::scenario::load(&common::scenario_path("jaeger.rhai")).unwrap();
+    let report = run_scenario(&scenario, &backend, &settings, Arc::new(Silent))
+        .await
+        .unwrap();
+    assert!(report.passed);
+
+    let _ = std::fs::remove_file(artifact_dir().join("viewer-dependencies.png"));
+    let seen = drive(
+        "dependencies.cjs",
+        &chromium,
+        &driver,
+        &[("VIEWER_URL", format!("{}/", backend.query_url()))],
+    )
+    .await;
+    backend.stop().await;
+
+    let nodes: Vec<&str> = seen["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes, ["front-proxy", "service1", "service2"], "{seen}");
+    assert!(
+        seen["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["width"].as_f64().unwrap() > 50.0 && n["height"].as_f64().unwrap() > 10.0),
+        "every node is drawn with a size: {seen}"
+    );
+    // The sandbox's 10 requests: each hop once per request; service1's
+    // server span is the parent of its own client span.
+    let edges: Vec<(String, String, String, bool)> = seen["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["parent"].as_str().unwrap().to_string(),
+                e["child"].as_str().unwrap().to_string(),
+                e["calls"].as_str().unwrap().to_string(),
+                e["drawn"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("front-proxy", "service1"),
+        ("service1", "service1"),
+        ("service1", "service2"),
+    ]
+    .map(|(p, c)| (p.to_string(), c.to_string(), "10".to_string(), true));
+    assert_eq!(edges, expected, "{seen}");
+    assert_eq!(seen["rows"].as_array().unwrap().len(), 3, "{seen}");
+    assert_eq!(
+        seen["lookback"], "1",
+        "the look-back control reloads: {seen}"
+    );
+    let png = std::fs::read(artifact_dir().join("viewer-dependencies.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
 }

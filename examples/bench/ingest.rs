@@ -6,6 +6,8 @@
 //! query API. Afterwards, untimed, every trace is read back and counted.
 //!
 //! With `--pid`, the collector's resident memory is read before and after.
+//! With `--grpc`, the same batches go as OTLP/gRPC `TraceService/Export`
+//! calls (pre-framed, over HTTP/2 connections) to the `--otlp` server URL.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -48,6 +50,9 @@ pub struct IngestArgs {
     /// Export requests in flight.
     #[arg(short = 'c', long, default_value_t = 8)]
     concurrency: usize,
+    /// Export over OTLP/gRPC: `--otlp` is the server, e.g. http://127.0.0.1:4317
+    #[arg(long)]
+    grpc: bool,
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
@@ -63,7 +68,21 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     );
     let traces = batches * args.batch_traces;
     let spans = traces * SPANS_PER_TRACE;
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let mut builder = Client::builder(TokioExecutor::new());
+    if args.grpc {
+        // gRPC is HTTP/2 only; each worker keeps its own stream going.
+        builder.http2_only(true);
+    }
+    let client: HttpClient = builder.build_http();
+    let url = if args.grpc {
+        format!(
+            "{}/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            args.otlp.trim_end_matches('/')
+        )
+    } else {
+        args.otlp.clone()
+    };
+    let grpc = args.grpc;
     let rss_before = args.pid.and_then(rss_kib);
 
     let started = Instant::now();
@@ -74,7 +93,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
             client.clone(),
             Arc::clone(&bodies),
             Arc::clone(&next),
-            args.otlp.clone(),
+            url.clone(),
         );
         workers.push(tokio::spawn(async move {
             let mut refused = 0usize;
@@ -83,7 +102,12 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
                 let Some(body) = bodies.get(i) else {
                     return refused;
                 };
-                if !post(&client, &url, body.clone()).await {
+                let sent = if grpc {
+                    export_grpc(&client, &url, body.clone()).await
+                } else {
+                    post(&client, &url, body.clone()).await
+                };
+                if !sent {
                     refused += 1;
                 }
             }
@@ -152,6 +176,32 @@ async fn post(client: &HttpClient, url: &str, body: Bytes) -> bool {
             let _ = response.into_body().collect().await;
             ok
         }
+        Err(_) => false,
+    }
+}
+
+/// One unary `Export` call: the pre-encoded message in a gRPC frame; OK
+/// only with `grpc-status: 0`.
+async fn export_grpc(client: &HttpClient, url: &str, message: Bytes) -> bool {
+    let mut frame = Vec::with_capacity(message.len() + 5);
+    frame.push(0);
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&message);
+    let request = hyper::Request::post(url)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(Bytes::from(frame)))
+        .expect("a valid request");
+    let Ok(response) = client.request(request).await else {
+        return false;
+    };
+    let status_in =
+        |headers: &http::HeaderMap| headers.get("grpc-status").map(|v| v.as_bytes() == b"0");
+    if let Some(ok) = status_in(response.headers()) {
+        return ok && response.status().is_success();
+    }
+    match response.into_body().collect().await {
+        Ok(collected) => collected.trailers().and_then(status_in).unwrap_or(false),
         Err(_) => false,
     }
 }

@@ -14,7 +14,9 @@ Everything comes from the environment, as tracelab's `process(...)` sets it
 (docs/scenarios.md, "External programs"):
   PORT                         listen on 127.0.0.1:$PORT
   OTEL_SERVICE_NAME            the service name of its spans
-  OTEL_EXPORTER_OTLP_*         where the OTLP/HTTP exporter sends them
+  OTEL_EXPORTER_OTLP_*         where the OTLP exporter sends them, and how:
+                               OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL picks
+                               http/protobuf (default) or grpc
   OTEL_PROPAGATORS             the header formats it reads and writes
                                (tracecontext = W3C, b3multi = B3, b3 = B3 single)
   OTEL_TRACES_SAMPLER[_ARG]    sampling, OTEL_BSP_SCHEDULE_DELAY export delay
@@ -42,6 +44,8 @@ PACKAGES = [
     "opentelemetry-api",
     "opentelemetry-sdk",
     "opentelemetry-exporter-otlp-proto-http",
+    "opentelemetry-exporter-otlp-proto-grpc",
+    "grpcio",
     "opentelemetry-instrumentation-flask",
     "opentelemetry-instrumentation-requests",
     "opentelemetry-propagator-b3",
@@ -56,7 +60,12 @@ try:
     import requests
     import waitress
     from opentelemetry import trace
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+        OTLPSpanExporter as GrpcSpanExporter,
+    )
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpSpanExporter,
+    )
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
     from opentelemetry.sdk.resources import Resource
@@ -95,12 +104,35 @@ def host_and_ip():
         return hostname, "127.0.0.1"
 
 
-def tracer_provider():
+def otlp_protocol():
+    """OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL,
+    else the spec's default, http/protobuf."""
+    for variable in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        value = os.environ.get(variable, "").strip()
+        if value:
+            return value
+    return "http/protobuf"
+
+
+def span_exporter(protocol):
+    """The OTLP exporter for the protocol; each reads its endpoint from the
+    OTEL_EXPORTER_OTLP_* environment (gRPC's is plain HTTP/2 for http://)."""
+    if protocol == "grpc":
+        return GrpcSpanExporter()
+    if protocol == "http/protobuf":
+        return HttpSpanExporter()
+    sys.exit(
+        f"flask-service: OTLP protocol {protocol!r} is not supported by the Python SDK's "
+        "trace exporters: use grpc or http/protobuf"
+    )
+
+
+def tracer_provider(protocol):
     """The SDK, configured from the OTEL_* environment: the resource
     (service.name and the SDK's telemetry.sdk.* attributes), the sampler,
-    the OTLP/HTTP exporter and the batch processor's delay."""
+    the OTLP exporter and the batch processor's delay."""
     provider = TracerProvider(resource=Resource.create())
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider.add_span_processor(BatchSpanProcessor(span_exporter(protocol)))
     trace.set_tracer_provider(provider)
     return provider
 
@@ -165,14 +197,15 @@ def main():
         sys.exit(f"flask-service: PORT={port!r}: set it to the port to listen on")
     port = int(port)
     service2 = service2_url()
-    provider = tracer_provider()
+    protocol = otlp_protocol()
+    provider = tracer_provider(protocol)
     app = create_app(service2)
     signal.signal(signal.SIGTERM, stop)
     server = waitress.create_server(app, host="127.0.0.1", port=port, threads=8)
     print(
         f"flask-service: {os.environ.get('OTEL_SERVICE_NAME', '?')} on 127.0.0.1:{port}, "
         f"propagators {os.environ.get('OTEL_PROPAGATORS', 'tracecontext,baggage')}, "
-        f"service2 at {service2}",
+        f"OTLP {protocol}, service2 at {service2}",
         file=sys.stderr,
         flush=True,
     )

@@ -64,6 +64,9 @@ Examples:
                                           the same against a real Jaeger v2
   tracelab run --jaeger-url http://localhost:16686 \\
                --otlp-endpoint http://localhost:4318 scenarios/jaeger.rhai
+  tracelab run --otlp-protocol grpc scenarios/jaeger-flask.rhai
+                                          export over OTLP/gRPC (the app too)
+  tracelab collector                      a Jaeger stand-in on 4317, 4318, 9411, 16686
 
 Spread over machines (each `serve` exports to the same Jaeger):
   tracelab serve scenarios/jaeger.rhai --only service2 --bind 0.0.0.0 \\
@@ -109,9 +112,9 @@ pub enum Command {
     /// Find traces in a Jaeger query API (a running `tracelab up` by
     /// default) and print them as waterfalls.
     Traces(TracesArgs),
-    /// Run the embedded collector alone until Ctrl-C: OTLP/HTTP and
-    /// Zipkin in, Jaeger's query API and the trace viewer out, on Jaeger's
-    /// ports.
+    /// Run the embedded collector alone until Ctrl-C: OTLP (gRPC and
+    /// HTTP) and Zipkin in, Jaeger's query API and the trace viewer out,
+    /// on Jaeger all-in-one's ports.
     Collector(CollectorArgs),
     /// Compare two JSON reports: checks that changed, latency per traffic
     /// block and span name, spans and services that came or went; exit 1

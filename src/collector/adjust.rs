@@ -17,8 +17,10 @@ use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::go_text;
+use super::intake::otlp::WARNINGS_ATTRIBUTE;
 use super::span::{
-    StoredLog, StoredRef, StoredSpan, Tag, TagValue, TraceId, parent_of, sort_tags, span_id_string,
+    SpanAttributes, StoredLog, StoredRef, StoredSpan, Tag, TagValue, TraceId, parent_of, sort_tags,
+    span_id_string,
 };
 
 /// Jaeger's `query.max-clock-skew-adjustment` default: never move spans.
@@ -47,6 +49,10 @@ pub struct AdjustedSpan {
     pub trace_id: TraceId,
     pub span_id: u64,
     pub references: Vec<StoredRef>,
+    /// Whether the span has a parent of its own (OTLP's `parent_span_id`),
+    /// not only links; a shared server span gets its client as one.
+    pub has_parent: bool,
+    pub flags: u32,
     pub operation: String,
     pub start_unix_nano: i64,
     pub duration_nanos: i64,
@@ -54,6 +60,17 @@ pub struct AdjustedSpan {
     pub logs: Vec<StoredLog>,
     pub process: ProcessView,
     pub warnings: Vec<String>,
+    /// Keys of `telemetry.*` span attributes moved to the process.
+    pub moved_to_process: Vec<String>,
+    /// Where the span's attributes had `@jaeger@warnings` and what it
+    /// was, when it came with the span: (its index among the attributes,
+    /// whether it was a list).
+    pub ingest_warnings: Option<(usize, bool)>,
+    /// Where `service.name` was among the resource's attributes.
+    pub service_name_at: usize,
+    /// Jaeger v2's adjusters (`/api/v3`): the parent is OTLP's parent
+    /// only, never a link, and warnings use v2's words.
+    otlp_parents: bool,
 }
 
 impl AdjustedSpan {
@@ -62,6 +79,8 @@ impl AdjustedSpan {
             trace_id: span.trace_id,
             span_id: span.span_id,
             references: span.references.clone(),
+            has_parent: span.has_parent,
+            flags: span.flags,
             operation: span.operation.clone(),
             start_unix_nano: span.start_unix_nano as i64,
             duration_nanos: span.duration_nanos(),
@@ -72,10 +91,32 @@ impl AdjustedSpan {
                 tags: span.process.tags.clone(),
             },
             warnings: span.warnings.clone(),
+            moved_to_process: Vec::new(),
+            ingest_warnings: match &span.search.span {
+                SpanAttributes::Text(attrs) => attrs
+                    .iter()
+                    .position(|(k, _)| k == WARNINGS_ATTRIBUTE)
+                    .map(|i| (i, attrs[i].1.starts_with('['))),
+                SpanAttributes::Tags(_) => None,
+            },
+            service_name_at: span
+                .process
+                .search_attrs
+                .iter()
+                .position(|(k, _)| k == "service.name")
+                .unwrap_or(0),
+            otlp_parents: false,
         }
     }
 
     fn parent(&self) -> u64 {
+        if self.otlp_parents {
+            return if self.has_parent {
+                self.references.first().map_or(0, |r| r.span_id)
+            } else {
+                0
+            };
+        }
         parent_of(self.trace_id, &self.references).unwrap_or(0)
     }
 
@@ -118,12 +159,35 @@ impl AdjustedSpan {
 
 /// The trace's spans as Jaeger's API returns them.
 pub fn adjust(spans: &[std::sync::Arc<StoredSpan>], raw: bool) -> Vec<AdjustedSpan> {
-    let mut spans: Vec<AdjustedSpan> = spans.iter().map(|s| AdjustedSpan::from_stored(s)).collect();
+    adjust_with(spans, raw, false)
+}
+
+/// As Jaeger v2's own adjusters (its `/api/v3`) do: the same steps, but a
+/// span's parent is its OTLP parent only (links never count), and the
+/// warnings read as v2 writes them.
+pub fn adjust_v2(spans: &[std::sync::Arc<StoredSpan>], raw: bool) -> Vec<AdjustedSpan> {
+    adjust_with(spans, raw, true)
+}
+
+fn adjust_with(
+    spans: &[std::sync::Arc<StoredSpan>],
+    raw: bool,
+    otlp_parents: bool,
+) -> Vec<AdjustedSpan> {
+    let mut spans: Vec<AdjustedSpan> = spans
+        .iter()
+        .map(|s| {
+            let mut span = AdjustedSpan::from_stored(s);
+            span.otlp_parents = otlp_parents;
+            span
+        })
+        .collect();
     if raw {
         return spans;
     }
     uniquify_shared_server_ids(&mut spans);
-    for span in &mut spans {
+    // v2 sorts OTLP attributes by key itself (`api_v3`); v1 sorts tags.
+    for span in spans.iter_mut().filter(|s| !s.otlp_parents) {
         sort_tags(&mut span.tags);
         sort_tags(&mut span.process.tags);
         for log in &mut span.logs {
@@ -135,15 +199,22 @@ pub fn adjust(spans: &[std::sync::Arc<StoredSpan>], raw: bool) -> Vec<AdjustedSp
     for span in &mut spans {
         dotted_ip_tags(&mut span.tags);
         dotted_ip_tags(&mut span.process.tags);
-        sort_tags(&mut span.process.tags);
+        if !span.otlp_parents {
+            sort_tags(&mut span.process.tags);
+        }
         let (library, rest): (Vec<Tag>, Vec<Tag>) = std::mem::take(&mut span.tags)
             .into_iter()
             .partition(|t| LIBRARY_KEYS.contains(&t.key.as_str()));
         span.tags = rest;
+        span.moved_to_process = library.iter().map(|t| t.key.clone()).collect();
         span.process.tags.extend(library);
-        sort_tags(&mut span.process.tags);
+        if !span.otlp_parents {
+            sort_tags(&mut span.process.tags);
+        }
         drop_references_without_trace(span);
-        parent_reference_first(span);
+        if !span.otlp_parents {
+            parent_reference_first(span);
+        }
     }
     spans
 }
@@ -174,6 +245,7 @@ fn uniquify_shared_server_ids(spans: &mut [AdjustedSpan]) {
         renamed.insert(span.span_id, new_id);
         let old_id = span.span_id;
         span.replace_parent(old_id);
+        span.has_parent = true;
         span.span_id = new_id;
     }
     for span in spans.iter_mut() {
@@ -246,10 +318,18 @@ fn clock_skew(spans: &mut [AdjustedSpan]) {
         match index.get(&parent) {
             Some(&p) => children.entry(p).or_default().push(i),
             None => {
-                spans[i].warnings.push(format!(
-                    "invalid parent span IDs={}; skipping clock skew adjustment",
-                    span_id_string(parent)
-                ));
+                let warning = if spans[i].otlp_parents {
+                    format!(
+                        "parent span ID={} is not in the trace; skipping clock skew adjustment",
+                        span_id_string(parent)
+                    )
+                } else {
+                    format!(
+                        "invalid parent span IDs={}; skipping clock skew adjustment",
+                        span_id_string(parent)
+                    )
+                };
+                spans[i].warnings.push(warning);
                 roots.push(i);
             }
         }
@@ -274,8 +354,12 @@ fn clock_skew(spans: &mut [AdjustedSpan]) {
     }
 }
 
-/// The host a span ran on, from its process's first `ip` tag.
+/// The host a span ran on, from its process's first `ip` tag (v2: its
+/// resource's `host.id`, else `host.ip`, else `host.name`).
 fn host_key(span: &AdjustedSpan) -> String {
+    if span.otlp_parents {
+        return host_key_v2(&span.process.tags);
+    }
     match span
         .process
         .tags
@@ -295,6 +379,36 @@ fn host_key(span: &AdjustedSpan) -> String {
                 None => v6.to_string(),
             }
         }
+        _ => String::new(),
+    }
+}
+
+/// Jaeger v2's `hostKey`: pdata's `Str()` is "" for other types; a list
+/// `host.ip` (kept as its JSON text) gives its first element.
+fn host_key_v2(tags: &[Tag]) -> String {
+    let first = |key: &str| tags.iter().find(|t| t.key == key).map(|t| &t.value);
+    if let Some(value) = first("host.id") {
+        return match value {
+            TagValue::Str(s) => s.clone(),
+            _ => String::new(),
+        };
+    }
+    if let Some(TagValue::Str(s)) = first("host.ip") {
+        if let Ok(serde_json::Value::Array(items)) = serde_json::from_str(s)
+            && s.starts_with('[')
+        {
+            if let Some(item) = items.first() {
+                return match item {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+            }
+        } else {
+            return s.clone();
+        }
+    }
+    match first("host.name") {
+        Some(TagValue::Str(s)) => s.clone(),
         _ => String::new(),
     }
 }
@@ -357,10 +471,15 @@ fn dotted_ip_tags(tags: &mut [Tag]) {
 
 /// Jaeger's `SpanReferences` adjuster.
 fn drop_references_without_trace(span: &mut AdjustedSpan) {
+    let otlp_parents = span.otlp_parents;
     let mut warnings = Vec::new();
     span.references.retain(|r| {
         if r.trace_id.0 != 0 {
             return true;
+        }
+        if otlp_parents {
+            warnings.push("Invalid span link removed".to_string());
+            return false;
         }
         // Go's `%+v` of the reference struct.
         warnings.push(format!(
@@ -408,6 +527,8 @@ mod tests {
         Arc::new(StoredSpan {
             trace_id: TraceId(1),
             span_id: id,
+            has_parent: parent.is_some(),
+            flags: 0,
             references: parent
                 .map(|p| StoredRef {
                     follows_from: false,

@@ -24,6 +24,60 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     out
 }
 
+/// Serialize as pdata's OTLP JSON marshaller (jsoniter's fastest config)
+/// writes: no HTML escapes, floats in Go's `'f'` form, or `'e'` with a
+/// two-digit exponent below 1e-6 and from 1e21 on (`1e-07`, `1e+21`).
+pub fn to_vec_pdata<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, PdataFormatter);
+    value
+        .serialize(&mut serializer)
+        .expect("serialising into memory cannot fail");
+    out
+}
+
+/// A float as jsoniter's `Stream.WriteFloat64` writes it.
+pub fn pdata_float_text(value: f64) -> String {
+    let abs = value.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let text = format!("{value:e}");
+        match text.split_once('e') {
+            Some((mantissa, exponent)) => {
+                let (sign, digits) = match exponent.strip_prefix('-') {
+                    Some(d) => ('-', d),
+                    None => ('+', exponent),
+                };
+                format!("{mantissa}e{sign}{digits:0>2}")
+            }
+            None => text,
+        }
+    } else if value == 0.0 && value.is_sign_negative() {
+        "-0".to_string()
+    } else {
+        format!("{value}")
+    }
+}
+
+struct PdataFormatter;
+
+impl Formatter for PdataFormatter {
+    fn write_f64<W: ?Sized + Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
+        writer.write_all(pdata_float_text(value).as_bytes())
+    }
+
+    fn write_char_escape<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: CharEscape,
+    ) -> io::Result<()> {
+        match char_escape {
+            CharEscape::Backspace => writer.write_all(b"\\u0008"),
+            CharEscape::FormFeed => writer.write_all(b"\\u000c"),
+            other => CompactFormatter.write_char_escape(writer, other),
+        }
+    }
+}
+
 /// `json.MarshalIndent(value, "", "    ")`: what `?prettyPrint=true` asks for.
 pub fn to_vec_pretty<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     let mut out = Vec::new();

@@ -1,6 +1,7 @@
 //! Go's `strconv` and `time` text, as a real Jaeger parses query parameters
 //! and words its messages: integer, bool and duration parsing with Go's
-//! error messages, `time.Duration` and `time.Time` printing.
+//! error messages, `time.Duration` and `time.Time` printing, RFC 3339
+//! (`time.RFC3339Nano`) parsing.
 
 /// `strconv.Quote` for the text that appears in Go's error messages.
 pub fn quote(text: &str) -> String {
@@ -309,6 +310,111 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// RFC 3339 with optional fraction and a `Z` or `±hh:mm` offset, as Go's
+/// `time.RFC3339Nano` layout parses it: nanoseconds since the epoch.
+pub fn parse_rfc3339(text: &str) -> Result<i128, String> {
+    let bad = || {
+        format!(
+            "parsing time {text:?} as \"2006-01-02T15:04:05.999999999Z07:00\": cannot parse {text:?} as \"2006\""
+        )
+    };
+    let b = text.as_bytes();
+    let digits = |from: usize, n: usize| -> Option<i64> {
+        let s = text.get(from..from + n)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return Err(bad());
+    }
+    let (year, month, day) = (
+        digits(0, 4).ok_or_else(bad)?,
+        digits(5, 2).ok_or_else(bad)?,
+        digits(8, 2).ok_or_else(bad)?,
+    );
+    let (hour, minute, second) = (
+        digits(11, 2).ok_or_else(bad)?,
+        digits(14, 2).ok_or_else(bad)?,
+        digits(17, 2).ok_or_else(bad)?,
+    );
+    let mut at = 19;
+    let mut nanos: i64 = 0;
+    if b.get(at) == Some(&b'.') {
+        let start = at + 1;
+        let end = start + b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if end == start || end - start > 9 {
+            return Err(bad());
+        }
+        let fraction = &text[start..end];
+        nanos = format!("{fraction:0<9}").parse().map_err(|_| bad())?;
+        at = end;
+    }
+    let offset_seconds = match &text[at..] {
+        "Z" => 0,
+        zone if zone.len() == 6 && (zone.starts_with('+') || zone.starts_with('-')) => {
+            let h = digits(at + 1, 2).ok_or_else(bad)?;
+            let m = digits(at + 4, 2).ok_or_else(bad)?;
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            sign * (h * 3600 + m * 60)
+        }
+        _ => return Err(bad()),
+    };
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return Err(format!(
+            "parsing time {text:?}: month, day or time out of range"
+        ));
+    }
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    Ok(i128::from(seconds) * 1_000_000_000 + i128::from(nanos))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Now as RFC 3339, for tests and callers that build searches.
+pub fn rfc3339(nanos: i128) -> String {
+    let seconds = nanos.div_euclid(1_000_000_000) as i64;
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,5 +511,16 @@ mod tests {
             utc_time_string(1),
             "1970-01-01 00:00:00.000000001 +0000 UTC"
         );
+    }
+    #[test]
+    fn rfc3339_reads_what_it_writes_and_offsets() {
+        let t = parse_rfc3339("2026-12-02T14:30:00.5Z").unwrap();
+        assert_eq!(rfc3339(t), "2026-12-02T14:30:00Z");
+        assert_eq!(
+            parse_rfc3339("2026-12-02T16:30:00+02:00").unwrap(),
+            t - 500_000_000
+        );
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z").unwrap(), 0);
+        assert!(parse_rfc3339("yesterday").is_err());
     }
 }

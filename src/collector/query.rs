@@ -31,7 +31,7 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
-    fn json<T: Serialize>(value: &T, pretty: bool) -> Self {
+    pub(crate) fn json<T: Serialize>(value: &T, pretty: bool) -> Self {
         ApiResponse {
             status: 200,
             content_type: "application/json",
@@ -45,7 +45,7 @@ impl ApiResponse {
     }
 
     /// Go's `http.Error` with the envelope: plain text, a newline after.
-    fn error(status: u16, msg: impl Into<String>) -> Self {
+    pub(crate) fn error(status: u16, msg: impl Into<String>) -> Self {
         let envelope = Envelope::<Option<()>> {
             data: None,
             total: 0,
@@ -81,6 +81,9 @@ pub fn handle(store: &Store, path: &str, query: &str) -> Option<ApiResponse> {
         });
     }
     let params = Params::parse(query);
+    if let Some(v3) = rest.strip_prefix("v3/") {
+        return super::api_v3::handle(store, v3, &params);
+    }
     let segments: Vec<&str> = rest.split('/').collect();
     Some(match segments.as_slice() {
         ["services"] => {
@@ -105,6 +108,7 @@ pub fn handle(store: &Store, path: &str, query: &str) -> Option<ApiResponse> {
         ["operations"] => operations(store, &params),
         ["traces"] => search(store, &params),
         ["traces", id] if !id.is_empty() => get_trace(store, id, &params),
+        ["dependencies"] => super::dependencies::handle(store, &params),
         _ => return None,
     })
 }
@@ -415,10 +419,10 @@ fn render_tags(tags: &[Tag]) -> Result<Vec<KeyValue>, String> {
 
 /// Query-string parameters as Go's `url.ParseQuery` reads them; repeated
 /// keys kept in order.
-struct Params(Vec<(String, String)>);
+pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn parse(query: &str) -> Self {
+    pub(crate) fn parse(query: &str) -> Self {
         Params(
             form_urlencoded::parse(query.as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -427,7 +431,7 @@ impl Params {
     }
 
     /// Go's `r.FormValue`: the first value, or "".
-    fn first(&self, key: &str) -> &str {
+    pub(crate) fn first(&self, key: &str) -> &str {
         self.0
             .iter()
             .find(|(k, _)| k == key)
@@ -444,7 +448,7 @@ impl Params {
     }
 
     /// `prettyPrint` set to anything but "false".
-    fn pretty(&self) -> bool {
+    pub(crate) fn pretty(&self) -> bool {
         !matches!(self.first("prettyPrint"), "" | "false")
     }
 }

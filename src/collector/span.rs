@@ -243,6 +243,13 @@ pub struct StoredSpan {
     pub span_id: u64,
     /// Parent first, then links, as Jaeger's translator orders them.
     pub references: Vec<StoredRef>,
+    /// Whether `references[0]` is the span's own parent (OTLP's
+    /// `parent_span_id`) rather than a link: what Jaeger's dependency
+    /// graph follows.
+    pub has_parent: bool,
+    /// OTLP's span flags (W3C trace flags and the remote-parent bits),
+    /// which Jaeger's v3 API returns and its v1 API drops.
+    pub flags: u32,
     pub operation: String,
     pub kind: SpanKind,
     pub status: StatusCode,
@@ -273,6 +280,13 @@ impl StoredSpan {
     /// trace, else the first FOLLOWS_FROM one.
     pub fn parent_span_id(&self) -> Option<u64> {
         parent_of(self.trace_id, &self.references)
+    }
+
+    /// OTLP's `parent_span_id`, links aside (`None` for a root).
+    pub fn otlp_parent(&self) -> Option<u64> {
+        self.has_parent
+            .then(|| self.references.first().map(|r| r.span_id))
+            .flatten()
     }
 
     /// Does a tag search for `key` = `value` match this span (its span,

@@ -215,6 +215,8 @@ pub(crate) mod tests {
             trace_id: TraceId(trace),
             span_id: id,
             references: vec![],
+            has_parent: false,
+            flags: 0,
             operation: op.into(),
             kind: SpanKind::Server,
             status: StatusCode::Unset,
@@ -245,6 +247,7 @@ pub(crate) mod tests {
             .as_nanos() as u64;
         let mut root = span(7, 1, "front-proxy", "checkAvailability");
         let mut child = span(7, 2, "service1", "checkAvailability");
+        child.has_parent = true;
         child.references.push(crate::collector::span::StoredRef {
             follows_from: false,
             trace_id: TraceId(7),

@@ -2,7 +2,8 @@
 //! `GET /` searches traces (service, operation, min/max duration, limit),
 //! `GET /trace/{id}` shows one as a waterfall with its spans' tags and its
 //! critical path, `GET /compare?a=ID&b=ID` (or two `trace=ID`, as ticked in
-//! the search results) shows two side by side.
+//! the search results) shows two side by side, `GET /dependencies` draws
+//! which service calls which.
 //!
 //! It reads the store only through the Jaeger query API ([`super::query`]),
 //! exactly as a Jaeger UI would, lays traces out with
@@ -15,11 +16,13 @@ use http_body_util::Full;
 use hyper::Response;
 use serde::de::DeserializeOwned;
 
+use super::dependencies::DependencyLink;
 use super::query;
 use super::store::Store;
 use crate::jaeger::model::{Envelope, Trace};
 use crate::report::trace_compare::TraceCompare;
 use crate::report::waterfall::Waterfall;
+use crate::report::web::dependencies::{DependencyPage, Edge};
 use crate::report::web::{self, SearchForm, SearchPage, compare};
 use crate::server::Body;
 
@@ -33,6 +36,9 @@ pub fn handle(store: &Store, path: &str, query: &str) -> Option<Response<Body>> 
     }
     if path == "/compare" {
         return Some(compare(store, query));
+    }
+    if path == "/dependencies" {
+        return Some(html(200, dependencies(store, query)));
     }
     let id = path.strip_prefix("/trace/")?;
     if id.is_empty() || id.contains('/') {
@@ -194,6 +200,40 @@ fn search(store: &Store, query: &str) -> SearchPage {
     page
 }
 
+/// The graph of `/api/dependencies` over the look-back asked for (a day
+/// unless `lookback=HOURS` says otherwise).
+fn dependencies(store: &Store, query: &str) -> String {
+    let hours = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "lookback")
+        .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+        .filter(|h| (1..=24 * 365).contains(h))
+        .unwrap_or(24);
+    let lookback_ms = hours * 3600 * 1000;
+    let mut page = DependencyPage {
+        edges: Vec::new(),
+        lookback_hours: hours,
+        error: None,
+    };
+    match api::<Vec<DependencyLink>>(
+        store,
+        "/api/dependencies",
+        &format!("lookback={lookback_ms}"),
+    ) {
+        Ok(links) => {
+            page.edges = links
+                .into_iter()
+                .map(|l| Edge {
+                    parent: l.parent,
+                    child: l.child,
+                    calls: l.call_count,
+                })
+                .collect();
+        }
+        Err(e) => page.error = Some(e),
+    }
+    web::dependencies::dependencies_page(&page)
+}
+
 /// Ask the query API and unwrap its envelope; `Err` carries Jaeger's message.
 fn api<T: DeserializeOwned>(store: &Store, path: &str, query: &str) -> Result<T, String> {
     let answer = query::handle(store, path, query).ok_or_else(|| format!("no route {path}"))?;
@@ -282,6 +322,17 @@ mod tests {
         let (status, html) = get(&s, "/compare", "").await;
         assert_eq!(status, 200);
         assert!(html.contains(r#"<form class="compare-pick""#));
+    }
+
+    #[tokio::test]
+    async fn the_dependencies_page_draws_the_api_s_links() {
+        let (status, html) = get(&store(), "/dependencies", "lookback=1").await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains(r#"data-parent="front-proxy" data-child="service1" data-calls="1""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"<option value="1" selected>"#), "{html}");
     }
 
     #[tokio::test]

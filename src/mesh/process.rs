@@ -7,10 +7,16 @@
 //! tracelab's own environment minus every inherited `OTEL_*` variable, then:
 //! - `PORT`: the port to listen on, on 127.0.0.1.
 //! - `OTEL_SERVICE_NAME`: the component's name.
-//! - `OTEL_EXPORTER_OTLP_ENDPOINT`: the collector's OTLP/HTTP base URL
-//!   (SDKs append `/v1/traces`); `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: the
-//!   full traces URL; `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`;
+//! - `OTEL_EXPORTER_OTLP_PROTOCOL` (and `..._TRACES_PROTOCOL`): the run's
+//!   `--otlp-protocol`, `http/protobuf` unless told (`grpc`, `http/json`).
+//! - `OTEL_EXPORTER_OTLP_ENDPOINT`: the collector's OTLP base URL for that
+//!   protocol (over HTTP, SDKs append `/v1/traces`);
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: the full traces URL (over gRPC,
+//!   the same); `OTEL_EXPORTER_OTLP_INSECURE=true` (plain HTTP/2 for gRPC);
 //!   `OTEL_TRACES_EXPORTER=otlp`, metrics and logs exporters `none`.
+//! - `OTEL_EXPORTER_ZIPKIN_ENDPOINT`: the collector's Zipkin v2 URL, when
+//!   it has one (the embedded collector and a Jaeger tracelab starts do),
+//!   for programs whose SDK exports Zipkin instead.
 //! - `OTEL_PROPAGATORS`: the component's `propagation` in SDK names
 //!   (`tracecontext`, `b3multi`, `b3`, `jaeger`, or `none`).
 //! - `OTEL_TRACES_SAMPLER=parentbased_traceidratio` and
@@ -29,6 +35,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
+use super::telemetry::{ExportSettings, OtlpProtocol};
 use crate::scenario::model::{HeaderFormat, Program, Propagation};
 
 /// Lines of output kept to explain a failure.
@@ -94,22 +101,25 @@ pub fn environment(
     port: u16,
     propagation: &Propagation,
     sampling: f64,
-    otlp_base_url: &str,
+    export: &ExportSettings,
     peers: &[(String, String)],
     extra: &[(String, String)],
 ) -> Vec<(String, String)> {
+    let otlp = &export.endpoint;
+    let base = otlp.base_url();
+    let traces = match otlp.protocol {
+        OtlpProtocol::Grpc => base.clone(),
+        _ => format!("{base}/v1/traces"),
+    };
+    let protocol = otlp.protocol.as_str().to_string();
     let mut env = vec![
         ("PORT".to_string(), port.to_string()),
         ("OTEL_SERVICE_NAME".into(), name.to_string()),
-        (
-            "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
-            otlp_base_url.to_string(),
-        ),
-        (
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".into(),
-            format!("{otlp_base_url}/v1/traces"),
-        ),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/protobuf".into()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), base),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".into(), traces),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), protocol.clone()),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL".into(), protocol),
+        ("OTEL_EXPORTER_OTLP_INSECURE".into(), "true".into()),
         ("OTEL_TRACES_EXPORTER".into(), "otlp".into()),
         ("OTEL_METRICS_EXPORTER".into(), "none".into()),
         ("OTEL_LOGS_EXPORTER".into(), "none".into()),
@@ -121,6 +131,9 @@ pub fn environment(
         ("OTEL_TRACES_SAMPLER_ARG".into(), sampling.to_string()),
         ("OTEL_BSP_SCHEDULE_DELAY".into(), "200".into()),
     ];
+    if let Some(zipkin) = &export.zipkin_spans_url {
+        env.push(("OTEL_EXPORTER_ZIPKIN_ENDPOINT".into(), zipkin.clone()));
+    }
     for (peer, authority) in peers {
         env.push((url_variable(peer), format!("http://{authority}")));
     }
@@ -357,6 +370,7 @@ fn collect_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mesh::telemetry::OtlpEndpoint;
 
     #[test]
     fn url_variables_are_upper_case_with_underscores() {
@@ -371,7 +385,7 @@ mod tests {
             8080,
             &Propagation::Formats(vec![HeaderFormat::W3c, HeaderFormat::B3]),
             0.5,
-            "http://127.0.0.1:4318",
+            &ExportSettings::new("http://127.0.0.1:4318/v1/traces"),
             &[("service2".into(), "127.0.0.1:9000".into())],
             &[("GREETING".into(), "hi".into())],
         );
@@ -392,5 +406,40 @@ mod tests {
         assert_eq!(get("OTEL_TRACES_SAMPLER_ARG"), Some("0.5"));
         assert_eq!(get("TRACELAB_URL_SERVICE2"), Some("http://127.0.0.1:9000"));
         assert_eq!(get("GREETING"), Some("hi"));
+    }
+
+    #[test]
+    fn a_grpc_run_tells_programs_to_export_over_grpc_to_the_grpc_port() {
+        let env = environment(
+            "api",
+            8080,
+            &Propagation::Formats(vec![HeaderFormat::W3c]),
+            1.0,
+            &ExportSettings {
+                zipkin_spans_url: Some("http://127.0.0.1:9411/api/v2/spans".into()),
+                ..ExportSettings::to(OtlpEndpoint::grpc("http://127.0.0.1:4317/"))
+            },
+            &[],
+            &[],
+        );
+        let get = |k: &str| {
+            env.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("OTEL_EXPORTER_OTLP_PROTOCOL"), Some("grpc"));
+        assert_eq!(get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), Some("grpc"));
+        assert_eq!(
+            get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            Some("http://127.0.0.1:4317")
+        );
+        assert_eq!(
+            get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            Some("http://127.0.0.1:4317")
+        );
+        assert_eq!(
+            get("OTEL_EXPORTER_ZIPKIN_ENDPOINT"),
+            Some("http://127.0.0.1:9411/api/v2/spans")
+        );
     }
 }

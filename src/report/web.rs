@@ -16,6 +16,8 @@ use super::waterfall::{
 };
 use crate::scenario::model::counted;
 
+pub mod dependencies;
+
 const STYLE: &str = include_str!("web/viewer.css");
 
 /// What the search form holds, as the user typed it.
@@ -312,7 +314,7 @@ fn document(title: &str, body: &str) -> String {
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><style>{STYLE}</style></head>
-<body><nav><a class="brand" href="/">tracelab</a><span>trace viewer</span><a class="api" href="/api/services">Jaeger API</a></nav>
+<body><nav><a class="brand" href="/">tracelab</a><span>trace viewer</span><a href="/">Search</a><a href="/dependencies">Dependencies</a><a class="api" href="/api/services">Jaeger API</a></nav>
 {body}
 </body></html>
 "#,

@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 use serde_json::Value;
+use tonic::codec::CompressionEncoding;
 use tracelab::backend::jaeger_process::{JaegerProcess, JaegerSettings};
 use tracelab::collector::{CollectorConfig, RunningCollector};
 use tracelab::mesh::upstream::Upstream;
@@ -155,6 +157,72 @@ impl Pair {
     pub async fn export_json(&self, request: &ExportTraceServiceRequest) {
         let body = Bytes::from(serde_json::to_vec(request).unwrap());
         self.export_encoded("application/json", body).await;
+    }
+
+    /// Export the same OTLP request to both as gzip-compressed protobuf
+    /// (`Content-Encoding: gzip`, as the Collector's otlphttp exporter sends).
+    pub async fn export_gzip(&self, request: &ExportTraceServiceRequest) {
+        use std::io::Write as _;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gzip.write_all(&request.encode_to_vec()).unwrap();
+        let body = Bytes::from(gzip.finish().unwrap());
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("application/x-protobuf"),
+        );
+        headers.insert("content-encoding", HeaderValue::from_static("gzip"));
+        let jaeger_url = self.jaeger.otlp_traces_url();
+        let jaeger = self
+            .request(
+                &jaeger_url,
+                Method::POST,
+                "/v1/traces",
+                headers.clone(),
+                body.clone(),
+            )
+            .await;
+        let embedded = self
+            .request(
+                &self.embedded.base_url(),
+                Method::POST,
+                "/v1/traces",
+                headers,
+                body,
+            )
+            .await;
+        Self::assert_accepted(&jaeger, &embedded);
+    }
+
+    /// Export the same OTLP request to both over gRPC, gzip-compressed or not.
+    pub async fn export_grpc(&self, request: &ExportTraceServiceRequest, gzip: bool) {
+        for url in [self.jaeger.otlp_grpc_url(), self.embedded.otlp_grpc_url()] {
+            let mut client = TraceServiceClient::connect(url.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            if gzip {
+                // grpc-go answers a gzip request gzipped.
+                client = client
+                    .send_compressed(CompressionEncoding::Gzip)
+                    .accept_compressed(CompressionEncoding::Gzip);
+            }
+            let answer = client
+                .export(request.clone())
+                .await
+                .unwrap_or_else(|status| panic!("{url} refused: {status:?}"));
+            let partial = answer.into_inner().partial_success.unwrap_or_default();
+            assert_eq!(partial.rejected_spans, 0, "{url}: {partial:?}");
+        }
+    }
+
+    fn assert_accepted(jaeger: &Answer, embedded: &Answer) {
+        assert_eq!(jaeger.status, 200, "Jaeger refused: {}", jaeger.describe());
+        assert_eq!(
+            embedded.status,
+            200,
+            "the embedded collector refused: {}",
+            embedded.describe()
+        );
     }
 
     async fn export_encoded(&self, content_type: &'static str, body: Bytes) {
@@ -393,7 +461,7 @@ pub fn json_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
 }
 
 /// Undo only what Jaeger leaves unordered: spans in a trace, the process
-/// ids they imply, and lists of names or operations.
+/// ids they imply, and lists of names, operations or dependency links.
 pub fn normalise(mut envelope: Value, any_trace_order: bool) -> Value {
     let Some(data) = envelope.get_mut("data") else {
         return envelope;
@@ -401,7 +469,11 @@ pub fn normalise(mut envelope: Value, any_trace_order: bool) -> Value {
     if let Value::Array(items) = data {
         if items.iter().all(Value::is_string) {
             items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-        } else if items.iter().all(|i| i.get("spanKind").is_some()) {
+        } else if items
+            .iter()
+            .all(|i| i.get("spanKind").is_some() || i.get("callCount").is_some())
+        {
+            // Operations, or dependency links: Go map order.
             items.sort_by_key(|i| i.to_string());
         } else {
             for trace in items.iter_mut() {

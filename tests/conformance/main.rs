@@ -7,9 +7,11 @@
 //! `harness`). Without the binary these tests fail unless
 //! TRACELAB_SKIP_JAEGER=1.
 
+mod api_v3;
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
+mod intakes;
 mod otlp;
 mod refusals;
 mod sandbox;

@@ -97,6 +97,7 @@ async fn the_sandbox_scenarios_traces_read_back_from_the_embedded_collector_as_f
     settings.backend = BackendChoice::External {
         query_url: pair.embedded.base_url(),
         otlp_url: tee_url,
+        otlp_protocol: Default::default(),
     };
     let scenario = tracelab::scenario::load(&crate::common::scenario_path("jaeger.rhai")).unwrap();
     let backend = start_backend(&settings).await.unwrap();
@@ -117,6 +118,8 @@ async fn the_sandbox_scenarios_traces_read_back_from_the_embedded_collector_as_f
 
     let mut paths = vec![
         "/api/services".to_string(),
+        // front-proxy → service1 ×10, service1 → service1 ×10, service1 → service2 ×10.
+        "/api/dependencies".into(),
         "/api/traces?service=front-proxy&tag=http.status_code:200".into(),
         "/api/traces?service=service2&tag=component:proxy&limit=20".into(),
         "/api/traces?service=service1&operation=checkStock&minDuration=1us".into(),
@@ -135,6 +138,13 @@ async fn the_sandbox_scenarios_traces_read_back_from_the_embedded_collector_as_f
     for path in &paths {
         // Traces exported in one request have no defined order in Jaeger.
         pair.check(path, Compare::AnyTraceOrder).await;
+    }
+    // The v3 API last: Jaeger's v3 adjusters change its stored traces.
+    crate::api_v3::check_v3(&mut pair, "/api/v3/services").await;
+    crate::api_v3::check_v3(&mut pair, "/api/v3/operations?service=service1").await;
+    for id in trace_ids {
+        crate::api_v3::check_v3(&mut pair, &format!("/api/v3/traces/{id}?raw_traces=true")).await;
+        crate::api_v3::check_v3(&mut pair, &format!("/api/v3/traces/{id}")).await;
     }
     pair.stop_and_assert().await;
 }

@@ -370,6 +370,10 @@ async fn bad_parameters_and_unknown_traces_get_jaegers_errors() {
         "/api/operations".into(),
         "/api/operations?service=".into(),
         "/api/operations?spanKind=server".into(),
+        "/api/dependencies?endTs=abc".into(),
+        "/api/dependencies?lookback=1.5".into(),
+        "/api/dependencies?lookback=-1".into(),
+        "/api/dependencies?endTs=99999999999999999999".into(),
     ];
     for path in &paths {
         pair.check(path, Compare::Bytes).await;

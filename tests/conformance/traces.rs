@@ -598,6 +598,13 @@ async fn every_otlp_span_feature_reads_back_from_the_embedded_collector_as_from_
     pair.wait_for_trace("0000000000001f01", 1).await;
     pair.check("/api/traces/0000000000001f01", Compare::Bytes)
         .await;
+    // Who calls whom across every case (links, many services, odd resources).
+    pair.check("/api/dependencies", Compare::Normalised).await;
+    pair.check(
+        "/api/dependencies?service=catalog&prettyPrint=true",
+        Compare::Normalised,
+    )
+    .await;
     // The same traces raw (no adjusters) and pretty-printed.
     for case in &cases {
         for query in ["raw=true", "prettyPrint=true", "raw=1&prettyPrint=yes"] {

@@ -193,6 +193,14 @@ async fn zipkin_spans_read_back_from_the_embedded_collector_as_from_jaegers_zipk
         "/api/traces?service=zipkin-app&tag=host.name:zhost".into(),
         "/api/traces?service=zipkin-app&tag=plain:tag".into(),
         "/api/traces?service=missing-service-name".into(),
+        // Shared client/server span ids: the parent is the first span with the id.
+        "/api/dependencies".into(),
+        "/api/dependencies?service=service1".into(),
+        format!(
+            "/api/dependencies?endTs={}&lookback=3600000",
+            now_ns() / 1_000_000
+        ),
+        "/api/dependencies?endTs=1000&lookback=1000".into(),
     ];
     // (Not raw=true: the translator adds a Zipkin span's tags in Go map
     // order, which only the adjusters' sort makes defined.)
@@ -212,6 +220,13 @@ async fn zipkin_spans_read_back_from_the_embedded_collector_as_from_jaegers_zipk
     }
     for path in &paths {
         pair.check(path, Compare::AnyTraceOrder).await;
+    }
+    // The sandbox's traces as OTLP through the v3 API: Envoy's shared span
+    // ids, Zipkin's endpoints. Last, as Jaeger's v3 adjusters change its
+    // stored trace (its shared ids, then /api/traces and dependencies), and
+    // not raw (the translator's attribute order is Go map order).
+    for id in ["7a7a000000000001", "00000000000000017a7a000000000002"] {
+        crate::api_v3::check_v3(&mut pair, &format!("/api/v3/traces/{id}")).await;
     }
     pair.stop_and_assert().await;
 }

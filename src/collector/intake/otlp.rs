@@ -6,7 +6,7 @@
 //! on the way out its query path translates with the OpenTelemetry
 //! collector's `ProtoFromTraces` and moves `@jaeger@warnings` into span
 //! warnings. Both happen here, once per span; what depends on the whole
-//! trace happens per query in [`super::adjust`]. The Zipkin receiver
+//! trace happens per query in [`crate::collector::adjust`]. The Zipkin receiver
 //! ([`super::zipkin`]) builds OTLP and comes through here too.
 
 use std::collections::BTreeMap;
@@ -20,9 +20,9 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::trace::v1::{Span, span, status};
 use prost::Message;
 
-use super::go_json;
-use super::go_text;
-use super::span::{
+use crate::collector::go_json;
+use crate::collector::go_text;
+use crate::collector::span::{
     SearchAttributes, SpanAttributes, SpanKind, StatusCode, StoredLog, StoredProcess, StoredRef,
     StoredSpan, Tag, TagValue, TraceId, span_id_from_bytes,
 };
@@ -43,6 +43,16 @@ pub enum DecodeError {
     },
 }
 
+/// What [`translate_partial`] made of a request: the spans to store, and
+/// the spans it refused (an all-zero trace or span id) with the reason.
+#[derive(Debug, Default)]
+pub struct Translated {
+    pub spans: Vec<StoredSpan>,
+    pub rejected: usize,
+    /// Why the first refused span was refused.
+    pub first_refusal: Option<DecodeError>,
+}
+
 /// The two encodings OTLP/HTTP allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -51,7 +61,12 @@ pub enum Encoding {
 }
 
 pub fn decode(body: &[u8], encoding: Encoding) -> Result<Vec<StoredSpan>, DecodeError> {
-    let request = match encoding {
+    translate(parse(body, encoding)?)
+}
+
+/// The body as an `ExportTraceServiceRequest`, not yet translated.
+pub fn parse(body: &[u8], encoding: Encoding) -> Result<ExportTraceServiceRequest, DecodeError> {
+    Ok(match encoding {
         Encoding::Protobuf => ExportTraceServiceRequest::decode(body)?,
         Encoding::Json => {
             // serde also reads a struct from an array (`[]`); OTLP JSON
@@ -61,8 +76,7 @@ pub fn decode(body: &[u8], encoding: Encoding) -> Result<Vec<StoredSpan>, Decode
             }
             serde_json::from_slice(body)?
         }
-    };
-    translate(request)
+    })
 }
 
 pub const SERVICE_NAME: &str = "service.name";
@@ -70,10 +84,23 @@ pub const SERVICE_NAME: &str = "service.name";
 pub const WARNINGS_ATTRIBUTE: &str = "@jaeger@warnings";
 
 /// Every span or none: a payload with one bad span id is rejected whole
-/// (Jaeger would store it; its search then stops at an all-zero trace id),
-/// so nothing half-stored can confuse an assertion.
+/// (Jaeger would store an all-zero one; its search then stops at an
+/// all-zero trace id), so nothing half-stored can confuse an assertion.
 pub fn translate(request: ExportTraceServiceRequest) -> Result<Vec<StoredSpan>, DecodeError> {
-    let mut out = Vec::new();
+    let translated = translate_partial(request)?;
+    match translated.first_refusal {
+        None => Ok(translated.spans),
+        Some(refusal) => Err(refusal),
+    }
+}
+
+/// OTLP's partial success: an id of the wrong length still refuses the
+/// whole request (it is not valid OTLP), but a span whose trace or span id
+/// is all zero is left out alone and counted, so the exporter hears which
+/// spans were refused (`partial_success`) while the others are stored.
+pub fn translate_partial(request: ExportTraceServiceRequest) -> Result<Translated, DecodeError> {
+    let mut out = Translated::default();
+    let mut index = 0;
     for resource_spans in request.resource_spans {
         let mut attrs = resource_spans
             .resource
@@ -84,12 +111,35 @@ pub fn translate(request: ExportTraceServiceRequest) -> Result<Vec<StoredSpan>, 
         for scope_spans in resource_spans.scope_spans {
             let scope = scope_spans.scope.unwrap_or_default();
             for span in scope_spans.spans {
-                let index = out.len();
-                out.push(translate_span(span, &scope, &process, index)?);
+                match zero_id(&span) {
+                    Some(field) => {
+                        out.rejected += 1;
+                        out.first_refusal.get_or_insert(DecodeError::InvalidId {
+                            index,
+                            field,
+                            want: if field == "traceId" { 16 } else { 8 },
+                        });
+                    }
+                    None => out
+                        .spans
+                        .push(translate_span(span, &scope, &process, index)?),
+                }
+                index += 1;
             }
         }
     }
     Ok(out)
+}
+
+/// The id field of a span that is the right length but all zero.
+fn zero_id(span: &Span) -> Option<&'static str> {
+    if span.trace_id.len() == 16 && span.trace_id.iter().all(|b| *b == 0) {
+        Some("traceId")
+    } else if span.span_id.len() == 8 && span.span_id.iter().all(|b| *b == 0) {
+        Some("spanId")
+    } else {
+        None
+    }
 }
 
 /// Jaeger's empty-service-name sanitizer.
@@ -288,6 +338,8 @@ fn translate_span(
     Ok(StoredSpan {
         trace_id,
         span_id,
+        has_parent: parent != 0,
+        flags: span.flags,
         references,
         operation: span.name,
         kind,
@@ -585,6 +637,31 @@ mod tests {
         assert!(
             err.to_string().contains("span 1 has an invalid traceId"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn partial_translation_leaves_out_only_the_spans_with_zero_ids() {
+        let mut req = request(sandbox_resource(), server_span());
+        let mut zero_trace = server_span();
+        zero_trace.trace_id = vec![0; 16];
+        let mut zero_span = server_span();
+        zero_span.span_id = vec![0; 8];
+        req.resource_spans[0].scope_spans[0]
+            .spans
+            .extend([zero_trace, zero_span]);
+        let translated = translate_partial(req.clone()).unwrap();
+        assert_eq!((translated.spans.len(), translated.rejected), (1, 2));
+        assert_eq!(
+            translated.first_refusal.unwrap().to_string(),
+            "span 1 has an invalid traceId (want 16 bytes, not all zero)"
+        );
+        let mut short = server_span();
+        short.span_id = vec![1, 2];
+        req.resource_spans[0].scope_spans[0].spans.push(short);
+        assert!(
+            translate_partial(req).is_err(),
+            "a wrong length is not OTLP"
         );
     }
 
