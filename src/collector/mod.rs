@@ -14,6 +14,7 @@ pub mod adjust;
 pub mod go_json;
 pub mod go_text;
 pub mod http;
+pub mod intake;
 pub mod otlp;
 pub mod query;
 pub mod span;
