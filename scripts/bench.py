@@ -185,8 +185,8 @@ def mesh_overhead(args):
     with Server([HARNESS, "hello", "--port", str(port)], lambda l: bool(l)):
         measure("bare hyper", f"http://127.0.0.1:{port}/")
     for name, extra in (("tracing off", ["--no-tracing"]), ("tracing on", [])):
-        argv = [TRACELAB, "up", scenario, "--port", "front-proxy=0", "--ui-port", "0",
-                "--otlp-port", "0", "--max-traces", "1000000", *extra]
+        argv = [TRACELAB, "up", scenario, "--port", "front-proxy=0", "--free-ports",
+                "--max-traces", "1000000", *extra]
         with Server(argv, lambda l: any("trace viewer" in x for x in l)) as up:
             measure(name, up.url_after("curl"))
     on, off, bare = results["tracing on"], results["tracing off"], results["bare hyper"]
@@ -273,7 +273,7 @@ def ingest(otlp, query, pid, args):
 
 
 def ingest_embedded(args):
-    argv = [TRACELAB, "collector", "--ui-port", "0", "--otlp-port", "0",
+    argv = [TRACELAB, "collector", "--free-ports",
             "--max-traces", str(args.spans)]
     with Server(argv, lambda l: any("trace viewer" in x for x in l)) as c:
         query = c.url_after("query API").removesuffix("/api/services")

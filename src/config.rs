@@ -8,6 +8,7 @@
 //! [collector]
 //! jaeger_url = "http://localhost:16686"   # use a real Jaeger ...
 //! otlp_endpoint = "http://localhost:4318" # ... and export to it
+//! otlp_protocol = "http/protobuf"         # or grpc (then e.g. http://localhost:4317)
 //! # jaeger_bin = "/path/to/jaeger"        # or, instead, start one per run
 //! max_traces = 100000                     # embedded collector bound
 //! max_body_size = "16MiB"                 # larger exports are answered 413
@@ -40,6 +41,8 @@ pub struct Config {
 pub struct CollectorDefaults {
     pub jaeger_url: Option<String>,
     pub otlp_endpoint: Option<String>,
+    /// `grpc`, `http/protobuf` or `http/json`.
+    pub otlp_protocol: Option<String>,
     pub jaeger_bin: Option<PathBuf>,
     pub max_traces: Option<usize>,
     /// The largest export body the embedded collector accepts.

@@ -94,7 +94,9 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
         }
         Mode::Collector(options) => {
             let shutdown = watch_signals()?;
-            let collector = collector::standalone::start(&options).await?;
+            let collector = collector::standalone::start(&options)
+                .await
+                .map_err(|e| Error::Infra(e.to_string()))?;
             anstream::print!("{}", collector::standalone::describe(&collector));
             let _ = std::io::Write::flush(&mut std::io::stdout());
             shutdown.await;

@@ -20,7 +20,7 @@ use crate::assert::gather::{self, Gathered, WaitSettings, Wanted};
 use crate::assert::{self, Outcome, OutcomeSource};
 use crate::backend::{Backend, BackendChoice};
 use crate::error::Error;
-use crate::mesh::telemetry::{DeliveryStats, ExportSettings};
+use crate::mesh::telemetry::{DeliveryStats, ExportSettings, OtlpProtocol};
 use crate::mesh::{MeshError, MeshOptions, RunningMesh};
 use crate::report::compare::TreeComparison;
 use crate::report::model::{
@@ -44,6 +44,8 @@ pub struct RunSettings {
     pub peers: HashMap<String, String>,
     /// Draw this trace (`--show-trace`) instead of each scenario's slowest.
     pub show_trace: Option<String>,
+    /// How the mesh and programs export spans (`--otlp-protocol`).
+    pub otlp_protocol: OtlpProtocol,
 }
 
 impl RunSettings {
@@ -55,6 +57,7 @@ impl RunSettings {
             fixed_ports: false,
             peers: HashMap::new(),
             show_trace: None,
+            otlp_protocol: OtlpProtocol::default(),
         }
     }
 }
@@ -110,7 +113,8 @@ pub async fn run_scenario_until(
 ) -> Result<ScenarioReport, Error> {
     let clock = Instant::now();
     observer.phase(&scenario.name, "starting the mesh");
-    let mut options = MeshOptions::new(ExportSettings::new(backend.otlp_traces_url()));
+    let export = backend.export_endpoint(settings.otlp_protocol);
+    let mut options = MeshOptions::new(ExportSettings::to(export.clone()));
     options.ephemeral_ports = !settings.fixed_ports;
     options.peers = settings.peers.clone();
     let evicted_before = backend.evicted_traces();
@@ -124,7 +128,8 @@ pub async fn run_scenario_until(
     let info = CollectorInfo {
         kind: backend.kind().to_string(),
         query_url: backend.query_url(),
-        otlp_traces_url: backend.otlp_traces_url(),
+        otlp_traces_url: export.url.clone(),
+        otlp_protocol: export.protocol,
     };
     let (runs, gathered, components) = result?;
     let interrupted = stop.is_cancelled();

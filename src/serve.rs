@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::mesh::telemetry::{DeliveryStats, ExportSettings};
+use crate::mesh::telemetry::{DeliveryStats, ExportSettings, OtlpEndpoint};
 use crate::mesh::{Endpoint, MeshOptions, RunningMesh};
 use crate::run::mesh_error;
 use crate::scenario::{self, Scenario};
@@ -34,14 +34,15 @@ pub struct ServeOptions {
     /// Listen ports that win over the scenario's: name → port (0 = free one).
     pub ports: HashMap<String, u16>,
     pub bind_ip: IpAddr,
-    pub otlp_traces_url: String,
+    /// Where spans go: OTLP/HTTP's traces URL, or an OTLP/gRPC server.
+    pub otlp: OtlpEndpoint,
 }
 
 /// Components started and serving, until [`Serving::run_until`] stops them.
 pub struct Serving {
     scenario: Scenario,
     mesh: RunningMesh,
-    otlp_traces_url: String,
+    otlp: OtlpEndpoint,
 }
 
 impl Serving {
@@ -49,7 +50,7 @@ impl Serving {
     /// a selection that does not fit fails here, before anything serves).
     pub async fn start(options: &ServeOptions) -> Result<Serving, Error> {
         let scenario = scenario::load(&options.file)?;
-        let mut mesh_options = MeshOptions::new(ExportSettings::new(&options.otlp_traces_url));
+        let mut mesh_options = MeshOptions::new(ExportSettings::to(options.otlp.clone()));
         mesh_options.only = options.only.clone();
         mesh_options.peers = options.peers.clone();
         mesh_options.ports = options.ports.clone();
@@ -68,7 +69,7 @@ impl Serving {
         Ok(Serving {
             scenario,
             mesh,
-            otlp_traces_url: options.otlp_traces_url.clone(),
+            otlp: options.otlp.clone(),
         })
     }
 
@@ -96,7 +97,7 @@ impl Serving {
                         on_export_failure(format!(
                             "{} spans could not be exported to {}{}",
                             total.failed - failed_before,
-                            self.otlp_traces_url,
+                            self.otlp,
                             total.last_error.map(|e| format!(": {e}")).unwrap_or_default()
                         ));
                         failed_before = total.failed;
@@ -132,7 +133,7 @@ impl Serving {
         for (name, authority) in self.mesh.peers() {
             let _ = writeln!(out, "  {name:width$}  peer     at {authority}");
         }
-        let _ = writeln!(out, "  spans to {}", self.otlp_traces_url);
+        let _ = writeln!(out, "  spans to {}", self.otlp);
         out.push_str("ready; SIGINT (Ctrl-C) or SIGTERM stops\n");
         out
     }

@@ -4,35 +4,34 @@
 //! collector after it.
 //!
 //! Components listen on the ports the script fixes (the sandbox's front
-//! proxy on 8000); the collector on Jaeger's: the viewer and query API on
-//! 16686, OTLP/HTTP on 4318. Every port can be moved by a flag.
+//! proxy on 8000); the collector on Jaeger all-in-one's: the viewer and
+//! query API on 16686, OTLP/gRPC on 4317, OTLP/HTTP on 4318, Zipkin on
+//! 9411, ... Every port can be moved by a flag.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-use crate::collector::standalone::bind;
-use crate::collector::{CollectorConfig, RunningCollector};
+use crate::collector::ports::{Listener, PortPlan};
+use crate::collector::{BoundSockets, CollectorConfig, RunningCollector};
 use crate::error::Error;
-use crate::mesh::telemetry::{DeliveryStats, ExportSettings};
+use crate::mesh::telemetry::{DeliveryStats, ExportSettings, OtlpEndpoint, OtlpProtocol};
 use crate::mesh::{MeshOptions, RunningMesh};
 use crate::report::model::{ComponentInfo, LabInfo, LabStopped};
 use crate::scenario::{self, Scenario};
 
-/// Jaeger's query and UI port.
-pub const DEFAULT_UI_PORT: u16 = 16686;
-/// OTLP/HTTP's standard port.
-pub const DEFAULT_OTLP_PORT: u16 = 4318;
-
 #[derive(Debug, Clone)]
 pub struct UpOptions {
     pub file: PathBuf,
-    pub ui_port: u16,
-    pub otlp_port: u16,
+    /// Every collector listener's port (0 = a free one).
+    pub collector_ports: BTreeMap<Listener, u16>,
     /// Components moved to another port (`--port NAME=PORT`, 0 = free).
     pub ports: Vec<(String, u16)>,
     pub collector: CollectorConfig,
     /// Off (`--no-tracing`): the topology serves without spans.
     pub tracing: bool,
+    /// How components and programs export to the collector.
+    pub otlp_protocol: OtlpProtocol,
 }
 
 pub struct RunningLab {
@@ -47,17 +46,22 @@ pub async fn start(options: &UpOptions) -> Result<RunningLab, Error> {
     let mut scenario = scenario::load(&options.file)?;
     move_components(&mut scenario, &options.ports)?;
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let mut listeners = vec![bind(ip, options.ui_port, "the trace viewer", "--ui-port").await?];
-    // Equal non-zero ports share one listener: both answer OTLP and the API.
-    if options.otlp_port != options.ui_port || options.otlp_port == 0 {
-        listeners.push(bind(ip, options.otlp_port, "the OTLP receiver", "--otlp-port").await?);
-    }
-    let collector = RunningCollector::start(&options.collector, listeners);
-    let viewer = collector.addrs()[0];
-    let otlp = *collector.addrs().last().expect("one listener at least");
-    let otlp_traces_url = format!("http://{otlp}/v1/traces");
+    let plan = PortPlan::jaeger_defaults(ip, &options.collector_ports);
+    let bound = BoundSockets::bind(&plan)
+        .await
+        .map_err(|e| Error::Infra(e.to_string()))?;
+    let collector = RunningCollector::start(&options.collector, bound);
+    let viewer = collector.addr();
+    let otlp_traces_url = collector.otlp_traces_url();
 
-    let mut mesh_options = MeshOptions::new(ExportSettings::new(otlp_traces_url.clone()));
+    let export = match options.otlp_protocol {
+        OtlpProtocol::Grpc => OtlpEndpoint::grpc(collector.otlp_grpc_url()),
+        http => OtlpEndpoint {
+            protocol: http,
+            url: otlp_traces_url.clone(),
+        },
+    };
+    let mut mesh_options = MeshOptions::new(ExportSettings::to(export));
     mesh_options.ephemeral_ports = false;
     mesh_options.tracing = options.tracing;
     let mesh = match RunningMesh::start(&scenario, &mesh_options).await {
@@ -77,6 +81,13 @@ pub async fn start(options: &UpOptions) -> Result<RunningLab, Error> {
         viewer_url: format!("http://{viewer}/"),
         query_url: format!("http://{viewer}"),
         otlp_traces_url,
+        intakes: collector
+            .addrs()
+            .iter()
+            .filter(|(l, _)| !matches!(l, Listener::Query | Listener::OtlpHttp))
+            .flat_map(|(l, addr)| crate::collector::standalone::endpoints(*l, *addr))
+            .map(|(name, url)| (name.to_string(), url))
+            .collect(),
     };
     Ok(RunningLab {
         mesh,

@@ -313,7 +313,7 @@ fn a_query_api_that_answers_beside_an_otlp_endpoint_that_does_not_exits_3_naming
 fn a_collector_port_already_taken_exits_3_naming_the_port_and_the_flag() {
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = held.local_addr().unwrap().port().to_string();
-    let out = tracelab(&["collector", "--ui-port", "0", "--otlp-port", &port]);
+    let out = tracelab(&["collector", "--free-ports", "--otlp-port", &port]);
     assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
     let err = stderr(&out);
     assert!(

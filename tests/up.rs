@@ -39,10 +39,7 @@ async fn start() -> Up {
         "scenarios/jaeger.rhai",
         "--port",
         "front-proxy=0",
-        "--ui-port",
-        "0",
-        "--otlp-port",
-        "0",
+        "--free-ports",
     ])
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
@@ -213,7 +210,7 @@ async fn a_taken_port_exits_3_naming_it_and_the_flag_that_moves_it() {
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = held.local_addr().unwrap().port().to_string();
 
-    let (code, err) = output(&["scenarios/jaeger.rhai", "--ui-port", &port]).await;
+    let (code, err) = output(&["scenarios/jaeger.rhai", "--free-ports", "--ui-port", &port]).await;
     assert_eq!(code, Some(3), "{err}");
     assert!(
         err.contains(&format!(
@@ -225,10 +222,7 @@ async fn a_taken_port_exits_3_naming_it_and_the_flag_that_moves_it() {
 
     let (code, err) = output(&[
         "scenarios/jaeger.rhai",
-        "--ui-port",
-        "0",
-        "--otlp-port",
-        "0",
+        "--free-ports",
         "--port",
         &format!("front-proxy={port}"),
     ])

@@ -82,18 +82,35 @@ pub struct JaegerPorts {
     pub zipkin: u16,
     /// Health check (13133).
     pub health: u16,
+    /// OTLP/gRPC receiver (4317).
+    pub otlp_grpc: u16,
+    /// Jaeger receiver: gRPC collector API (14250).
+    pub jaeger_grpc: u16,
+    /// Jaeger receiver: thrift over HTTP (14268).
+    pub jaeger_thrift_http: u16,
+    /// Jaeger receiver: agent UDP, compact thrift (6831).
+    pub jaeger_compact: u16,
+    /// Jaeger receiver: agent UDP, binary thrift (6832).
+    pub jaeger_binary: u16,
 }
 
 impl JaegerPorts {
     /// Ports the OS says are free right now.
     fn pick() -> std::io::Result<JaegerPorts> {
-        // Hold every listener until all are picked so no two ports coincide.
-        let listeners = (0..5)
+        // Hold every socket until all are picked so no two ports coincide.
+        let listeners = (0..8)
             .map(|_| TcpListener::bind(("127.0.0.1", 0)))
             .collect::<std::io::Result<Vec<_>>>()?;
         let ports = listeners
             .iter()
             .map(|l| l.local_addr().map(|a| a.port()))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let datagram_sockets = (0..2)
+            .map(|_| std::net::UdpSocket::bind(("127.0.0.1", 0)))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let udp = datagram_sockets
+            .iter()
+            .map(|s| s.local_addr().map(|a| a.port()))
             .collect::<std::io::Result<Vec<_>>>()?;
         Ok(JaegerPorts {
             query_http: ports[0],
@@ -101,6 +118,11 @@ impl JaegerPorts {
             otlp_http: ports[2],
             zipkin: ports[3],
             health: ports[4],
+            otlp_grpc: ports[5],
+            jaeger_grpc: ports[6],
+            jaeger_thrift_http: ports[7],
+            jaeger_compact: udp[0],
+            jaeger_binary: udp[1],
         })
     }
 }
@@ -224,6 +246,11 @@ impl JaegerProcess {
         format!("http://127.0.0.1:{}/v1/traces", self.ports.otlp_http)
     }
 
+    /// The OTLP/gRPC endpoint, as exporters take it.
+    pub fn otlp_grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.otlp_grpc)
+    }
+
     /// Where Zipkin v2 JSON is accepted (what Envoy's zipkin tracer posts to).
     pub fn zipkin_spans_url(&self) -> String {
         format!("http://127.0.0.1:{}/api/v2/spans", self.ports.zipkin)
@@ -325,7 +352,7 @@ service:
   extensions: [jaeger_storage, jaeger_query, healthcheckv2]
   pipelines:
     traces:
-      receivers: [otlp, zipkin]
+      receivers: [otlp, zipkin, jaeger]
       processors: []
       exporters: [jaeger_storage_exporter]
   telemetry:
@@ -354,10 +381,22 @@ extensions:
 receivers:
   otlp:
     protocols:
+      grpc:
+        endpoint: 127.0.0.1:{otlp_grpc}
       http:
         endpoint: 127.0.0.1:{otlp_http}
   zipkin:
     endpoint: 127.0.0.1:{zipkin}
+  jaeger:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{jaeger_grpc}
+      thrift_http:
+        endpoint: 127.0.0.1:{jaeger_thrift_http}
+      thrift_compact:
+        endpoint: 127.0.0.1:{jaeger_compact}
+      thrift_binary:
+        endpoint: 127.0.0.1:{jaeger_binary}
 exporters:
   jaeger_storage_exporter:
     trace_storage: memstore
@@ -367,6 +406,11 @@ exporters:
         query_grpc = ports.query_grpc,
         otlp_http = ports.otlp_http,
         zipkin = ports.zipkin,
+        otlp_grpc = ports.otlp_grpc,
+        jaeger_grpc = ports.jaeger_grpc,
+        jaeger_thrift_http = ports.jaeger_thrift_http,
+        jaeger_compact = ports.jaeger_compact,
+        jaeger_binary = ports.jaeger_binary,
     )
 }
 
@@ -382,9 +426,14 @@ mod tests {
             otlp_http: 1003,
             zipkin: 1004,
             health: 1005,
+            otlp_grpc: 1006,
+            jaeger_grpc: 1007,
+            jaeger_thrift_http: 1008,
+            jaeger_compact: 1009,
+            jaeger_binary: 1010,
         };
         let yaml = config_yaml(&ports, 77);
-        for port in 1001..=1005 {
+        for port in 1001..=1010 {
             assert!(
                 yaml.contains(&format!("endpoint: 127.0.0.1:{port}\n")),
                 "{port}"
@@ -395,16 +444,30 @@ mod tests {
             !yaml.contains("sampling"),
             "no remote sampling file to miss"
         );
-        assert_eq!(yaml.matches("endpoint:").count(), 5, "no default port left");
+        assert_eq!(
+            yaml.matches("endpoint:").count(),
+            10,
+            "no default port left"
+        );
     }
 
     #[test]
     fn picked_ports_are_distinct() {
         let p = JaegerPorts::pick().unwrap();
-        let mut all = vec![p.query_http, p.query_grpc, p.otlp_http, p.zipkin, p.health];
+        let mut all = vec![
+            p.query_http,
+            p.query_grpc,
+            p.otlp_http,
+            p.zipkin,
+            p.health,
+            p.otlp_grpc,
+            p.jaeger_grpc,
+            p.jaeger_thrift_http,
+        ];
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), 5);
+        assert_eq!(all.len(), 8);
+        assert_ne!(p.jaeger_compact, p.jaeger_binary);
     }
 
     #[test]

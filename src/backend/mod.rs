@@ -1,7 +1,8 @@
 //! Where spans go and traces are read from: the embedded collector (the
 //! default), a Jaeger binary tracelab starts for the run
 //! ([`jaeger_process`]), or an existing Jaeger. Either way the mesh gets an
-//! OTLP/HTTP URL and the assertions get a Jaeger query API client.
+//! OTLP endpoint (HTTP, or gRPC when the run asks) and the assertions get a
+//! Jaeger query API client.
 
 pub mod jaeger_process;
 
@@ -13,16 +14,19 @@ use http::{HeaderMap, HeaderValue, Method};
 use self::jaeger_process::{JaegerProcess, JaegerProcessError, JaegerSettings};
 use crate::collector::{CollectorConfig, RunningCollector};
 use crate::jaeger::JaegerClient;
+use crate::mesh::telemetry::{OtlpEndpoint, OtlpProtocol};
 use crate::mesh::upstream::Upstream;
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
 pub enum BackendChoice {
     Embedded(CollectorConfig),
-    /// A Jaeger already running: its query API root and OTLP/HTTP root.
+    /// A Jaeger already running: its query API root and OTLP root (HTTP,
+    /// or gRPC with `otlp_protocol` grpc).
     External {
         query_url: String,
         otlp_url: String,
+        otlp_protocol: OtlpProtocol,
     },
     /// A Jaeger binary to start for the run and stop after it.
     JaegerBinary(JaegerSettings),
@@ -31,7 +35,7 @@ pub enum BackendChoice {
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("cannot start the embedded collector: {0}")]
-    Bind(std::io::Error),
+    Bind(crate::collector::CollectorError),
     #[error("{0}")]
     Unusable(String),
     #[error(transparent)]
@@ -42,7 +46,7 @@ pub enum Backend {
     Embedded(RunningCollector),
     External {
         query_url: String,
-        otlp_traces_url: String,
+        otlp: OtlpEndpoint,
     },
     /// A Jaeger tracelab started (`--jaeger-bin`).
     Started(JaegerProcess),
@@ -58,10 +62,18 @@ impl Backend {
             BackendChoice::External {
                 query_url,
                 otlp_url,
+                otlp_protocol,
             } => {
+                let otlp = match otlp_protocol {
+                    OtlpProtocol::Grpc => OtlpEndpoint::grpc(otlp_url),
+                    http => OtlpEndpoint {
+                        protocol: *http,
+                        url: otlp_traces_url(otlp_url),
+                    },
+                };
                 let backend = Backend::External {
                     query_url: query_url.trim_end_matches('/').to_string(),
-                    otlp_traces_url: otlp_traces_url(otlp_url),
+                    otlp,
                 };
                 backend.preflight().await?;
                 Ok(backend)
@@ -98,14 +110,26 @@ impl Backend {
         }
     }
 
-    pub fn otlp_traces_url(&self) -> String {
-        match self {
-            Backend::Embedded(c) => c.otlp_traces_url(),
-            Backend::External {
-                otlp_traces_url, ..
-            } => otlp_traces_url.clone(),
-            Backend::Started(p) => p.otlp_traces_url(),
+    /// Where the mesh exports with `protocol` (a running Jaeger has the one
+    /// endpoint it was given).
+    pub fn export_endpoint(&self, protocol: OtlpProtocol) -> OtlpEndpoint {
+        let (traces_url, grpc_url) = match self {
+            Backend::External { otlp, .. } => return otlp.clone(),
+            Backend::Embedded(c) => (c.otlp_traces_url(), c.otlp_grpc_url()),
+            Backend::Started(p) => (p.otlp_traces_url(), p.otlp_grpc_url()),
+        };
+        match protocol {
+            OtlpProtocol::Grpc => OtlpEndpoint::grpc(grpc_url),
+            http => OtlpEndpoint {
+                protocol: http,
+                url: traces_url,
+            },
         }
+    }
+
+    /// The OTLP/HTTP traces URL, or the one endpoint a running Jaeger was given.
+    pub fn otlp_traces_url(&self) -> String {
+        self.export_endpoint(OtlpProtocol::HttpProtobuf).url
     }
 
     pub fn client(&self) -> Result<JaegerClient, BackendError> {
@@ -122,7 +146,11 @@ impl Backend {
                 self.query_url()
             ))
         })?;
-        let otlp = self.otlp_traces_url();
+        let endpoint = self.export_endpoint(OtlpProtocol::HttpProtobuf);
+        if endpoint.protocol == OtlpProtocol::Grpc {
+            return preflight_grpc(&endpoint.url).await;
+        }
+        let otlp = endpoint.url;
         let authority = otlp
             .strip_prefix("http://")
             .and_then(|rest| rest.split('/').next())
@@ -200,6 +228,30 @@ impl Backend {
             Backend::Started(p) => p.max_traces(),
             Backend::External { .. } => crate::collector::DEFAULT_MAX_TRACES,
         }
+    }
+}
+
+/// An empty export over gRPC: every OTLP/gRPC receiver accepts it.
+async fn preflight_grpc(url: &str) -> Result<(), BackendError> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    let attempt = async {
+        let mut client = TraceServiceClient::connect(url.to_string())
+            .await
+            .map_err(|e| format!("cannot connect: {e}"))?;
+        client
+            .export(ExportTraceServiceRequest::default())
+            .await
+            .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
+    };
+    match tokio::time::timeout(Duration::from_secs(5), attempt).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(BackendError::Unusable(format!(
+            "the OTLP/gRPC endpoint {url} refused an empty export ({e}); is it an OTLP/gRPC receiver (port 4317)?"
+        ))),
+        Err(_) => Err(BackendError::Unusable(format!(
+            "the OTLP/gRPC endpoint {url} did not answer within 5 s"
+        ))),
     }
 }
 

@@ -1,6 +1,9 @@
-//! `tracelab collector`: its flags, and the embedded collector's bounds
-//! (`--max-traces`, `--max-body-size`) that `run` and `up` share.
+//! `tracelab collector`: its flags, the collector's ports (Jaeger
+//! all-in-one's, each movable; `up` has the same flags), and the embedded
+//! collector's bounds (`--max-traces`, `--max-body-size`) that `run` and
+//! `up` share.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
@@ -10,21 +13,87 @@ use clap::Args;
 use super::Mode;
 use super::parse::parse_size;
 use crate::collector::CollectorConfig;
+use crate::collector::ports::Listener;
 use crate::collector::standalone::StandaloneOptions;
 use crate::config::{self, Config};
 use crate::error::Error;
-use crate::up::{DEFAULT_OTLP_PORT, DEFAULT_UI_PORT};
+
+/// The collector's listeners, on Jaeger all-in-one's ports unless moved
+/// (0 picks a free port; a port in use is exit code 3 naming its flag).
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// Port of the Jaeger query API (/api, /api/v3) and the trace viewer
+    /// [default: 16686].
+    #[arg(long, value_name = "PORT")]
+    pub ui_port: Option<u16>,
+
+    /// Port of the OTLP/gRPC receiver (TraceService/Export) [default: 4317].
+    #[arg(long, value_name = "PORT")]
+    pub otlp_grpc_port: Option<u16>,
+
+    /// Port of the OTLP/HTTP receiver (POST /v1/traces; Zipkin v2 JSON on
+    /// POST /api/v2/spans too) [default: 4318].
+    #[arg(long, visible_alias = "otlp-http-port", value_name = "PORT")]
+    pub otlp_port: Option<u16>,
+
+    /// Port of the Zipkin receiver (POST /api/v2/spans) [default: 9411].
+    #[arg(long, value_name = "PORT")]
+    pub zipkin_port: Option<u16>,
+
+    /// Port of Jaeger's gRPC collector API (jaeger.api_v2.CollectorService)
+    /// [default: 14250].
+    #[arg(long, value_name = "PORT")]
+    pub jaeger_grpc_port: Option<u16>,
+
+    /// Port of Jaeger thrift over HTTP (POST /api/traces) [default: 14268].
+    #[arg(long, value_name = "PORT")]
+    pub jaeger_http_port: Option<u16>,
+
+    /// UDP port of the Jaeger agent, compact thrift [default: 6831].
+    #[arg(long, value_name = "PORT")]
+    pub jaeger_compact_port: Option<u16>,
+
+    /// UDP port of the Jaeger agent, binary thrift [default: 6832].
+    #[arg(long, value_name = "PORT")]
+    pub jaeger_binary_port: Option<u16>,
+
+    /// Put every listener its own flag does not move on a free port (what
+    /// scripts and tests want; the ports chosen are printed).
+    #[arg(long)]
+    pub free_ports: bool,
+}
+
+impl PortArgs {
+    /// Every listener's port: its flag's, else a free one with
+    /// --free-ports, else Jaeger's.
+    pub fn ports(&self) -> BTreeMap<Listener, u16> {
+        [
+            (Listener::Query, self.ui_port),
+            (Listener::OtlpGrpc, self.otlp_grpc_port),
+            (Listener::OtlpHttp, self.otlp_port),
+            (Listener::Zipkin, self.zipkin_port),
+            (Listener::JaegerGrpc, self.jaeger_grpc_port),
+            (Listener::JaegerThriftHttp, self.jaeger_http_port),
+            (Listener::JaegerCompact, self.jaeger_compact_port),
+            (Listener::JaegerBinary, self.jaeger_binary_port),
+        ]
+        .into_iter()
+        .map(|(listener, port)| {
+            let fallback = if self.free_ports {
+                0
+            } else {
+                listener.default_port()
+            };
+            (listener, port.unwrap_or(fallback))
+        })
+        .collect()
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct CollectorArgs {
-    /// Port of the Jaeger query API and the trace viewer.
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_UI_PORT)]
-    pub ui_port: u16,
-
-    /// Port of the OTLP/HTTP receiver (POST /v1/traces; Zipkin v2 JSON on
-    /// POST /api/v2/spans).
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_OTLP_PORT)]
-    pub otlp_port: u16,
+    #[command(flatten)]
+    pub ports: PortArgs,
 
     /// Address to listen on; 0.0.0.0 to be reachable from other machines.
     #[arg(long, value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
@@ -47,8 +116,7 @@ pub(crate) fn collector_mode(args: CollectorArgs) -> Result<Mode, Error> {
     let collector = collector_config(args.max_traces, args.max_body_size, &config)?;
     Ok(Mode::Collector(StandaloneOptions {
         bind_ip: args.bind,
-        ui_port: args.ui_port,
-        otlp_port: args.otlp_port,
+        ports: args.ports.ports(),
         collector,
     }))
 }

@@ -7,6 +7,44 @@ use std::time::Duration;
 use bytesize::ByteSize;
 
 use crate::error::Error;
+use crate::mesh::telemetry::OtlpProtocol;
+
+/// `grpc`, `http/protobuf` or `http/json`, as OTEL_EXPORTER_OTLP_PROTOCOL.
+pub(crate) fn parse_protocol(text: &str) -> Result<OtlpProtocol, String> {
+    OtlpProtocol::parse(text).ok_or_else(|| {
+        format!(
+            "{text:?} is not an OTLP protocol: write {}",
+            OtlpProtocol::NAMES
+        )
+    })
+}
+
+/// The protocol spans are exported with: the flag, else the SDKs'
+/// environment (`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, then
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`), else `tracelab.toml`, else http/protobuf.
+pub(crate) fn otlp_protocol(
+    flag: Option<OtlpProtocol>,
+    config: Option<&str>,
+) -> Result<OtlpProtocol, Error> {
+    if let Some(protocol) = flag {
+        return Ok(protocol);
+    }
+    for variable in [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ] {
+        if let Ok(value) = std::env::var(variable)
+            && !value.trim().is_empty()
+        {
+            return parse_protocol(&value).map_err(|e| Error::Usage(format!("{variable}: {e}")));
+        }
+    }
+    match config {
+        Some(text) => parse_protocol(text)
+            .map_err(|e| Error::Usage(format!("tracelab.toml otlp_protocol: {e}"))),
+        None => Ok(OtlpProtocol::HttpProtobuf),
+    }
+}
 
 pub(crate) fn parse_port_override(text: &str) -> Result<(String, u16), String> {
     let (name, port) = text

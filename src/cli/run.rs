@@ -9,7 +9,9 @@ use clap::Args;
 
 use super::Mode;
 use super::collector::collector_config;
-use super::parse::{by_name, parse_duration, parse_peer, parse_size};
+use super::parse::{
+    by_name, otlp_protocol, parse_duration, parse_peer, parse_protocol, parse_size,
+};
 use crate::assert::gather::WaitSettings;
 use crate::backend::BackendChoice;
 use crate::backend::jaeger_process::JaegerSettings;
@@ -30,10 +32,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL", env = "TRACELAB_JAEGER_URL")]
     pub jaeger_url: Option<String>,
 
-    /// Export spans to this OTLP/HTTP endpoint (port 4318), e.g.
-    /// http://localhost:4318. Needs --jaeger-url.
+    /// Export spans to this OTLP endpoint: OTLP/HTTP (port 4318), e.g.
+    /// http://localhost:4318, or OTLP/gRPC (4317) with --otlp-protocol
+    /// grpc. Needs --jaeger-url.
     #[arg(long, value_name = "URL", env = "TRACELAB_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+
+    /// How components and programs export spans: grpc, http/protobuf
+    /// (the default) or http/json. Also read from
+    /// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL.
+    #[arg(long, value_name = "PROTOCOL", value_parser = parse_protocol)]
+    pub otlp_protocol: Option<crate::mesh::telemetry::OtlpProtocol>,
 
     /// Start this Jaeger v2 binary on free loopback ports for the run and
     /// stop it after (scripts/install-jaeger.sh builds one).
@@ -123,6 +132,10 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
     let jaeger_url = args.jaeger_url.or(config.collector.jaeger_url);
     let otlp = args.otlp_endpoint.or(config.collector.otlp_endpoint);
     let jaeger_bin = args.jaeger_bin.or(config.collector.jaeger_bin);
+    let protocol = otlp_protocol(
+        args.otlp_protocol,
+        config.collector.otlp_protocol.as_deref(),
+    )?;
     let backend = match (jaeger_url, otlp) {
         (None, None) => match jaeger_bin {
             None => BackendChoice::Embedded(collector),
@@ -150,6 +163,7 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
             BackendChoice::External {
                 query_url,
                 otlp_url,
+                otlp_protocol: protocol,
             }
         }
         (Some(_), None) => {
@@ -204,6 +218,7 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
             fixed_ports: args.fixed_ports,
             peers,
             show_trace: args.show_trace,
+            otlp_protocol: protocol,
         },
         verbosity,
         reports: args.reports,

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Mode;
-use super::parse::{by_name, parse_peer, parse_port};
+use super::parse::{by_name, otlp_protocol, parse_peer, parse_port, parse_protocol};
 use crate::config::{self, Config};
 use crate::error::Error;
+use crate::mesh::telemetry::{OtlpEndpoint, OtlpProtocol};
 use crate::serve::ServeOptions;
 
 #[derive(Debug, Args)]
@@ -36,10 +37,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     pub bind: IpAddr,
 
-    /// Export spans to this OTLP/HTTP endpoint (port 4318), e.g.
-    /// http://jaeger:4318.
+    /// Export spans to this OTLP endpoint: OTLP/HTTP (port 4318), e.g.
+    /// http://jaeger:4318, or OTLP/gRPC (4317) with --otlp-protocol grpc.
     #[arg(long, value_name = "URL", env = "TRACELAB_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+
+    /// How spans are exported: grpc, http/protobuf (the default) or
+    /// http/json. Also read from OTEL_EXPORTER_OTLP_TRACES_PROTOCOL /
+    /// OTEL_EXPORTER_OTLP_PROTOCOL.
+    #[arg(long, value_name = "PROTOCOL", value_parser = parse_protocol)]
+    pub otlp_protocol: Option<OtlpProtocol>,
 
     /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
     #[arg(long, value_name = "PATH")]
@@ -67,6 +74,15 @@ pub(crate) fn serve_mode(args: ServeArgs) -> Result<Mode, Error> {
         peers: by_name("--peer", args.peers)?,
         ports: by_name("--port", args.ports)?,
         bind_ip: args.bind,
-        otlp_traces_url: crate::backend::otlp_traces_url(&otlp),
+        otlp: match otlp_protocol(
+            args.otlp_protocol,
+            config.collector.otlp_protocol.as_deref(),
+        )? {
+            OtlpProtocol::Grpc => OtlpEndpoint::grpc(otlp),
+            http => OtlpEndpoint {
+                protocol: http,
+                url: crate::backend::otlp_traces_url(&otlp),
+            },
+        },
     }))
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::parse::parse_peer;
 use super::*;
 use crate::backend::BackendChoice;
+use crate::collector::ports::Listener;
 use crate::report::{Format, ReportTarget};
 use clap::CommandFactory;
 
@@ -147,7 +148,7 @@ fn serve_takes_components_peers_ports_and_a_bind_address() {
     assert_eq!(serve.peers["service2"], "service2:8000");
     assert_eq!(serve.ports["service1"], 8000);
     assert_eq!(serve.bind_ip.to_string(), "0.0.0.0");
-    assert_eq!(serve.otlp_traces_url, "http://jaeger:4318/v1/traces");
+    assert_eq!(serve.otlp.url, "http://jaeger:4318/v1/traces");
 }
 
 #[test]
@@ -246,7 +247,14 @@ fn up_listens_where_the_sandbox_and_jaeger_do_unless_moved() {
     let Mode::Up(up) = mode(&["tracelab", "up", "scenarios/jaeger.rhai"]).unwrap() else {
         panic!("not up");
     };
-    assert_eq!((up.ui_port, up.otlp_port), (16686, 4318));
+    assert_eq!(
+        (
+            up.collector_ports[&Listener::Query],
+            up.collector_ports[&Listener::OtlpHttp],
+            up.collector_ports[&Listener::OtlpGrpc],
+        ),
+        (16686, 4318, 4317)
+    );
     assert!(up.ports.is_empty());
     let Mode::Up(up) = mode(&[
         "tracelab",
@@ -261,7 +269,7 @@ fn up_listens_where_the_sandbox_and_jaeger_do_unless_moved() {
         panic!("not up");
     };
     assert_eq!(up.ports, [("front-proxy".to_string(), 8080)]);
-    assert_eq!(up.ui_port, 0);
+    assert_eq!(up.collector_ports[&Listener::Query], 0);
     let err = mode(&["tracelab", "up", "--port", "front-proxy", "s.rhai"]).unwrap_err();
     assert!(err.to_string().contains("write COMPONENT=PORT"), "{err}");
 }
@@ -271,7 +279,8 @@ fn the_collector_listens_on_loopback_and_jaegers_ports_unless_told() {
     let Mode::Collector(c) = mode(&["tracelab", "collector"]).unwrap() else {
         panic!("not collector");
     };
-    assert_eq!((c.ui_port, c.otlp_port), (16686, 4318));
+    let jaegers: Vec<u16> = Listener::ALL.iter().map(|l| l.default_port()).collect();
+    assert_eq!(c.ports.values().copied().collect::<Vec<_>>(), jaegers);
     assert!(c.bind_ip.is_loopback());
     assert_eq!(c.collector.max_body_bytes, 16 * 1024 * 1024);
     let Mode::Collector(c) = mode(&[
@@ -343,4 +352,46 @@ fn traces_read_a_local_up_by_default() {
     assert_eq!(t.trace_id.as_deref(), Some("4bf92f3577b34da6"));
     assert_eq!(t.query.min_duration, Some(Duration::from_millis(2)));
     assert_eq!(t.jaeger_url, "http://j:16686");
+}
+
+#[test]
+fn free_ports_moves_every_collector_listener_its_own_flag_does_not() {
+    let Mode::Collector(c) = mode(&[
+        "tracelab",
+        "collector",
+        "--free-ports",
+        "--otlp-grpc-port",
+        "14317",
+    ])
+    .unwrap() else {
+        panic!("not collector");
+    };
+    assert_eq!(c.ports[&Listener::OtlpGrpc], 14317);
+    assert!(
+        c.ports
+            .iter()
+            .all(|(l, p)| *l == Listener::OtlpGrpc || *p == 0),
+        "{:?}",
+        c.ports
+    );
+    let Mode::Collector(c) = mode(&["tracelab", "collector", "--otlp-http-port", "0"]).unwrap()
+    else {
+        panic!("not collector");
+    };
+    assert_eq!(c.ports[&Listener::OtlpHttp], 0, "the alias moves OTLP/HTTP");
+    assert_eq!(c.ports[&Listener::Zipkin], 9411);
+}
+
+#[test]
+fn the_otlp_protocol_flag_takes_the_sdk_names() {
+    let Mode::Up(up) = mode(&["tracelab", "up", "--otlp-protocol", "grpc", "s.rhai"]).unwrap()
+    else {
+        panic!("not up");
+    };
+    assert_eq!(up.otlp_protocol, crate::mesh::telemetry::OtlpProtocol::Grpc);
+    let err = mode(&["tracelab", "run", "--otlp-protocol", "grcp", "a.rhai"]).unwrap_err();
+    assert!(
+        err.to_string().contains("grpc, http/protobuf or http/json"),
+        "{err}"
+    );
 }

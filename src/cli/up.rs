@@ -6,11 +6,11 @@ use bytesize::ByteSize;
 use clap::Args;
 
 use super::Mode;
-use super::collector::collector_config;
-use super::parse::{parse_port_override, parse_size};
+use super::collector::{PortArgs, collector_config};
+use super::parse::{otlp_protocol, parse_port_override, parse_protocol, parse_size};
 use crate::config::{self, Config};
 use crate::error::Error;
-use crate::up::{DEFAULT_OTLP_PORT, DEFAULT_UI_PORT, UpOptions};
+use crate::up::UpOptions;
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -18,13 +18,8 @@ pub struct UpArgs {
     #[arg(value_name = "SCENARIO")]
     pub file: PathBuf,
 
-    /// Port of the trace viewer and the Jaeger query API.
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_UI_PORT)]
-    pub ui_port: u16,
-
-    /// Port of the OTLP/HTTP receiver (POST /v1/traces).
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_OTLP_PORT)]
-    pub otlp_port: u16,
+    #[command(flatten)]
+    pub collector_ports: PortArgs,
 
     /// Move a component to another port (0 picks a free one), e.g.
     /// `--port front-proxy=8080`. Repeatable.
@@ -38,6 +33,12 @@ pub struct UpArgs {
     /// The largest export body the collector accepts (413 above it).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_body_size: Option<ByteSize>,
+
+    /// How components and programs export spans to the collector: grpc,
+    /// http/protobuf (the default) or http/json. Also read from
+    /// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL.
+    #[arg(long, value_name = "PROTOCOL", value_parser = parse_protocol)]
+    pub otlp_protocol: Option<crate::mesh::telemetry::OtlpProtocol>,
 
     /// Switch tracing off: components create and export no spans and pass
     /// no trace context on (to measure what tracing costs).
@@ -53,10 +54,13 @@ pub(crate) fn up_mode(args: UpArgs) -> Result<Mode, Error> {
     let collector = collector_config(args.max_traces, args.max_body_size, &config)?;
     Ok(Mode::Up(UpOptions {
         file: args.file,
-        ui_port: args.ui_port,
-        otlp_port: args.otlp_port,
+        collector_ports: args.collector_ports.ports(),
         ports: args.ports,
         collector,
         tracing: !args.no_tracing,
+        otlp_protocol: otlp_protocol(
+            args.otlp_protocol,
+            config.collector.otlp_protocol.as_deref(),
+        )?,
     }))
 }

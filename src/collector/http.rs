@@ -1,164 +1,160 @@
-//! The embedded collector's HTTP front: OTLP/HTTP ingest on `POST
-//! /v1/traces`, Zipkin v2 JSON on `POST /api/v2/spans` (Jaeger's zipkin
-//! receiver path), Jaeger's query API on `GET /api/...` and the trace
-//! viewer's pages (`viewer`) on the other GETs, one handler for all so one
-//! port is enough in a run.
+//! The embedded collector's TCP front: one per socket, HTTP/1.1 and HTTP/2
+//! on the same port. gRPC requests (`content-type: application/grpc`) go
+//! to the tonic services registered for the socket's listeners, by service
+//! name; other requests to the HTTP intake registered for their path, then
+//! (on the query listener) Jaeger's query API on `GET /api/...` and the
+//! trace viewer's pages on the other GETs, then to a listener's catch-all
+//! intake, else 404.
 
-use std::net::SocketAddr;
+use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
+use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use prost::Message;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
 
-use super::otlp::{self, Encoding};
-use super::store::Store;
-use super::{query, viewer, zipkin};
-use crate::server::{Body, Handler, text};
+use super::intake::{self, GrpcService, HttpIntake, HttpRoute, IntakeContext};
+use super::ports::Listener;
+use super::{query, viewer};
+use crate::server::{Body, text};
 
-pub struct CollectorHandler {
-    pub store: Arc<Store>,
-    pub max_body_bytes: usize,
+/// How long in-flight requests get to finish once shutdown fires.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What one socket answers.
+pub struct Front {
+    intake: Arc<IntakeContext>,
+    routes: Vec<HttpRoute>,
+    fallback: Option<HttpIntake>,
+    grpc: Vec<GrpcService>,
+    query: bool,
 }
 
-impl Handler for CollectorHandler {
-    async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
-        let path = request.uri().path().to_string();
-        let query = request.uri().query().unwrap_or("").to_string();
-        match (request.method(), path.as_str()) {
-            (&Method::POST, "/v1/traces") => self.ingest_otlp(request).await,
-            // As the OpenTelemetry collector's receiver answers.
-            (_, "/v1/traces") => text(405, "405 method not allowed, supported: [POST]\n"),
-            (&Method::POST, "/api/v2/spans") => self.ingest_zipkin(request).await,
-            (&Method::GET, p) if p.starts_with("/api/") => {
-                match query::handle(&self.store, p, &query) {
-                    Some(answer) => api_response(answer),
-                    None => text(404, "404 page not found\n"),
+impl Front {
+    /// The intakes registered for `listeners`, and the query API if one
+    /// of them is [`Listener::Query`].
+    pub fn new(intake: Arc<IntakeContext>, listeners: &[Listener]) -> Front {
+        let mine = |l: &Listener| listeners.contains(l);
+        let all = intake::http_routes();
+        let routes = all
+            .iter()
+            .filter(|r| mine(&r.listener) && r.path.is_some())
+            .copied()
+            .collect();
+        let fallback = all
+            .iter()
+            .find(|r| mine(&r.listener) && r.path.is_none())
+            .map(|r| r.handle);
+        let mut grpc: Vec<GrpcService> = Vec::new();
+        for route in intake::grpc_routes() {
+            if mine(&route.listener) {
+                let service = (route.service)(Arc::clone(&intake));
+                if grpc.iter().all(|s| s.name != service.name) {
+                    grpc.push(service);
                 }
             }
-            (&Method::GET, p) => viewer::handle(&self.store, p, &query)
-                .unwrap_or_else(|| text(404, "404 page not found\n")),
-            _ => text(404, "404 page not found\n"),
+        }
+        Front {
+            intake,
+            routes,
+            fallback,
+            grpc,
+            query: listeners.contains(&Listener::Query),
+        }
+    }
+
+    pub async fn handle(&self, request: Request<Incoming>) -> Response<tonic::body::Body> {
+        if is_grpc(&request) {
+            return self.grpc(request).await;
+        }
+        self.http(request).await.map(tonic::body::Body::new)
+    }
+
+    async fn http(&self, request: Request<Incoming>) -> Response<Body> {
+        let path = request.uri().path();
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.path == Some(path) && (!r.post_only || request.method() == Method::POST));
+        if let Some(route) = route {
+            return (route.handle)(request, &self.intake).await;
+        }
+        if self.query && request.method() == Method::GET {
+            let path = path.to_string();
+            let query = request.uri().query().unwrap_or("").to_string();
+            let store = &self.intake.store;
+            if path.starts_with("/api/") {
+                return match query::handle(store, &path, &query) {
+                    Some(answer) => api_response(answer),
+                    None => text(404, "404 page not found\n"),
+                };
+            }
+            if let Some(page) = viewer::handle(store, &path, &query) {
+                return page;
+            }
+        }
+        match self.fallback {
+            Some(handle) => handle(request, &self.intake).await,
+            None => text(404, "404 page not found\n"),
+        }
+    }
+
+    async fn grpc(&self, request: Request<Incoming>) -> Response<tonic::body::Body> {
+        let service = request
+            .uri()
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("");
+        match self.grpc.iter().find(|s| s.name == service) {
+            Some(found) => normalise_grpc_status(found.call(request).await),
+            None => tonic::Status::unimplemented(format!("unknown service {service} on this port"))
+                .into_http(),
         }
     }
 }
 
-impl CollectorHandler {
-    async fn ingest_otlp(&self, request: Request<Incoming>) -> Response<Body> {
-        let encoding = match media_type(&request).as_str() {
-            "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
-            "application/json" => Encoding::Json,
-            other => {
-                return text(
-                    415,
-                    format!(
-                        "unsupported content type {other:?}: send application/x-protobuf or application/json\n"
-                    ),
-                );
-            }
-        };
-        let body = match self.read_body(request).await {
-            Ok(body) => body,
-            Err(refusal) => return otlp_failure(encoding, refusal),
-        };
-        match otlp::decode(&body, encoding) {
-            Ok(spans) => {
-                self.store.insert(spans);
-                otlp_success(encoding)
-            }
-            Err(e) => otlp_failure(encoding, Refusal::bad_request(e.to_string())),
-        }
-    }
-
-    /// Zipkin v2 JSON, answered as Jaeger's zipkin receiver answers: 202
-    /// and no body, or 400 with the reason.
-    async fn ingest_zipkin(&self, request: Request<Incoming>) -> Response<Body> {
-        if media_type(&request) == "application/x-protobuf" {
-            return text(
-                415,
-                "Zipkin protobuf is not supported by the embedded collector: send Zipkin v2 JSON\n",
-            );
-        }
-        if let Some(encoding) = request
+/// gRPC is HTTP/2 only: an HTTP/1.1 request saying `application/grpc` is
+/// an HTTP request with a content type its intake refuses (415).
+fn is_grpc(request: &Request<Incoming>) -> bool {
+    request.version() == http::Version::HTTP_2
+        && request
             .headers()
-            .get("content-encoding")
+            .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .filter(|e| !e.is_empty() && *e != "identity")
-        {
-            return text(
-                415,
-                format!("content encoding {encoding:?} is not supported: send uncompressed JSON\n"),
-            );
-        }
-        let body = match self.read_body(request).await {
-            Ok(body) => body,
-            Err(refusal) => return text(refusal.status, format!("{}\n", refusal.message)),
-        };
-        let spans = zipkin::decode(&body)
-            .and_then(|otlp_request| otlp::translate(otlp_request).map_err(|e| e.to_string()));
-        match spans {
-            Ok(spans) => {
-                self.store.insert(spans);
-                Response::builder()
-                    .status(202)
-                    .body(Full::new(Bytes::new()))
-                    .expect("static response parts are valid")
-            }
-            Err(e) => text(400, format!("{e}\n")),
-        }
-    }
-
-    /// The whole body, or why it is refused.
-    async fn read_body(&self, request: Request<Incoming>) -> Result<Bytes, Refusal> {
-        match Limited::new(request.into_body(), self.max_body_bytes)
-            .collect()
-            .await
-        {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Refusal {
-                status: 413,
-                message: format!(
-                    "body larger than the limit of {} bytes (--max-body-size)",
-                    self.max_body_bytes
-                ),
-            }),
-            Err(e) => Err(Refusal::bad_request(format!(
-                "could not read the body: {e}"
-            ))),
-        }
-    }
+            .is_some_and(|v| v.starts_with("application/grpc"))
 }
 
-/// An ingest request turned away: the HTTP status and the reason.
-struct Refusal {
-    status: u16,
-    message: String,
-}
-
-impl Refusal {
-    fn bad_request(message: String) -> Refusal {
-        Refusal {
-            status: 400,
-            message,
+/// tonic answers a message it cannot decode with INTERNAL and a frame over
+/// the limit with OUT_OF_RANGE; a client must read both as "this request
+/// is wrong, do not retry": INVALID_ARGUMENT and RESOURCE_EXHAUSTED, as
+/// every intake's own refusals are.
+fn normalise_grpc_status(mut response: Response<tonic::body::Body>) -> Response<tonic::body::Body> {
+    let Some(status) = tonic::Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    let message = status.message();
+    let replacement = match status.code() {
+        tonic::Code::Internal if message.contains("failed to decode Protobuf message") => {
+            tonic::Code::InvalidArgument
         }
-    }
-}
-
-/// The request's media type, lower case, without parameters.
-fn media_type(request: &Request<Incoming>) -> String {
-    request
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+        tonic::Code::OutOfRange if message.contains("message length too large") => {
+            tonic::Code::ResourceExhausted
+        }
+        _ => return response,
+    };
+    let headers = response.headers_mut();
+    headers.insert("grpc-status", (replacement as i32).into());
+    response
 }
 
 /// A query API answer; errors carry the header Go's `http.Error` adds.
@@ -174,61 +170,41 @@ fn api_response(answer: query::ApiResponse) -> Response<Body> {
         .expect("static response parts are valid")
 }
 
-/// `google.rpc.Status`, the body OTLP/HTTP failures carry (field numbers
-/// from google/rpc/status.proto; `details` is never sent).
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
-/// A refused export answered as the OpenTelemetry collector's receiver
-/// answers: a `google.rpc.Status` in the request's encoding, its gRPC code
-/// mapped from the HTTP status (400 is INVALID_ARGUMENT).
-fn otlp_failure(encoding: Encoding, refusal: Refusal) -> Response<Body> {
-    const INVALID_ARGUMENT: i32 = 3;
-    const UNKNOWN: i32 = 2;
-    let status = RpcStatus {
-        code: if refusal.status == 400 {
-            INVALID_ARGUMENT
-        } else {
-            UNKNOWN
-        },
-        message: refusal.message,
-    };
-    let (content_type, body) = match encoding {
-        Encoding::Protobuf => ("application/x-protobuf", status.encode_to_vec()),
-        Encoding::Json => (
-            "application/json",
-            serde_json::to_vec(&serde_json::json!({
-                "code": status.code,
-                "message": status.message,
-            }))
-            .expect("a JSON object serialises"),
-        ),
-    };
-    Response::builder()
-        .status(refusal.status)
-        .header("content-type", content_type)
-        .body(Full::new(Bytes::from(body)))
-        .expect("static response parts are valid")
-}
-
-/// An empty ExportTraceServiceResponse in the request's encoding.
-fn otlp_success(encoding: Encoding) -> Response<Body> {
-    let (content_type, body) = match encoding {
-        Encoding::Protobuf => (
-            "application/x-protobuf",
-            ExportTraceServiceResponse::default().encode_to_vec(),
-        ),
-        // What the collector's protojson writes for an empty response.
-        Encoding::Json => ("application/json", b"{\"partialSuccess\":{}}".to_vec()),
-    };
-    Response::builder()
-        .status(200)
-        .header("content-type", content_type)
-        .body(Full::new(Bytes::from(body)))
-        .expect("static response parts are valid")
+/// Serve `front` on `listener` (HTTP/1.1 and HTTP/2, cleartext) until
+/// `shutdown`, then let requests in flight finish.
+pub async fn serve(listener: TcpListener, front: Arc<Front>, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _peer) = match accepted {
+                    Ok(pair) => pair,
+                    // Out of file descriptors and the like: back off, keep serving.
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let front = Arc::clone(&front);
+                let service = service_fn(move |request| {
+                    let front = Arc::clone(&front);
+                    async move { Ok::<_, Infallible>(front.handle(request).await) }
+                });
+                let connection = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    // A client hanging up mid-request is not our error to report.
+                    let _ = connection.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
 }

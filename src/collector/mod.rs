@@ -1,36 +1,45 @@
 //! The embedded collector: a Jaeger stand-in that needs no install.
 //!
-//! It receives OTLP/HTTP (`otlp`) and Zipkin v2 JSON (`zipkin`, what
-//! Envoy's zipkin tracer sends), keeps spans in memory (`store`) and
-//! answers Jaeger's query API (`query`, with Jaeger's adjusters in
-//! `adjust`) byte for byte as Jaeger v2 does (Go's JSON and text in
-//! `go_json` and `go_text`), so assertions read it exactly as they read a
-//! real Jaeger; tests/conformance holds it to that against the real binary.
-//! The mesh exports to it; the assertions query it. `viewer` serves a small
-//! trace viewer for people, drawn by `crate::report::web` over the same
-//! query API; `standalone` runs it alone (`tracelab collector`).
+//! Spans come in through the intakes of [`intake`] (OTLP/HTTP, OTLP/gRPC,
+//! Zipkin, ...), each on its listener's port ([`ports`]: Jaeger all-in-one's
+//! by default, one shared free port in a run), served by [`http`] (HTTP/1.1
+//! and HTTP/2 on one TCP socket) and [`udp`]. They are kept in memory
+//! (`store`) and answered through Jaeger's query API (`query`, with
+//! Jaeger's adjusters in `adjust`) byte for byte as Jaeger v2 does (Go's
+//! JSON and text in `go_json` and `go_text`), so assertions read it exactly
+//! as they read a real Jaeger; tests/conformance holds it to that against
+//! the real binary. `viewer` serves a small trace viewer for people, drawn
+//! by `crate::report::web` over the same query API; `standalone` runs it
+//! alone (`tracelab collector`). The collector knows no scenarios: its
+//! errors are its own ([`CollectorError`]).
 
 pub mod adjust;
 pub mod go_json;
 pub mod go_text;
 pub mod http;
 pub mod intake;
-pub mod otlp;
+pub mod ports;
 pub mod query;
 pub mod span;
 pub mod standalone;
 pub mod store;
+pub mod udp;
 pub mod viewer;
-pub mod zipkin;
 
-use std::net::SocketAddr;
+// Where these lived before the intakes had a folder of their own.
+pub use intake::{otlp, zipkin};
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use self::http::CollectorHandler;
+use self::http::Front;
+use self::intake::{DatagramCounts, IntakeContext};
+use self::ports::{Listener, PlannedSocket, PortPlan, Transport};
 use self::store::Store;
 
 /// Jaeger's memory storage default.
@@ -52,57 +61,174 @@ impl Default for CollectorConfig {
     }
 }
 
-/// A collector serving on one or more listeners until stopped.
+/// Why the collector could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorError {
+    #[error(
+        "{what} cannot listen on {addr}: port {port} is already in use \
+         (a Jaeger, or another tracelab?); choose another with {flag} PORT",
+        port = addr.port()
+    )]
+    PortInUse {
+        what: String,
+        addr: SocketAddr,
+        flag: String,
+    },
+    #[error("{what} cannot listen on {addr}: {source}")]
+    Bind {
+        what: String,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Sockets bound for the collector, not yet served: binding first lets a
+/// caller report a taken port before starting anything else.
+pub struct BoundSockets {
+    sockets: Vec<(Vec<Listener>, BoundSocket)>,
+}
+
+enum BoundSocket {
+    Tcp(TcpListener),
+    Udp(UdpSocket),
+}
+
+impl BoundSockets {
+    /// Bind every planned socket that has something to serve (see
+    /// [`intake::serves`]); a taken port names the flag that moves it.
+    pub async fn bind(plan: &PortPlan) -> Result<BoundSockets, CollectorError> {
+        let mut sockets = Vec::new();
+        for planned in &plan.sockets {
+            let listeners: Vec<Listener> = planned
+                .listeners
+                .iter()
+                .copied()
+                .filter(|l| intake::serves(*l))
+                .collect();
+            if listeners.is_empty() {
+                continue;
+            }
+            let socket = bind_socket(plan.ip, planned, &listeners).await?;
+            sockets.push((listeners, socket));
+        }
+        Ok(BoundSockets { sockets })
+    }
+}
+
+async fn bind_socket(
+    ip: IpAddr,
+    planned: &PlannedSocket,
+    listeners: &[Listener],
+) -> Result<BoundSocket, CollectorError> {
+    let addr = SocketAddr::new(ip, planned.port);
+    let bound = match planned.transport {
+        Transport::Tcp => TcpListener::bind(addr).await.map(BoundSocket::Tcp),
+        Transport::Udp => UdpSocket::bind(addr).await.map(BoundSocket::Udp),
+    };
+    let what = || {
+        listeners
+            .iter()
+            .map(|l| l.title())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    bound.map_err(|source| match source.kind() {
+        std::io::ErrorKind::AddrInUse => CollectorError::PortInUse {
+            what: what(),
+            addr,
+            flag: listeners
+                .iter()
+                .map(|l| l.flag())
+                .collect::<Vec<_>>()
+                .join(" or "),
+        },
+        _ => CollectorError::Bind {
+            what: what(),
+            addr,
+            source,
+        },
+    })
+}
+
+/// A collector serving until stopped.
 pub struct RunningCollector {
-    store: Arc<Store>,
-    addrs: Vec<SocketAddr>,
+    intake: Arc<IntakeContext>,
+    /// Each served listener's address (listeners sharing a socket share one).
+    addrs: BTreeMap<Listener, SocketAddr>,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl RunningCollector {
-    /// Serve on already-bound listeners (the caller chose the ports, so a
-    /// port in use is reported where it was bound).
-    pub fn start(config: &CollectorConfig, listeners: Vec<TcpListener>) -> RunningCollector {
+    /// Serve on already-bound sockets.
+    pub fn start(config: &CollectorConfig, bound: BoundSockets) -> RunningCollector {
         let store = Arc::new(Store::new(config.max_traces));
-        let handler = Arc::new(CollectorHandler {
-            store: Arc::clone(&store),
-            max_body_bytes: config.max_body_bytes,
-        });
+        let intake = Arc::new(IntakeContext::new(store, config.max_body_bytes));
+        let udp_routes = intake::udp_routes();
         let stop = CancellationToken::new();
-        let mut addrs = Vec::new();
+        let mut addrs = BTreeMap::new();
         let mut tasks = Vec::new();
-        for listener in listeners {
-            if let Ok(addr) = listener.local_addr() {
-                addrs.push(addr);
+        for (listeners, socket) in bound.sockets {
+            let addr = match &socket {
+                BoundSocket::Tcp(s) => s.local_addr(),
+                BoundSocket::Udp(s) => s.local_addr(),
+            };
+            if let Ok(addr) = addr {
+                addrs.extend(listeners.iter().map(|&l| (l, addr)));
             }
-            let handler = Arc::clone(&handler);
-            let stop = stop.clone();
-            tasks.push(tokio::spawn(async move {
-                crate::server::serve(listener, handler, stop.cancelled_owned()).await;
-            }));
+            let shutdown = stop.clone().cancelled_owned();
+            match socket {
+                BoundSocket::Tcp(tcp) => {
+                    let front = Arc::new(Front::new(Arc::clone(&intake), &listeners));
+                    tasks.push(tokio::spawn(http::serve(tcp, front, shutdown)));
+                }
+                BoundSocket::Udp(socket) => {
+                    let listener = listeners[0];
+                    let route = udp_routes
+                        .iter()
+                        .find(|r| r.listener == listener)
+                        .expect("only served UDP listeners are bound");
+                    tasks.push(tokio::spawn(udp::serve(
+                        socket,
+                        listener,
+                        route.handle,
+                        Arc::clone(&intake),
+                        shutdown,
+                    )));
+                }
+            }
         }
         RunningCollector {
-            store,
+            intake,
             addrs,
             stop,
             tasks,
         }
     }
 
-    /// Bind `127.0.0.1:0` and serve there.
-    pub async fn start_ephemeral(config: &CollectorConfig) -> std::io::Result<RunningCollector> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        Ok(Self::start(config, vec![listener]))
+    /// What a run uses: loopback, every TCP intake and the query API on one
+    /// free port, each UDP intake on a free port of its own.
+    pub async fn start_ephemeral(
+        config: &CollectorConfig,
+    ) -> Result<RunningCollector, CollectorError> {
+        let bound = BoundSockets::bind(&PortPlan::shared_loopback()).await?;
+        Ok(Self::start(config, bound))
     }
 
-    /// The first listener's address: OTLP and the query API both answer there.
-    pub fn addr(&self) -> SocketAddr {
-        self.addrs[0]
+    /// Where a listener answers, if it is served.
+    pub fn addr_of(&self, listener: Listener) -> Option<SocketAddr> {
+        self.addrs.get(&listener).copied()
     }
 
-    pub fn addrs(&self) -> &[SocketAddr] {
+    /// Every served listener and its address.
+    pub fn addrs(&self) -> &BTreeMap<Listener, SocketAddr> {
         &self.addrs
+    }
+
+    /// The query API's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr_of(Listener::Query)
+            .expect("the query API is always served")
     }
 
     pub fn base_url(&self) -> String {
@@ -110,15 +236,27 @@ impl RunningCollector {
     }
 
     pub fn otlp_traces_url(&self) -> String {
-        format!("http://{}/v1/traces", self.addr())
+        let addr = self.addr_of(Listener::OtlpHttp).unwrap_or(self.addr());
+        format!("http://{addr}/v1/traces")
+    }
+
+    /// The OTLP/gRPC endpoint, as exporters take it (`http://host:port`).
+    pub fn otlp_grpc_url(&self) -> String {
+        let addr = self.addr_of(Listener::OtlpGrpc).unwrap_or(self.addr());
+        format!("http://{addr}")
     }
 
     pub fn max_traces(&self) -> usize {
-        self.store.max_traces()
+        self.intake.store.max_traces()
     }
 
     pub fn store(&self) -> &Arc<Store> {
-        &self.store
+        &self.intake.store
+    }
+
+    /// Datagrams each UDP listener received and dropped so far.
+    pub fn datagrams(&self) -> BTreeMap<Listener, DatagramCounts> {
+        self.intake.stats.datagrams()
     }
 
     pub async fn stop(self) {

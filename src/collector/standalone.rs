@@ -1,86 +1,51 @@
 //! `tracelab collector`: the embedded collector on its own, serving until
-//! SIGINT/SIGTERM. OTLP/HTTP (and Zipkin v2 JSON) in on one port, Jaeger's
-//! query API and the trace viewer on another, on Jaeger's ports by default
-//! and on loopback unless told otherwise: a Jaeger stand-in for programs
-//! instrumented elsewhere, and the process the benchmarks load.
+//! SIGINT/SIGTERM. Every intake on its Jaeger all-in-one port (OTLP/gRPC
+//! 4317, OTLP/HTTP 4318, Zipkin 9411, ...), Jaeger's query API and the
+//! trace viewer on 16686, each movable by a flag, on loopback unless told
+//! otherwise: a Jaeger stand-in for programs instrumented elsewhere, and
+//! the process the benchmarks load.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use tokio::net::TcpListener;
-
-use super::{CollectorConfig, RunningCollector};
-use crate::error::Error;
+use super::intake;
+use super::ports::{Listener, PortPlan};
+use super::{BoundSockets, CollectorConfig, CollectorError, RunningCollector};
 
 #[derive(Debug, Clone)]
 pub struct StandaloneOptions {
     pub bind_ip: IpAddr,
-    /// The query API and the trace viewer (Jaeger's 16686).
-    pub ui_port: u16,
-    /// OTLP/HTTP `POST /v1/traces` and Zipkin `POST /api/v2/spans` (4318).
-    pub otlp_port: u16,
+    /// Listeners moved off Jaeger's default port (0: a free one).
+    pub ports: BTreeMap<Listener, u16>,
     pub collector: CollectorConfig,
 }
 
 /// What a stopped collector held, for its last words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
     pub traces: usize,
     pub spans: u64,
     pub evicted_traces: u64,
+    /// Per UDP listener: datagrams dropped, and why the last one was.
+    pub dropped_datagrams: Vec<(Listener, u64, Option<String>)>,
 }
 
-/// Bind both ports (a taken one is exit 3, naming the flag that moves it),
-/// then serve.
-pub async fn start(options: &StandaloneOptions) -> Result<RunningCollector, Error> {
-    let mut listeners = vec![
-        bind(
-            options.bind_ip,
-            options.ui_port,
-            "the query API",
-            "--ui-port",
-        )
-        .await?,
-    ];
-    // Equal non-zero ports share one listener: both answer OTLP and the API.
-    if options.otlp_port != options.ui_port || options.otlp_port == 0 {
-        listeners.push(
-            bind(
-                options.bind_ip,
-                options.otlp_port,
-                "the OTLP receiver",
-                "--otlp-port",
-            )
-            .await?,
-        );
-    }
-    Ok(RunningCollector::start(&options.collector, listeners))
+/// Bind every port (a taken one names the flag that moves it), then serve.
+pub async fn start(options: &StandaloneOptions) -> Result<RunningCollector, CollectorError> {
+    let plan = PortPlan::jaeger_defaults(options.bind_ip, &options.ports);
+    let bound = BoundSockets::bind(&plan).await?;
+    Ok(RunningCollector::start(&options.collector, bound))
 }
 
-/// Bind `ip:port` for one of the collector's jobs; the error names the
-/// flag that moves it.
-pub async fn bind(ip: IpAddr, port: u16, what: &str, flag: &str) -> Result<TcpListener, Error> {
-    let addr = SocketAddr::new(ip, port);
-    TcpListener::bind(addr).await.map_err(|e| {
-        Error::Infra(match e.kind() {
-            std::io::ErrorKind::AddrInUse => format!(
-                "{what} cannot listen on {addr}: port {port} is already in use \
-                 (a Jaeger, or another tracelab?); choose another with {flag} PORT"
-            ),
-            _ => format!("{what} cannot listen on {addr}: {e}"),
-        })
-    })
-}
-
-/// Where the collector listens, for the terminal.
+/// Where each intake listens and what it takes, for the terminal.
 pub fn describe(collector: &RunningCollector) -> String {
-    let ui = collector.addrs()[0];
-    let otlp = *collector.addrs().last().expect("one listener at least");
     let mut out = String::from("tracelab collector is up\n");
-    let _ = writeln!(out, "  OTLP/HTTP     http://{otlp}/v1/traces");
-    let _ = writeln!(out, "  Zipkin v2     http://{otlp}/api/v2/spans");
-    let _ = writeln!(out, "  query API     http://{ui}/api/services");
-    let _ = writeln!(out, "  trace viewer  http://{ui}/");
+    for (listener, addr) in collector.addrs() {
+        for (name, url) in endpoints(*listener, *addr) {
+            let _ = writeln!(out, "  {name:<16}{url}");
+        }
+    }
     let _ = writeln!(
         out,
         "  keeps {} traces at most; SIGINT (Ctrl-C) or SIGTERM stops",
@@ -89,14 +54,46 @@ pub fn describe(collector: &RunningCollector) -> String {
     out
 }
 
+/// What a listener answers: a name and a URL for each thing.
+pub fn endpoints(listener: Listener, addr: std::net::SocketAddr) -> Vec<(&'static str, String)> {
+    match listener {
+        Listener::Query => vec![
+            ("query API", format!("http://{addr}/api/services")),
+            ("trace viewer", format!("http://{addr}/")),
+        ],
+        Listener::OtlpGrpc => vec![("OTLP/gRPC", format!("http://{addr}"))],
+        Listener::OtlpHttp => vec![("OTLP/HTTP", format!("http://{addr}/v1/traces"))],
+        Listener::Zipkin => vec![("Zipkin", format!("http://{addr}/api/v2/spans"))],
+        Listener::JaegerGrpc => vec![("Jaeger gRPC", format!("http://{addr}"))],
+        Listener::JaegerThriftHttp => vec![("Jaeger thrift", format!("http://{addr}/api/traces"))],
+        Listener::JaegerCompact => vec![("Jaeger compact", format!("udp://{addr}"))],
+        Listener::JaegerBinary => vec![("Jaeger binary", format!("udp://{addr}"))],
+    }
+}
+
+/// The intakes not served yet, for `--help` and docs.
+pub fn unserved() -> Vec<Listener> {
+    Listener::ALL
+        .into_iter()
+        .filter(|l| !intake::serves(*l))
+        .collect()
+}
+
 /// Stop serving (requests in flight finish) and say what was held.
 pub async fn stop(collector: RunningCollector) -> Held {
     let stats = collector.store().stats();
+    let dropped_datagrams = collector
+        .datagrams()
+        .into_iter()
+        .filter(|(_, counts)| counts.dropped > 0)
+        .map(|(listener, counts)| (listener, counts.dropped, counts.last_error))
+        .collect();
     collector.stop().await;
     Held {
         traces: stats.traces,
         spans: stats.spans,
         evicted_traces: stats.evicted_traces,
+        dropped_datagrams,
     }
 }
 
@@ -112,6 +109,16 @@ pub fn describe_stopped(held: &Held) -> String {
             held.evicted_traces
         );
     }
+    for (listener, dropped, last_error) in &held.dropped_datagrams {
+        let _ = writeln!(
+            out,
+            "warning: {listener} dropped {dropped} datagrams it could not read{}",
+            last_error
+                .as_ref()
+                .map(|e| format!(" (the last: {e})"))
+                .unwrap_or_default()
+        );
+    }
     out
 }
 
@@ -120,39 +127,51 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
+    fn all_free() -> BTreeMap<Listener, u16> {
+        Listener::ALL.iter().map(|&l| (l, 0)).collect()
+    }
+
     #[tokio::test]
     async fn a_taken_port_names_the_flag_that_moves_it() {
         let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = held.local_addr().unwrap().port();
+        let mut ports = all_free();
+        ports.insert(Listener::OtlpHttp, port);
         let options = StandaloneOptions {
             bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            ui_port: 0,
-            otlp_port: port,
+            ports,
             collector: CollectorConfig::default(),
         };
         let err = start(&options).await.err().expect("the port is taken");
-        assert_eq!(err.exit_code(), 3);
         assert!(
             err.to_string().contains(&format!(
-                "the OTLP receiver cannot listen on 127.0.0.1:{port}"
-            )) && err.to_string().contains("--otlp-port"),
+                "the OTLP/HTTP receiver cannot listen on 127.0.0.1:{port}: port {port} is already in use"
+            )) && err.to_string().contains("--otlp-port PORT"),
             "{err}"
         );
     }
 
     #[tokio::test]
-    async fn it_listens_on_loopback_unless_told_otherwise() {
+    async fn it_listens_on_loopback_unless_told_otherwise_and_says_where() {
         let options = StandaloneOptions {
             bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            ui_port: 0,
-            otlp_port: 0,
+            ports: all_free(),
             collector: CollectorConfig::default(),
         };
         let collector = start(&options).await.unwrap();
-        assert_eq!(collector.addrs().len(), 2);
-        assert!(collector.addrs().iter().all(|a| a.ip().is_loopback()));
+        for listener in [
+            Listener::Query,
+            Listener::OtlpGrpc,
+            Listener::OtlpHttp,
+            Listener::Zipkin,
+        ] {
+            assert!(collector.addr_of(listener).is_some(), "{listener:?}");
+        }
+        assert!(collector.addrs().values().all(|a| a.ip().is_loopback()));
         let text = describe(&collector);
-        assert!(text.contains("/v1/traces") && text.contains("/api/services"));
+        for wanted in ["/v1/traces", "/api/services", "OTLP/gRPC", "/api/v2/spans"] {
+            assert!(text.contains(wanted), "{wanted}: {text}");
+        }
         let held = stop(collector).await;
         assert_eq!(held.traces, 0);
     }

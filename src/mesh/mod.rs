@@ -250,7 +250,7 @@ impl RunningMesh {
                 port,
                 &component.propagation,
                 component.sampling,
-                &options.export.otlp_base_url(),
+                &options.export.endpoint,
                 &peers,
                 &program.env,
             );

@@ -7,9 +7,12 @@
 //! tracelab's own environment minus every inherited `OTEL_*` variable, then:
 //! - `PORT`: the port to listen on, on 127.0.0.1.
 //! - `OTEL_SERVICE_NAME`: the component's name.
-//! - `OTEL_EXPORTER_OTLP_ENDPOINT`: the collector's OTLP/HTTP base URL
-//!   (SDKs append `/v1/traces`); `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: the
-//!   full traces URL; `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`;
+//! - `OTEL_EXPORTER_OTLP_PROTOCOL` (and `..._TRACES_PROTOCOL`): the run's
+//!   `--otlp-protocol`, `http/protobuf` unless told (`grpc`, `http/json`).
+//! - `OTEL_EXPORTER_OTLP_ENDPOINT`: the collector's OTLP base URL for that
+//!   protocol (over HTTP, SDKs append `/v1/traces`);
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: the full traces URL (over gRPC,
+//!   the same); `OTEL_EXPORTER_OTLP_INSECURE=true` (plain HTTP/2 for gRPC);
 //!   `OTEL_TRACES_EXPORTER=otlp`, metrics and logs exporters `none`.
 //! - `OTEL_PROPAGATORS`: the component's `propagation` in SDK names
 //!   (`tracecontext`, `b3multi`, `b3`, `jaeger`, or `none`).
@@ -29,6 +32,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
+use super::telemetry::{OtlpEndpoint, OtlpProtocol};
 use crate::scenario::model::{HeaderFormat, Program, Propagation};
 
 /// Lines of output kept to explain a failure.
@@ -94,22 +98,24 @@ pub fn environment(
     port: u16,
     propagation: &Propagation,
     sampling: f64,
-    otlp_base_url: &str,
+    otlp: &OtlpEndpoint,
     peers: &[(String, String)],
     extra: &[(String, String)],
 ) -> Vec<(String, String)> {
+    let base = otlp.base_url();
+    let traces = match otlp.protocol {
+        OtlpProtocol::Grpc => base.clone(),
+        _ => format!("{base}/v1/traces"),
+    };
+    let protocol = otlp.protocol.as_str().to_string();
     let mut env = vec![
         ("PORT".to_string(), port.to_string()),
         ("OTEL_SERVICE_NAME".into(), name.to_string()),
-        (
-            "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
-            otlp_base_url.to_string(),
-        ),
-        (
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".into(),
-            format!("{otlp_base_url}/v1/traces"),
-        ),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/protobuf".into()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), base),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".into(), traces),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), protocol.clone()),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL".into(), protocol),
+        ("OTEL_EXPORTER_OTLP_INSECURE".into(), "true".into()),
         ("OTEL_TRACES_EXPORTER".into(), "otlp".into()),
         ("OTEL_METRICS_EXPORTER".into(), "none".into()),
         ("OTEL_LOGS_EXPORTER".into(), "none".into()),
@@ -371,7 +377,7 @@ mod tests {
             8080,
             &Propagation::Formats(vec![HeaderFormat::W3c, HeaderFormat::B3]),
             0.5,
-            "http://127.0.0.1:4318",
+            &OtlpEndpoint::http("http://127.0.0.1:4318/v1/traces"),
             &[("service2".into(), "127.0.0.1:9000".into())],
             &[("GREETING".into(), "hi".into())],
         );
@@ -392,5 +398,33 @@ mod tests {
         assert_eq!(get("OTEL_TRACES_SAMPLER_ARG"), Some("0.5"));
         assert_eq!(get("TRACELAB_URL_SERVICE2"), Some("http://127.0.0.1:9000"));
         assert_eq!(get("GREETING"), Some("hi"));
+    }
+
+    #[test]
+    fn a_grpc_run_tells_programs_to_export_over_grpc_to_the_grpc_port() {
+        let env = environment(
+            "api",
+            8080,
+            &Propagation::Formats(vec![HeaderFormat::W3c]),
+            1.0,
+            &OtlpEndpoint::grpc("http://127.0.0.1:4317/"),
+            &[],
+            &[],
+        );
+        let get = |k: &str| {
+            env.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("OTEL_EXPORTER_OTLP_PROTOCOL"), Some("grpc"));
+        assert_eq!(get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), Some("grpc"));
+        assert_eq!(
+            get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            Some("http://127.0.0.1:4317")
+        );
+        assert_eq!(
+            get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            Some("http://127.0.0.1:4317")
+        );
     }
 }

@@ -1,9 +1,11 @@
-//! One OpenTelemetry tracer provider per component, exporting OTLP/HTTP
-//! protobuf in batches, with counters that say how many spans reached the
-//! collector and how many did not.
+//! One OpenTelemetry tracer provider per component, exporting OTLP in
+//! batches (HTTP protobuf by default; gRPC or HTTP JSON when asked, as
+//! `OTEL_EXPORTER_OTLP_PROTOCOL` names them), with counters that say how
+//! many spans reached the collector and how many did not.
 //!
 //! A failed export is retried with backoff (the OTLP exporter's own retry:
-//! connection failures, 429, 502, 503, 504). Once a batch has failed every
+//! connection failures, 429, 502, 503, 504 over HTTP; UNAVAILABLE and the
+//! other retryable codes over gRPC). Once a batch has failed every
 //! retry, the collector is taken to be gone: later batches get one try
 //! each, until one gets through, so a flush to a dead collector ends in
 //! seconds, not minutes; what was lost is counted either way.
@@ -15,6 +17,7 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{
     Protocol, RetryPolicy, SpanExporter as OtlpExporter, WithExportConfig, WithHttpConfig,
+    WithTonicConfig,
 };
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -24,11 +27,95 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, IdGenerator, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
 
+/// The OTLP transports, by the names `OTEL_EXPORTER_OTLP_PROTOCOL` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum OtlpProtocol {
+    #[serde(rename = "grpc")]
+    Grpc,
+    #[default]
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+    #[serde(rename = "http/json")]
+    HttpJson,
+}
+
+impl OtlpProtocol {
+    pub const NAMES: &'static str = "grpc, http/protobuf or http/json";
+
+    pub fn parse(text: &str) -> Option<OtlpProtocol> {
+        Some(match text.trim() {
+            "grpc" => OtlpProtocol::Grpc,
+            "http/protobuf" => OtlpProtocol::HttpProtobuf,
+            "http/json" => OtlpProtocol::HttpJson,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtlpProtocol::Grpc => "grpc",
+            OtlpProtocol::HttpProtobuf => "http/protobuf",
+            OtlpProtocol::HttpJson => "http/json",
+        }
+    }
+}
+
+impl std::fmt::Display for OtlpProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where spans go, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpEndpoint {
+    pub protocol: OtlpProtocol,
+    /// HTTP: the full traces URL (`http://host:4318/v1/traces`); gRPC: the
+    /// server's URL (`http://host:4317`).
+    pub url: String,
+}
+
+impl OtlpEndpoint {
+    /// OTLP/HTTP protobuf to this traces URL.
+    pub fn http(traces_url: impl Into<String>) -> Self {
+        OtlpEndpoint {
+            protocol: OtlpProtocol::HttpProtobuf,
+            url: traces_url.into(),
+        }
+    }
+
+    pub fn grpc(url: impl Into<String>) -> Self {
+        OtlpEndpoint {
+            protocol: OtlpProtocol::Grpc,
+            url: url.into().trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// The base URL SDKs expect in `OTEL_EXPORTER_OTLP_ENDPOINT` (over
+    /// HTTP they append `/v1/traces` themselves).
+    pub fn base_url(&self) -> String {
+        let url = self.url.trim_end_matches('/');
+        match self.protocol {
+            OtlpProtocol::Grpc => url.to_string(),
+            _ => url.strip_suffix("/v1/traces").unwrap_or(url).to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for OtlpEndpoint {
+    /// `http://host:4318/v1/traces`, or `grpc http://host:4317`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.protocol {
+            OtlpProtocol::HttpProtobuf => f.write_str(&self.url),
+            other => write!(f, "{other} {}", self.url),
+        }
+    }
+}
+
 /// How spans leave a component.
 #[derive(Debug, Clone)]
 pub struct ExportSettings {
-    /// Full OTLP/HTTP traces URL, e.g. `http://127.0.0.1:4318/v1/traces`.
-    pub otlp_traces_url: String,
+    pub endpoint: OtlpEndpoint,
     /// Spans buffered per component before the oldest are dropped (and counted).
     pub max_queue_size: usize,
     pub max_batch_size: usize,
@@ -42,16 +129,14 @@ pub struct ExportSettings {
 }
 
 impl ExportSettings {
-    /// The OTLP/HTTP base URL SDKs expect in `OTEL_EXPORTER_OTLP_ENDPOINT`
-    /// (they append `/v1/traces` themselves).
-    pub fn otlp_base_url(&self) -> String {
-        let url = self.otlp_traces_url.trim_end_matches('/');
-        url.strip_suffix("/v1/traces").unwrap_or(url).to_string()
+    /// OTLP/HTTP protobuf to this traces URL.
+    pub fn new(otlp_traces_url: impl Into<String>) -> Self {
+        Self::to(OtlpEndpoint::http(otlp_traces_url))
     }
 
-    pub fn new(otlp_traces_url: impl Into<String>) -> Self {
+    pub fn to(endpoint: OtlpEndpoint) -> Self {
         ExportSettings {
-            otlp_traces_url: otlp_traces_url.into(),
+            endpoint,
             max_queue_size: 1 << 16,
             max_batch_size: 512,
             scheduled_delay: Duration::from_millis(200),
@@ -191,18 +276,31 @@ pub fn provider(
     ids: impl IdGenerator + 'static,
     counters: Arc<ExportCounters>,
 ) -> Result<SdkTracerProvider, TelemetryError> {
+    let endpoint = &settings.endpoint;
     let build = |retry: RetryPolicy| {
-        OtlpExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(settings.otlp_traces_url.clone())
-            .with_timeout(settings.timeout)
-            .with_retry_policy(retry)
-            .build()
-            .map_err(|e| TelemetryError {
-                service: service.to_string(),
-                reason: e.to_string(),
-            })
+        let built = match endpoint.protocol {
+            OtlpProtocol::Grpc => OtlpExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.url.clone())
+                .with_timeout(settings.timeout)
+                .with_retry_policy(retry)
+                .build(),
+            http => OtlpExporter::builder()
+                .with_http()
+                .with_protocol(if http == OtlpProtocol::HttpJson {
+                    Protocol::HttpJson
+                } else {
+                    Protocol::HttpBinary
+                })
+                .with_endpoint(endpoint.url.clone())
+                .with_timeout(settings.timeout)
+                .with_retry_policy(retry)
+                .build(),
+        };
+        built.map_err(|e| TelemetryError {
+            service: service.to_string(),
+            reason: e.to_string(),
+        })
     };
     let exporter = CountingExporter {
         retrying: build(

@@ -23,6 +23,7 @@ fn scenario(name: &str, file: &str) -> ScenarioReport {
             kind: "embedded".into(),
             query_url: "http://127.0.0.1:16686".into(),
             otlp_traces_url: "http://127.0.0.1:16686/v1/traces".into(),
+            otlp_protocol: Default::default(),
         },
         components: vec![
             component("front-proxy", "proxy", 8000),

@@ -107,8 +107,13 @@ fn render_scenario(out: &mut String, s: &ScenarioReport, verbosity: Verbosity) {
             paint(
                 DIM,
                 format!(
-                    "query {} · otlp {}",
-                    s.collector.query_url, s.collector.otlp_traces_url
+                    "query {} · otlp {}{}",
+                    s.collector.query_url,
+                    match s.collector.otlp_protocol {
+                        crate::mesh::telemetry::OtlpProtocol::HttpProtobuf => String::new(),
+                        other => format!("{other} "),
+                    },
+                    s.collector.otlp_traces_url
                 )
             )
         );
@@ -295,6 +300,9 @@ pub fn render_lab(lab: &LabInfo) -> String {
     let _ = writeln!(out, "  trace viewer  {}", paint(BOLD, &lab.viewer_url));
     let _ = writeln!(out, "  query API     {}/api/services", lab.query_url);
     let _ = writeln!(out, "  OTLP/HTTP     {}", lab.otlp_traces_url);
+    for (name, url) in &lab.intakes {
+        let _ = writeln!(out, "  {name:<14}{url}");
+    }
     let _ = writeln!(
         out,
         "{}",

@@ -102,7 +102,10 @@ pub struct CollectorInfo {
     /// `embedded` or `jaeger`.
     pub kind: String,
     pub query_url: String,
+    /// The OTLP URL spans were exported to (over gRPC: the server's URL).
     pub otlp_traces_url: String,
+    /// `http/protobuf` unless the run exported otherwise.
+    pub otlp_protocol: crate::mesh::telemetry::OtlpProtocol,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -156,6 +159,9 @@ pub struct LabInfo {
     pub viewer_url: String,
     pub query_url: String,
     pub otlp_traces_url: String,
+    /// The collector's other intakes: a name and a URL each (OTLP/gRPC,
+    /// Zipkin, ...).
+    pub intakes: Vec<(String, String)>,
 }
 
 /// What a `tracelab up` did, told when it stops.

@@ -160,6 +160,10 @@ pub struct CollectorProcess {
     pub query: String,
     /// The OTLP/HTTP root (`/v1/traces` below it).
     pub otlp: String,
+    /// The OTLP/gRPC server, `http://127.0.0.1:PORT`.
+    pub grpc: String,
+    /// The Zipkin receiver's root (`/api/v2/spans` below it).
+    pub zipkin: String,
 }
 
 impl CollectorProcess {
@@ -170,7 +174,7 @@ impl CollectorProcess {
     /// With more `tracelab collector` flags, e.g. `--max-body-size`.
     pub fn start_with(extra: &[&str]) -> CollectorProcess {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
-            .args(["collector", "--ui-port", "0", "--otlp-port", "0"])
+            .args(["collector", "--free-ports"])
             .args(extra)
             .env_remove("TRACELAB_CONFIG")
             .env("NO_COLOR", "1")
@@ -179,8 +183,8 @@ impl CollectorProcess {
             .spawn()
             .unwrap();
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut query, mut otlp) = (None, None);
-        while query.is_none() || otlp.is_none() {
+        let (mut query, mut otlp, mut grpc, mut zipkin) = (None, None, None, None);
+        while query.is_none() || otlp.is_none() || grpc.is_none() || zipkin.is_none() {
             let line = lines
                 .next()
                 .expect("the collector says where it listens")
@@ -188,6 +192,10 @@ impl CollectorProcess {
             let url = || line.split_whitespace().last().unwrap().to_string();
             if line.contains("OTLP/HTTP") {
                 otlp = Some(url().trim_end_matches("/v1/traces").to_string());
+            } else if line.contains("OTLP/gRPC") {
+                grpc = Some(url());
+            } else if line.contains("Zipkin") {
+                zipkin = Some(url().trim_end_matches("/api/v2/spans").to_string());
             } else if line.contains("query API") {
                 query = Some(url().trim_end_matches("/api/services").to_string());
             }
@@ -196,6 +204,8 @@ impl CollectorProcess {
             child,
             query: query.unwrap(),
             otlp: otlp.unwrap(),
+            grpc: grpc.unwrap(),
+            zipkin: zipkin.unwrap(),
         }
     }
 
@@ -239,14 +249,29 @@ pub fn http(
     content_type: Option<&str>,
     body: &[u8],
 ) -> HttpAnswer {
+    let headers: Vec<(&str, &str)> = content_type
+        .map(|t| ("Content-Type", t))
+        .into_iter()
+        .collect();
+    http_with(base, method, path, &headers, body)
+}
+
+/// [`http`] with any request headers.
+pub fn http_with(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpAnswer {
     let authority = base.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(authority).unwrap();
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
-    if let Some(content_type) = content_type {
-        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();

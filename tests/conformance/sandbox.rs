@@ -97,6 +97,7 @@ async fn the_sandbox_scenarios_traces_read_back_from_the_embedded_collector_as_f
     settings.backend = BackendChoice::External {
         query_url: pair.embedded.base_url(),
         otlp_url: tee_url,
+        otlp_protocol: Default::default(),
     };
     let scenario = tracelab::scenario::load(&crate::common::scenario_path("jaeger.rhai")).unwrap();
     let backend = start_backend(&settings).await.unwrap();

@@ -6,7 +6,7 @@
 //! on the way out its query path translates with the OpenTelemetry
 //! collector's `ProtoFromTraces` and moves `@jaeger@warnings` into span
 //! warnings. Both happen here, once per span; what depends on the whole
-//! trace happens per query in [`super::adjust`]. The Zipkin receiver
+//! trace happens per query in [`crate::collector::adjust`]. The Zipkin receiver
 //! ([`super::zipkin`]) builds OTLP and comes through here too.
 
 use std::collections::BTreeMap;
@@ -20,9 +20,9 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::trace::v1::{Span, span, status};
 use prost::Message;
 
-use super::go_json;
-use super::go_text;
-use super::span::{
+use crate::collector::go_json;
+use crate::collector::go_text;
+use crate::collector::span::{
     SearchAttributes, SpanAttributes, SpanKind, StatusCode, StoredLog, StoredProcess, StoredRef,
     StoredSpan, Tag, TagValue, TraceId, span_id_from_bytes,
 };

@@ -10,7 +10,7 @@
 //! become `net.host.ip`/`net.host.port`/`peer.service`/`net.peer.*`
 //! attributes; every other tag stays a string attribute; annotations become
 //! events. Shared client/server span ids are kept as they are: the query
-//! side ([`super::adjust`]) separates them, as Jaeger's does.
+//! side ([`crate::collector::adjust`]) separates them, as Jaeger's does.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -22,7 +22,7 @@ use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use serde_json::{Map, Value};
 
-use super::go_text;
+use crate::collector::go_text;
 
 /// The service name of a span without a local endpoint.
 const NO_SERVICE_NAME: &str = "OTLPResourceNoServiceName";
