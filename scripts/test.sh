@@ -21,6 +21,14 @@ if [ "${TRACELAB_SKIP_JAEGER:-0}" != "1" ] && [ -z "${TRACELAB_JAEGER_BIN:-}" ];
   export TRACELAB_JAEGER_BIN
 fi
 
+# span-sender (tests/clients/span-sender): a Go program that sends one trace
+# over OTLP, Zipkin or Jaeger thrift with the official client libraries, for
+# tests that hold intakes to what real instrumentation sends.
+if [ "${TRACELAB_SKIP_SPAN_SENDER:-0}" != "1" ] && [ -z "${TRACELAB_SPAN_SENDER:-}" ]; then
+  TRACELAB_SPAN_SENDER="$(scripts/install-span-sender.sh)"
+  export TRACELAB_SPAN_SENDER
+fi
+
 # The Flask example's Python packages (examples/flask-service/requirements.txt,
 # pinned with hashes) in a virtualenv, for scenarios/jaeger-flask.rhai and
 # tests/flask_service.rs; they fail rather than skip without them, unless
