@@ -25,7 +25,8 @@
         let
           # Jaeger v2 from nixpkgs where the pin has it, else built here.
           jaeger = pkgs.jaeger or (pkgs.callPackage ./nix/jaeger.nix { });
-          tracelab = pkgs.callPackage ./nix/package.nix { inherit jaeger; };
+          spanSender = pkgs.callPackage ./nix/span-sender.nix { };
+          tracelab = pkgs.callPackage ./nix/package.nix { inherit jaeger spanSender; };
         in
         {
           inherit jaeger tracelab;
@@ -57,6 +58,7 @@
         let
           packages = packagesOf pkgs;
           python = pkgs.callPackage ./nix/python-env.nix { };
+          spanSender = pkgs.callPackage ./nix/span-sender.nix { };
         in
         {
           default = pkgs.mkShell {
@@ -76,6 +78,8 @@
               # and this Python (examples/flask-service/run.sh too) instead
               # of a virtualenv from PyPI.
               TRACELAB_FLASK_PYTHON = "${python}/bin/python3";
+              # and this span-sender instead of building one with Go.
+              TRACELAB_SPAN_SENDER = lib.getExe spanSender;
             };
           };
         }

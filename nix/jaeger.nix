@@ -1,22 +1,23 @@
 # Jaeger v2 built from source, for a nixpkgs that has no `jaeger` package
 # (the flake uses `pkgs.jaeger` when there is one).
 #
-# Version and hashes are those of the jaeger package proposed to nixpkgs
+# Version and hashes are those of nixpkgs' jaeger package
 # (pkgs/by-name/ja/jaeger, 2026). Jaeger >= 2.16 needs Go 1.26, hence
 # buildGo126Module where the pinned nixpkgs has it.
 #
-# The React UI is optional (`withUI`, off by default): without it the
-# binary serves a placeholder page at / while every API works, which is all
-# tracelab and the NixOS tests use. Build it with
-#   pkgs.callPackage ./nix/jaeger.nix { withUI = true; }
+# The React UI is built and embedded by default, as nixpkgs does, so
+# `nix run .#jaeger` serves it at :16686. `withUI = false` gives an
+# API-only binary (a placeholder page at /, every API intact):
+#   pkgs.callPackage ./nix/jaeger.nix { withUI = false; }
 {
   lib,
   buildGoModule,
   buildGo126Module ? null,
   buildNpmPackage,
   fetchFromGitHub,
+  gzip,
   nodejs_24,
-  withUI ? false,
+  withUI ? true,
 }:
 let
   version = "2.17.0";
@@ -30,8 +31,8 @@ let
     hash = "sha256-0bP9MiJZ+mQs5LYKeIT/Mc+UEEMXy3yWMU2GXIgDOLU=";
   };
 
-  # What `npm ci && cd packages/jaeger-ui && npm run build` produces
-  # (scripts/build/rebuild-ui.sh upstream).
+  # What upstream's `make build-ui` builds (jaeger-ui's workspace, then
+  # packages/jaeger-ui's `npm run build`), fit for the build sandbox.
   ui = buildNpmPackage {
     pname = "jaeger-ui";
     inherit version;
@@ -39,7 +40,25 @@ let
     nodejs = nodejs_24;
     npmDepsHash = "sha256-qDfQxm1ScVp94eOfS+/rCVX7C6MgnGtPtMczlhN44o8=";
     npmDepsFetcherVersion = 2;
-    npmWorkspace = "packages/jaeger-ui";
+
+    # The UI's version stamp comes from a script that runs git, which the
+    # sandbox lacks: supply the stamp here and drop the script from the
+    # build command, so this value is the one the build sees.
+    env.REACT_APP_VSN_STATE = builtins.toJSON { inherit version; };
+    postPatch = ''
+      substituteInPlace packages/jaeger-ui/package.json \
+        --replace-fail 'REACT_APP_VSN_STATE=$(../../scripts/get-tracking-version.js) ' ""
+    '';
+
+    # The npm hook patches shebangs in the root's node_modules only; the
+    # workspace's own (vite's, for one) need it too.
+    preBuild = ''
+      patchShebangs packages/*/node_modules
+    '';
+
+    # vite resolves localhost while building; macOS's sandbox needs leave.
+    __darwinAllowLocalNetworking = true;
+
     installPhase = ''
       runHook preInstall
       cp -r packages/jaeger-ui/build $out
@@ -62,6 +81,8 @@ buildJaeger {
     "-s"
     "-w"
   ];
+
+  nativeBuildInputs = lib.optional withUI gzip;
 
   # As upstream's `make build-ui`: copy the build, gzip every file.
   preBuild = lib.optionalString withUI ''

@@ -10,6 +10,9 @@
 #                          so the trace viewer's browser test is skipped.
 #   TRACELAB_SKIP_PYTHON   =1: no PyPI in the build sandbox, so tests that
 #                          start the Flask example app are skipped.
+#   TRACELAB_SPAN_SENDER   tests/clients/span-sender, built by the flake
+#                          (nix/span-sender.nix): tests that send spans with
+#                          the official client libraries use it.
 # python3 (standard library only) is a check input: scenarios/external-process.rhai
 # and tests/processes.rs run small Python programs as `process(...)` components.
 # `nix develop` has Jaeger, Python with the example's packages and the
@@ -18,6 +21,7 @@
   lib,
   rustPlatform,
   jaeger,
+  spanSender,
   python3,
 }:
 let
@@ -52,6 +56,7 @@ rustPlatform.buildRustPackage {
     TRACELAB_JAEGER_BIN = lib.getExe jaeger;
     TRACELAB_SKIP_BROWSER = "1";
     TRACELAB_SKIP_PYTHON = "1";
+    TRACELAB_SPAN_SENDER = lib.getExe spanSender;
   };
 
   meta = {

@@ -1,7 +1,12 @@
 # NixOS VM test: Jaeger v2 on one machine (services.jaeger on every
-# interface), tracelab on another. Every scenario in scenarios/ runs against
-# that Jaeger over the network and must exit 0; then Jaeger's own API must
-# list the sandbox's services and hold a 4-span sandbox trace.
+# interface, its firewall open), tracelab on another. From the lab machine:
+# every TCP port the module opens answers; span-sender sends a trace over
+# Zipkin (9411), Jaeger thrift over HTTP (14268) and over UDP (6831, 6832),
+# Jaeger's model over gRPC (14250) and OTLP/gRPC (4317), and each is read
+# back from Jaeger's API; remote
+# sampling (5778) answers with the strategies file the module shipped. Then
+# every scenario in scenarios/ runs against that Jaeger and must exit 0, and
+# Jaeger's own API must list the sandbox's services and hold its 4-span trace.
 #
 #   nix build .#checks.x86_64-linux.nixos-jaeger
 { self, lib }:
@@ -9,6 +14,20 @@ let
   scenarios = lib.sort lib.lessThan (
     lib.filter (lib.hasSuffix ".rhai") (lib.attrNames (builtins.readDir "${self}/scenarios"))
   );
+  # Every TCP port services.jaeger's firewall opens (nix/ci/check-flake.nix
+  # holds this list to the module's).
+  tcpPorts = [
+    4317
+    4318
+    5778
+    5779
+    9411
+    13133
+    14250
+    14268
+    16685
+    16686
+  ];
 in
 {
   name = "tracelab-jaeger";
@@ -28,7 +47,9 @@ in
       {
         environment.systemPackages = [
           self.packages.${pkgs.stdenv.hostPlatform.system}.tracelab
+          (pkgs.callPackage ../nix/span-sender.nix { })
           pkgs.curl
+          pkgs.netcat
           # For scenarios that start the Flask example app.
           (pkgs.callPackage ../nix/python-env.nix { })
         ];
@@ -42,10 +63,35 @@ in
 
     start_all()
     jaeger.wait_for_unit("jaeger.service")
-    for port in [4317, 4318, 13133, 16686]:
-        jaeger.wait_for_open_port(port)
     lab.wait_for_unit("multi-user.target")
     lab.wait_until_succeeds("curl --fail --silent http://jaeger:13133/status", timeout=120)
+
+    with subtest("every TCP port the firewall opens answers from the lab"):
+        for port in ${builtins.toJSON tcpPorts}:
+            jaeger.wait_for_open_port(port)
+            lab.succeed(f"nc -z -w 5 jaeger {port}")
+
+    with subtest("spans cross the network over Zipkin, Jaeger thrift (HTTP, UDP), Jaeger gRPC and OTLP/gRPC"):
+        for protocol, endpoint in [
+            ("zipkin-json", "http://jaeger:9411/api/v2/spans"),
+            ("jaeger-thrift-http", "http://jaeger:14268/api/traces"),
+            ("jaeger-compact", "jaeger:6831"),
+            ("jaeger-binary", "jaeger:6832"),
+            ("jaeger-grpc", "jaeger:14250"),
+            ("otlp-grpc", "jaeger:4317"),
+        ]:
+            service = f"vm-{protocol}"
+            trace_id = lab.succeed(
+                f"span-sender --protocol {protocol} --endpoint {endpoint} --service {service}"
+            ).strip()
+            assert_sent_trace(lab, trace_id, service, protocol)
+
+    with subtest("remote sampling answers with the strategies file the module shipped"):
+        strategies_file = jaeger.succeed(
+            "grep -o '/nix/store/[^ \"]*-jaeger-sampling-strategies.json' /etc/jaeger/config.yaml"
+        ).strip()
+        strategies = json.loads(jaeger.succeed(f"cat {strategies_file}"))
+        assert_default_sampling(lab, "vm-sampled", strategies)
 
     for scenario in ${builtins.toJSON scenarios}:
         with subtest(f"{scenario} passes against the Jaeger machine"):

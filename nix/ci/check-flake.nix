@@ -208,13 +208,14 @@ let
       && packages.tracelab.pname == "tracelab"
       && packages.tracelab.cargoLock.lockFile == ../../Cargo.lock;
     "tracelab's main program is tracelab" = packages.tracelab.meta.mainProgram == "tracelab";
-    "tracelab's tests run against the flake's Jaeger; browser and Python tests are switched off by name" =
+    "tracelab's tests run against the flake's Jaeger and span-sender; browser and Python tests are switched off by name" =
       (packages.tracelab.doCheck or true)
       &&
         packages.tracelab.env == {
           TRACELAB_JAEGER_BIN = "${packages.jaeger}/bin/jaeger";
           TRACELAB_SKIP_BROWSER = "1";
           TRACELAB_SKIP_PYTHON = "1";
+          TRACELAB_SPAN_SENDER = "/nix/store/stub-span-sender/bin/span-sender";
         };
     "tracelab's source leaves out the Nix files" =
       packages.tracelab.src.fileset.removed.paths == [
@@ -236,17 +237,39 @@ let
       && packages.jaeger.vendorHash == "sha256-G7+QgAQslUJGy5qCSGlp50AaP3BF8z6iEx/FgG9eWBE="
       && packages.jaeger.subPackages == [ "cmd/jaeger" ]
       && packages.jaeger.meta.mainProgram == "jaeger";
-    "Jaeger's UI is off by default and builds with npm when asked" =
-      packages.jaeger.preBuild == ""
-      && (
-        let
-          withUI = pkgs.callPackage ../jaeger.nix { withUI = true; };
-        in
-        withUI.ui.builder == "buildNpmPackage"
-        && withUI.ui.npmDepsHash == "sha256-qDfQxm1ScVp94eOfS+/rCVX7C6MgnGtPtMczlhN44o8="
-        && withUI.ui.npmDepsFetcherVersion == 2
-        && contains "gzip --no-name" withUI.preBuild
-      );
+    "packages.jaeger carries the UI by default, built with npm as nixpkgs builds it" =
+      let
+        inherit (packages.jaeger) ui;
+      in
+      ui.builder == "buildNpmPackage"
+      && ui.src == "/nix/store/stub-source-jaeger/jaeger-ui"
+      && ui.npmDepsHash == "sha256-qDfQxm1ScVp94eOfS+/rCVX7C6MgnGtPtMczlhN44o8="
+      && ui.npmDepsFetcherVersion == 2
+      && ui.nodejs.name == "nodejs_24"
+      # the version stamp supplied here, its git-calling script dropped
+      && ui.env.REACT_APP_VSN_STATE == builtins.toJSON { version = "2.17.0"; }
+      && contains "substituteInPlace packages/jaeger-ui/package.json" ui.postPatch
+      && contains "--replace-fail 'REACT_APP_VSN_STATE=$(../../scripts/get-tracking-version.js) ' \"\"" ui.postPatch
+      # shebangs in the workspace's own node_modules
+      && contains "patchShebangs packages/*/node_modules" ui.preBuild
+      && contains "cp -r packages/jaeger-ui/build $out" ui.installPhase
+      # embedded gzipped where the binary's go:embed looks
+      && contains "cp -r /nix/store/stub-jaeger-ui/. cmd/jaeger/internal/extension/jaegerquery/internal/ui/actual/" packages.jaeger.preBuild
+      && contains "-exec gzip --no-name {} +" packages.jaeger.preBuild
+      && map (p: p.name) packages.jaeger.nativeBuildInputs == [ "gzip" ];
+    "withUI = false gives an API-only Jaeger" =
+      let
+        apiOnly = pkgs.callPackage ../jaeger.nix { withUI = false; };
+      in
+      apiOnly.preBuild == "" && !(apiOnly ? ui) && apiOnly.nativeBuildInputs == [ ];
+    "span-sender is built with Go 1.26 from tests/clients/span-sender with a vendor hash" =
+      let
+        sender = pkgs.callPackage ../span-sender.nix { };
+      in
+      sender.builder == "buildGo126Module"
+      && sender.src == ../../tests/clients/span-sender
+      && builtins.match "sha256-[A-Za-z0-9+/]{43}=" sender.vendorHash != null
+      && sender.meta.mainProgram == "span-sender";
     "with pkgs.jaeger, the flake uses it" =
       flakeWithNixpkgsJaeger.packages.${system}.jaeger.builder == "prebuilt";
 
@@ -288,7 +311,8 @@ let
           "python3-opentelemetry-propagator-b3"
         ]
       && shell.env.TRACELAB_JAEGER_BIN == "/nix/store/stub-jaeger/bin/jaeger"
-      && shell.env.TRACELAB_FLASK_PYTHON == "/nix/store/stub-python3-env/bin/python3";
+      && shell.env.TRACELAB_FLASK_PYTHON == "/nix/store/stub-python3-env/bin/python3"
+      && shell.env.TRACELAB_SPAN_SENDER == "/nix/store/stub-span-sender/bin/span-sender";
 
     # checks
     "checks.clippy runs clippy on every target with -D warnings" =
@@ -329,6 +353,8 @@ let
         "listenHost"
         "openFirewall"
         "package"
+        "samplingStrategies"
+        "samplingStrategiesFile"
         "settings"
       ];
     "services.tracelab up runs the whole scenario" =
@@ -355,11 +381,100 @@ let
       && settings.extensions.jaeger_storage.backends.mem.memory.max_traces == 5
       && settings.extensions.jaeger_storage.backends.mem.memory == { max_traces = 5; }
       && settings.extensions.jaeger_query.http.endpoint == "localhost:16686"
+      && settings.service.pipelines.traces.receivers == allInOne.receivers
+      && settings.service.extensions == allInOne.extensions;
+    "services.jaeger's defaults are upstream all-in-one's receivers, extensions and ports" =
+      let
+        settings = jaegerConfigOf defaultJaeger.config;
+      in
+      settings.service.pipelines.traces.receivers == allInOne.receivers
+      && settings.service.extensions == allInOne.extensions
       &&
-        settings.service.pipelines.traces.receivers == [
+        builtins.attrNames settings.receivers == [
+          "jaeger"
           "otlp"
           "zipkin"
-        ];
+        ]
+      &&
+        builtins.attrNames settings.receivers.jaeger.protocols == [
+          "grpc"
+          "thrift_binary"
+          "thrift_compact"
+          "thrift_http"
+        ]
+      && endpointPorts settings == allInOne.ports;
+    "remote sampling serves the default strategies file the module writes to the store" =
+      let
+        inherit (defaultJaeger) config cfg;
+        sampling = (jaegerConfigOf config).extensions.remote_sampling;
+      in
+      sampling.file.path == "/nix/store/stub-jaeger-sampling-strategies.json"
+      &&
+        cfg.samplingStrategiesFile.value == {
+          default_strategy = {
+            type = "probabilistic";
+            param = 1;
+          };
+        }
+      && sampling.http.endpoint == "localhost:5778"
+      && sampling.grpc.endpoint == "localhost:5779"
+      && !(sampling ? adaptive);
+    "a strategies file of one's own replaces the store's" =
+      let
+        sampling =
+          (jaegerConfigOf
+            (evalModule jaegerModule [ "services" "jaeger" ] {
+              enable = true;
+              package = packages.jaeger;
+              samplingStrategiesFile = "/etc/jaeger/strategies.json";
+            }).config
+          ).extensions.remote_sampling;
+      in
+      sampling.file.path == "/etc/jaeger/strategies.json";
+    "settings merge over every default, key by key" =
+      let
+        settings =
+          jaegerConfigOf
+            (evalModule jaegerModule [ "services" "jaeger" ] {
+              enable = true;
+              package = packages.jaeger;
+              settings = {
+                receivers.jaeger.protocols.thrift_http.endpoint = "localhost:24268";
+                extensions.remote_sampling.file.reload_interval = "5s";
+              };
+            }).config;
+      in
+      settings.receivers.jaeger.protocols.thrift_http.endpoint == "localhost:24268"
+      && settings.receivers.jaeger.protocols.thrift_compact.endpoint == "localhost:6831"
+      && settings.receivers.zipkin.endpoint == "localhost:9411"
+      &&
+        settings.extensions.remote_sampling.file == {
+          path = "/nix/store/stub-jaeger-sampling-strategies.json";
+          reload_interval = "5s";
+        };
+    "openFirewall opens every port the defaults listen on, the UDP ones as UDP" =
+      let
+        inherit (defaultJaeger) config;
+        settings = jaegerConfigOf config;
+        inherit (config.networking) firewall;
+      in
+      firewall.allowedTCPPorts == allInOne.tcpPorts
+      && firewall.allowedUDPPorts == allInOne.udpPorts
+      &&
+        lib.sort lib.lessThan (firewall.allowedTCPPorts ++ firewall.allowedUDPPorts)
+        == endpointPorts settings
+      && udpPortsOf settings == firewall.allowedUDPPorts;
+    "the option docs name every port and what speaks to it" =
+      let
+        inherit (defaultJaeger) options;
+        documented =
+          text:
+          lib.all (port: contains "- ${toString port}/tcp: " text) allInOne.tcpPorts
+          && lib.all (port: contains "- ${toString port}/udp: " text) allInOne.udpPorts;
+      in
+      documented options.openFirewall.description
+      && documented options.listenHost.description
+      && contains "5778" options.samplingStrategies.description;
 
     # nixos-tests/jaeger.nix
     "the jaeger VM test has a jaeger and a lab machine" =
@@ -376,30 +491,37 @@ let
         settings = jaegerConfigOf config;
       in
       (jaegerOn jaegerTest "jaeger").enabled
-      &&
-        config.networking.firewall.allowedTCPPorts == [
-          4317
-          4318
-          9411
-          13133
-          16686
-        ]
+      && config.networking.firewall.allowedTCPPorts == allInOne.tcpPorts
+      && config.networking.firewall.allowedUDPPorts == allInOne.udpPorts
+      && lib.all (lib.hasPrefix "0.0.0.0:") (endpointsOf settings)
       && settings.receivers.otlp.protocols.http.endpoint == "0.0.0.0:4318"
       && settings.receivers.otlp.protocols.grpc.endpoint == "0.0.0.0:4317"
       && settings.extensions.jaeger_query.http.endpoint == "0.0.0.0:16686"
       && settings.extensions.healthcheckv2.http.endpoint == "0.0.0.0:13133"
       && hardening config.systemd.services.jaeger == hardened;
-    "the lab machine has tracelab and the source" =
+    "the lab machine has tracelab, span-sender and the source" =
       let
         lab = machine jaegerTest "lab";
       in
       builtins.elem packages.tracelab lab.environment.systemPackages
+      && builtins.elem "span-sender" (map (p: p.name) lab.environment.systemPackages)
       && lab.environment.etc.tracelab.source == root;
     "the jaeger VM test runs every scenario against Jaeger, then reads Jaeger's API" =
       lib.all (s: contains "\"${s}\"" jaegerTest.testScript) scenarios
       && contains "--jaeger-url http://jaeger:16686 --otlp-endpoint http://jaeger:4318" jaegerTest.testScript
       && contains "assert_sandbox_in_jaeger(lab)" jaegerTest.testScript
       && contains "def assert_sandbox_in_jaeger" jaegerTest.testScript;
+    "the jaeger VM test sends Zipkin to jaeger:9411 and thrift to jaeger:14268 from the lab and reads them back" =
+      contains "\"zipkin-json\", \"http://jaeger:9411/api/v2/spans\"" jaegerTest.testScript
+      && contains "\"jaeger-thrift-http\", \"http://jaeger:14268/api/traces\"" jaegerTest.testScript
+      && contains "\"jaeger-compact\", \"jaeger:6831\"" jaegerTest.testScript
+      && contains "\"jaeger-grpc\", \"jaeger:14250\"" jaegerTest.testScript
+      && contains "span-sender --protocol {protocol} --endpoint {endpoint}" jaegerTest.testScript
+      && contains "assert_sent_trace(lab, " jaegerTest.testScript
+      && contains "def assert_sent_trace" jaegerTest.testScript
+      && contains "assert_default_sampling(lab, " jaegerTest.testScript;
+    "the jaeger VM test reaches every TCP port the firewall opens from the lab" =
+      contains "for port in ${builtins.toJSON allInOne.tcpPorts}:" jaegerTest.testScript;
 
     # nixos-tests/distributed.nix
     "the distributed VM test has front, service1, service2, jaeger and client machines" =
@@ -464,6 +586,68 @@ let
 
   # The settings services.jaeger rendered to YAML (the stub keeps the value).
   jaegerConfigOf = config: config.environment.etc."jaeger/config.yaml".source.value;
+  defaultJaeger = evalModule jaegerModule [ "services" "jaeger" ] {
+    enable = true;
+    package = packages.jaeger;
+    openFirewall = true;
+  };
+
+  # Every `endpoint` in rendered settings, and its port.
+  endpointsOf =
+    value:
+    if builtins.isAttrs value then
+      lib.concatMap (
+        name:
+        if name == "endpoint" && builtins.isString value.${name} then
+          [ value.${name} ]
+        else
+          endpointsOf value.${name}
+      ) (builtins.attrNames value)
+    else
+      [ ];
+  portOf = endpoint: lib.toInt (lib.last (lib.splitString ":" endpoint));
+  endpointPorts = settings: lib.sort lib.lessThan (map portOf (endpointsOf settings));
+  udpPortsOf =
+    settings:
+    lib.sort lib.lessThan (
+      map portOf [
+        settings.receivers.jaeger.protocols.thrift_compact.endpoint
+        settings.receivers.jaeger.protocols.thrift_binary.endpoint
+      ]
+    );
+
+  # Upstream's all-in-one (cmd/jaeger/internal/all-in-one.yaml), less its
+  # expvar extension and Prometheus metrics.
+  allInOne = rec {
+    receivers = [
+      "otlp"
+      "jaeger"
+      "zipkin"
+    ];
+    extensions = [
+      "jaeger_storage"
+      "jaeger_query"
+      "remote_sampling"
+      "healthcheckv2"
+    ];
+    tcpPorts = [
+      4317
+      4318
+      5778
+      5779
+      9411
+      13133
+      14250
+      14268
+      16685
+      16686
+    ];
+    udpPorts = [
+      6831
+      6832
+    ];
+    ports = lib.sort lib.lessThan (tcpPorts ++ udpPorts);
+  };
 
   failed = lib.filter (name: !expectations.${name}) (builtins.attrNames expectations);
 in
@@ -499,6 +683,19 @@ in
         package = packages.jaeger;
         listenHost = jaegerListenHost;
       }).config;
+  # The strategies file it names (a store path here), and what the module
+  # writes into it.
+  jaegerSamplingStrategies = {
+    path = (jaegerConfigOf defaultJaeger.config).extensions.remote_sampling.file.path;
+    content = defaultJaeger.cfg.samplingStrategiesFile.value;
+  };
+  # span-sender's vendorHash, for check-nix.sh to recompute.
+  spanSenderVendorHash = (pkgs.callPackage ../span-sender.nix { }).vendorHash;
+  # The ports it listens on, by protocol, for check-nix.sh to probe.
+  jaegerPorts = {
+    tcp = defaultJaeger.config.networking.firewall.allowedTCPPorts;
+    udp = defaultJaeger.config.networking.firewall.allowedUDPPorts;
+  };
 
   testScripts = {
     jaeger = jaegerTest.testScript;

@@ -33,6 +33,7 @@ let
   concatMapStringsSep =
     sep: f: list:
     concatStringsSep sep (map f list);
+  hasPrefix = prefix: text: substring 0 (stringLength prefix) text == prefix;
   hasSuffix =
     suffix: text:
     let
@@ -100,6 +101,7 @@ in
     escapeShellArg
     filter
     getAttrFromPath
+    hasPrefix
     hasSuffix
     length
     listToAttrs
@@ -130,6 +132,15 @@ in
   optional = cond: x: optionals cond [ x ];
   optionalString = cond: text: if cond then text else "";
   concatMap = f: list: concatLists (map f list);
+  concatMapStrings = f: list: concatStringsSep "" (map f list);
+  last = list: builtins.elemAt list (length list - 1);
+  splitString = sep: text: filter builtins.isString (builtins.split (escapeRegex sep) text);
+  toInt =
+    text:
+    let
+      number = builtins.fromJSON text;
+    in
+    if match "[0-9]+" text != null then number else throw "toInt: ${text} is not a number";
   lessThan = a: b: a < b;
   hasInfix = infix: text: length (builtins.split (escapeRegex infix) text) > 1;
   escapeShellArgs = concatMapStringsSep " " escapeShellArg;
@@ -170,6 +181,10 @@ in
     type = option "bool" { };
     default = false;
     description = "Whether to enable ${name}.";
+  };
+  literalMD = text: {
+    _type = "literalMD";
+    inherit text;
   };
   literalExpression = text: {
     _type = "literalExpression";

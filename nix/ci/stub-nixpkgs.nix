@@ -104,13 +104,16 @@ let
             driverInteractive = package "nixos-test-driver-${test.name}";
           };
 
-        formats.yaml = _: {
-          type = "yaml-value";
-          generate = name: value: {
-            inherit name value;
-            outPath = "/nix/store/stub-${name}";
-          };
-        };
+        # A generated file keeps its value, for the checks to read.
+        formats = lib.genAttrs [ "yaml" "json" ] (
+          format: _: {
+            type = "${format}-value";
+            generate = name: value: {
+              inherit name value;
+              outPath = "/nix/store/stub-${name}";
+            };
+          }
+        );
       }
       // lib.genAttrs [
         "cargo"
@@ -120,6 +123,7 @@ let
         "rust-analyzer"
         "curl"
         "nodejs_24"
+        "gzip"
         "nixfmt-tree"
       ] package
       // lib.optionalAttrs withJaeger { jaeger = package "jaeger"; }

@@ -9,6 +9,8 @@
 //	jaeger-compact             github.com/uber/jaeger-client-go, UDP agent transport (thrift compact)
 //	jaeger-binary              github.com/uber/jaeger-client-go's agent client over UDP with
 //	                           its thrift binary protocol (as the old jaeger-agent took on 6832)
+//	jaeger-grpc                github.com/jaegertracing/jaeger-idl's api_v2 CollectorService
+//	                           client and model (Jaeger's protobuf model, as jaeger-agent sent it)
 //
 // It exists so tests can prove that a receiver (tracelab's collector, a real
 // Jaeger) takes what real instrumentation sends, not what a test author
@@ -40,6 +42,7 @@ var protocols = []struct{ name, defaultEndpoint, about string }{
 	{"jaeger-thrift-http", "http://127.0.0.1:14268/api/traces", "Jaeger thrift over HTTP (jaeger-client-go)"},
 	{"jaeger-compact", "127.0.0.1:6831", "Jaeger thrift compact over UDP (jaeger-client-go)"},
 	{"jaeger-binary", "127.0.0.1:6832", "Jaeger thrift binary over UDP (jaeger-client-go agent client)"},
+	{"jaeger-grpc", "127.0.0.1:14250", "Jaeger protobuf model over gRPC (jaeger-idl api_v2 client)"},
 }
 
 // options is the parsed command line.
@@ -117,7 +120,7 @@ func parseArgs(args []string) (options, error) {
 		return opts, fmt.Errorf("%w: --spans must be at least 1", errUsage)
 	case opts.service == "":
 		return opts, fmt.Errorf("%w: --service must not be empty", errUsage)
-	case opts.gzip && strings.HasPrefix(opts.protocol, "jaeger-") && !strings.HasSuffix(opts.protocol, "-http"):
+	case opts.gzip && (opts.protocol == "jaeger-compact" || opts.protocol == "jaeger-binary"):
 		return opts, fmt.Errorf("%w: --gzip applies to HTTP and gRPC, not to UDP (%s)", errUsage, opts.protocol)
 	case opts.timeout <= 0:
 		return opts, fmt.Errorf("%w: --timeout must be positive", errUsage)
@@ -138,7 +141,11 @@ func checkEndpoint(opts options) error {
 }
 
 func isHTTP(protocol string) bool {
-	return protocol != "otlp-grpc" && protocol != "jaeger-compact" && protocol != "jaeger-binary"
+	switch protocol {
+	case "otlp-grpc", "jaeger-grpc", "jaeger-compact", "jaeger-binary":
+		return false
+	}
+	return true
 }
 
 func protocolNames() string {
@@ -156,6 +163,8 @@ func send(ctx context.Context, opts options) (string, error) {
 		return sendWithOTel(ctx, opts, plan)
 	case "zipkin-proto":
 		return sendWithZipkinGo(opts, plan)
+	case "jaeger-grpc":
+		return sendWithJaegerGRPC(ctx, opts, plan)
 	default:
 		return sendWithJaegerClient(opts, plan)
 	}

@@ -21,7 +21,8 @@ func TestEveryProtocolHasADefaultEndpointThatParses(t *testing.T) {
 func TestBadUsageIsRefusedBeforeAnythingIsSent(t *testing.T) {
 	for _, args := range [][]string{
 		{},
-		{"--protocol", "jaeger-grpc"},
+		{"--protocol", "jaeger-http"},
+		{"--protocol", "jaeger-grpc", "--endpoint", "http://127.0.0.1:14250"},
 		{"--protocol", "otlp-http", "--spans", "0"},
 		{"--protocol", "otlp-http", "--endpoint", "127.0.0.1:4318"},
 		{"--protocol", "zipkin-json", "--endpoint", "ftp://host/api/v2/spans"},
