@@ -10,6 +10,7 @@ use thrift::protocol::{TInputProtocol, TType};
 
 use super::jaeger_model::thrift_to_otlp;
 use super::jaeger_thrift::{self, Encoding, ThriftError, read_batch};
+use super::{IntakeContext, Refusal, otlp};
 
 /// The largest datagram Jaeger's agent reads (its `max_packet_size`).
 pub const MAX_DATAGRAM_BYTES: usize = 65_000;
@@ -25,6 +26,24 @@ pub enum DatagramError {
         "emitZipkinBatch (Zipkin v1 thrift over UDP) is not supported; send Jaeger thrift (emitBatch)"
     )]
     ZipkinBatch,
+}
+
+/// The compact-protocol agent port (6831): a datagram in, its spans stored.
+pub fn handle_compact(datagram: &[u8], cx: &IntakeContext) -> Result<usize, Refusal> {
+    store_datagram(datagram, Encoding::Compact, cx)
+}
+
+/// The binary-protocol agent port (6832).
+pub fn handle_binary(datagram: &[u8], cx: &IntakeContext) -> Result<usize, Refusal> {
+    store_datagram(datagram, Encoding::Binary, cx)
+}
+
+fn store_datagram(datagram: &[u8], encoding: Encoding, cx: &IntakeContext) -> Result<usize, Refusal> {
+    // Jaeger reads no more of a datagram than this.
+    let datagram = &datagram[..datagram.len().min(MAX_DATAGRAM_BYTES)];
+    let request = decode_datagram(datagram, encoding).map_err(|e| Refusal::malformed(e.to_string()))?;
+    let spans = otlp::translate(request).map_err(|e| Refusal::malformed(e.to_string()))?;
+    cx.store(spans)
 }
 
 /// One agent datagram → OTLP (empty when the message carries no batch).
