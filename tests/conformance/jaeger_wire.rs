@@ -154,8 +154,12 @@ pub fn emit_batch(batch: &Batch, protocol: Protocol) -> Vec<u8> {
             Protocol::Binary => Box::new(TBinaryOutputProtocol::new(&mut out, true)),
             Protocol::Compact => Box::new(TCompactOutputProtocol::new(&mut out)),
         };
-        p.write_message_begin(&TMessageIdentifier::new("emitBatch", TMessageType::OneWay, 1))
-            .unwrap();
+        p.write_message_begin(&TMessageIdentifier::new(
+            "emitBatch",
+            TMessageType::OneWay,
+            1,
+        ))
+        .unwrap();
         p.write_struct_begin(&TStructIdentifier::new("Agent_emitBatch_args"))
             .unwrap();
         field(p.as_mut(), TType::Struct, 1);
@@ -189,7 +193,12 @@ fn i64_field(p: &mut dyn TOutputProtocol, id: i16, v: i64) {
     p.write_field_end().unwrap();
 }
 
-fn list<T>(p: &mut dyn TOutputProtocol, id: i16, items: &[T], mut write: impl FnMut(&mut dyn TOutputProtocol, &T)) {
+fn list<T>(
+    p: &mut dyn TOutputProtocol,
+    id: i16,
+    items: &[T],
+    mut write: impl FnMut(&mut dyn TOutputProtocol, &T),
+) {
     field(p, TType::List, id);
     p.write_list_begin(&TListIdentifier::new(TType::Struct, items.len() as i32))
         .unwrap();

@@ -10,6 +10,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
+mod intake_pair;
+mod jaeger;
+mod jaeger_wire;
 mod otlp;
 mod refusals;
 mod sandbox;

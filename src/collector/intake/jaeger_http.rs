@@ -16,7 +16,10 @@ use super::{BoxFuture, IntakeContext, Refusal, jaeger_thrift, otlp};
 use crate::server::{Body, text};
 
 /// The content types Jaeger's receiver takes (both mean binary thrift).
-const THRIFT_TYPES: [&str; 2] = ["application/x-thrift", "application/vnd.apache.thrift.binary"];
+const THRIFT_TYPES: [&str; 2] = [
+    "application/x-thrift",
+    "application/vnd.apache.thrift.binary",
+];
 
 pub fn handle(request: Request<Incoming>, cx: &IntakeContext) -> BoxFuture<'_, Response<Body>> {
     Box::pin(ingest(request, cx))
@@ -87,6 +90,11 @@ mod tests {
             media_type("Application/X-Thrift; charset=binary").unwrap(),
             "application/x-thrift"
         );
-        assert!(media_type("").unwrap_err().message.contains("no media type"));
+        assert!(
+            media_type("")
+                .unwrap_err()
+                .message
+                .contains("no media type")
+        );
     }
 }

@@ -38,10 +38,15 @@ pub fn handle_binary(datagram: &[u8], cx: &IntakeContext) -> Result<usize, Refus
     store_datagram(datagram, Encoding::Binary, cx)
 }
 
-fn store_datagram(datagram: &[u8], encoding: Encoding, cx: &IntakeContext) -> Result<usize, Refusal> {
+fn store_datagram(
+    datagram: &[u8],
+    encoding: Encoding,
+    cx: &IntakeContext,
+) -> Result<usize, Refusal> {
     // Jaeger reads no more of a datagram than this.
     let datagram = &datagram[..datagram.len().min(MAX_DATAGRAM_BYTES)];
-    let request = decode_datagram(datagram, encoding).map_err(|e| Refusal::malformed(e.to_string()))?;
+    let request =
+        decode_datagram(datagram, encoding).map_err(|e| Refusal::malformed(e.to_string()))?;
     let spans = otlp::translate(request).map_err(|e| Refusal::malformed(e.to_string()))?;
     cx.store(spans)
 }

@@ -10,9 +10,9 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use super::{BoxFuture, IntakeContext, Refusal, otlp, zipkin, zipkin_proto, zipkin_v1};
 use crate::server::{Body, text};
@@ -107,12 +107,30 @@ mod tests {
 
     #[test]
     fn a_non_json_content_type_read_as_json_says_so() {
-        let message = explain("expected value".into(), Format::V2Json, Some("application/protobuf"));
-        assert!(message.contains("not exactly application/x-protobuf"), "{message}");
+        let message = explain(
+            "expected value".into(),
+            Format::V2Json,
+            Some("application/protobuf"),
+        );
+        assert!(
+            message.contains("not exactly application/x-protobuf"),
+            "{message}"
+        );
         assert_eq!(
-            explain("expected value".into(), Format::V2Json, Some("application/json")),
+            explain(
+                "expected value".into(),
+                Format::V2Json,
+                Some("application/json")
+            ),
             "expected value"
         );
-        assert_eq!(explain("bad".into(), Format::V2Proto, Some("application/x-protobuf")), "bad");
+        assert_eq!(
+            explain(
+                "bad".into(),
+                Format::V2Proto,
+                Some("application/x-protobuf")
+            ),
+            "bad"
+        );
     }
 }
