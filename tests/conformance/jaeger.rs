@@ -273,6 +273,9 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
+/// Request headers, name and value.
+type Headers = Vec<(&'static str, &'static str)>;
+
 const SERVICES: [&str; 5] = [
     "jaeger-go-app",
     "jaeger-java-app",
@@ -421,7 +424,7 @@ async fn bad_jaeger_payloads_are_refused_as_jaegers_receiver_refuses_them() {
     let good = thrift_body(&feature_batches(0, 0x0bad_0001, base_us())[1]);
     // Without the batch's final stop byte.
     let cut_at_the_end = good[..good.len() - 1].to_vec();
-    let cases: Vec<(&str, Vec<(&'static str, &str)>, Vec<u8>)> = vec![
+    let cases: Vec<(&str, Headers, Vec<u8>)> = vec![
         (
             "truncated",
             vec![("content-type", "application/x-thrift")],
