@@ -19,5 +19,6 @@ mod sandbox;
 mod search;
 mod traces;
 mod zipkin;
+mod zipkin_formats;
 
 pub use harness::{Compare, Pair};
