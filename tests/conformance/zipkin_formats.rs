@@ -48,7 +48,13 @@ fn sandbox_posts(trace: &[u8], base_us: u64) -> Vec<ListOfSpans> {
             ("response_flags", "-"),
         ])
     };
-    let span = |id: u64, parent: Option<u64>, kind: i32, name: &str, offset: u64, service: &str, ip: u8| {
+    let span = |id: u64,
+                parent: Option<u64>,
+                kind: i32,
+                name: &str,
+                offset: u64,
+                service: &str,
+                ip: u8| {
         ProtoSpan {
             trace_id: trace.to_vec(),
             id: id.to_be_bytes().to_vec(),
@@ -65,7 +71,15 @@ fn sandbox_posts(trace: &[u8], base_us: u64) -> Vec<ListOfSpans> {
     };
     vec![
         ListOfSpans {
-            spans: vec![span(0xa1, None, 1, "checkAvailability", 0, "front-proxy", 2)],
+            spans: vec![span(
+                0xa1,
+                None,
+                1,
+                "checkAvailability",
+                0,
+                "front-proxy",
+                2,
+            )],
         },
         ListOfSpans {
             spans: vec![
@@ -74,7 +88,15 @@ fn sandbox_posts(trace: &[u8], base_us: u64) -> Vec<ListOfSpans> {
             ],
         },
         ListOfSpans {
-            spans: vec![span(0xb2, Some(0xa1), 2, "checkStock", 1_500, "service2", 4)],
+            spans: vec![span(
+                0xb2,
+                Some(0xa1),
+                2,
+                "checkStock",
+                1_500,
+                "service2",
+                4,
+            )],
         },
     ]
 }
@@ -203,7 +225,10 @@ async fn zipkin_protobuf_reads_back_as_from_jaegers_zipkin_receiver() {
     };
     let base_us = now_ns() / 1_000 - 60_000_000;
     let mut posts = sandbox_posts(&trace_bytes(0, 0x9a0_0001), base_us);
-    posts.extend(sandbox_posts(&trace_bytes(0x77, 0x9a0_0002), base_us + 100_000));
+    posts.extend(sandbox_posts(
+        &trace_bytes(0x77, 0x9a0_0002),
+        base_us + 100_000,
+    ));
     posts.push(feature_post(&trace_bytes(0, 0x9a0_0003), base_us + 200_000));
     for (n, post) in posts.iter().enumerate() {
         let body = post.encode_to_vec();
@@ -222,7 +247,12 @@ async fn zipkin_protobuf_reads_back_as_from_jaegers_zipkin_receiver() {
         let (jaeger, embedded) = pair
             .post_to(Listener::Zipkin, "/api/v2/spans", &headers, &body)
             .await;
-        pair.compare(&format!("POST protobuf {n}"), &jaeger, &embedded, Compare::Bytes);
+        pair.compare(
+            &format!("POST protobuf {n}"),
+            &jaeger,
+            &embedded,
+            Compare::Bytes,
+        );
     }
     let traces = [
         (format!("{:016x}", 0x9a0_0001), 4),
@@ -359,12 +389,15 @@ async fn bad_zipkin_protobuf_and_v1_bodies_are_refused_as_jaegers_receiver_refus
         ("no span id", mutated(&|s| s.id.clear())),
         ("4-byte span id", mutated(&|s| s.id = vec![1; 4])),
         ("3-byte parent id", mutated(&|s| s.parent_id = vec![1; 3])),
-        ("bad annotation json", mutated(&|s| {
-            s.annotations = vec![ProtoAnnotation {
-                timestamp: 1,
-                value: "a|{nope|0".into(),
-            }]
-        })),
+        (
+            "bad annotation json",
+            mutated(&|s| {
+                s.annotations = vec![ProtoAnnotation {
+                    timestamp: 1,
+                    value: "a|{nope|0".into(),
+                }]
+            }),
+        ),
         ("empty", Vec::new()),
     ];
     for (name, body) in protobuf {
@@ -383,7 +416,12 @@ async fn bad_zipkin_protobuf_and_v1_bodies_are_refused_as_jaegers_receiver_refus
             &encoded,
         )
         .await;
-    record_status(&mut pair, "protobuf as application/protobuf", &jaeger, &embedded);
+    record_status(
+        &mut pair,
+        "protobuf as application/protobuf",
+        &jaeger,
+        &embedded,
+    );
     let v1 = [
         "{",
         "{}",
