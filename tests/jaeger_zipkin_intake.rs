@@ -335,6 +335,7 @@ fn thrift_batch(service: &str, trace_low: i64) -> Vec<u8> {
     };
     let mut out = Vec::new();
     let mut p = TBinaryOutputProtocol::new(&mut out, true);
+    // (`p` borrows `out` until its last use below.)
     let field = |p: &mut TBinaryOutputProtocol<&mut Vec<u8>>, ty, id| {
         p.write_field_begin(&TFieldIdentifier::new("f", ty, id))
             .unwrap();
@@ -373,9 +374,20 @@ fn thrift_batch(service: &str, trace_low: i64) -> Vec<u8> {
     p.write_struct_end().unwrap();
     p.write_field_stop().unwrap();
     p.write_struct_end().unwrap();
-    drop(p);
     out
 }
+
+/// A bad request: what it is, where it goes (base, path), its headers and
+/// body, the status it must get and words the answer must hold.
+type Refusal<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    Vec<u8>,
+    u16,
+    &'a str,
+);
 
 #[test]
 fn bad_jaeger_and_zipkin_input_gets_a_clear_answer_and_loses_nothing_stored() {
@@ -394,7 +406,7 @@ fn bad_jaeger_and_zipkin_input_gets_a_clear_answer_and_loses_nothing_stored() {
     assert_eq!(answer.status, 202, "{}", answer.text());
     let before = collector.trace("0000000000004b1d", 1);
 
-    let refusals: Vec<(&str, &str, &str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    let refusals: Vec<Refusal> = vec![
         (
             "truncated thrift",
             &thrift,
