@@ -580,3 +580,61 @@ async fn post_spans_with_bad_trace_id(url: &str) -> tonic::Code {
         .await;
     result.expect_err("a 5-byte trace id is refused").code()
 }
+
+#[test]
+fn the_otlp_port_takes_zipkin_json_protobuf_and_v1_too() {
+    let Some(sender) = span_sender() else {
+        return;
+    };
+    let collector = Collector::spawn(&["--free-ports"]).unwrap();
+    let otlp = collector
+        .url("OTLP/HTTP")
+        .trim_end_matches("/v1/traces")
+        .to_string();
+    let mut sent = Vec::new();
+    for protocol in ["zipkin-json", "zipkin-proto"] {
+        let output = Command::new(&sender)
+            .args([
+                "--protocol",
+                protocol,
+                "--service",
+                protocol,
+                "--spans",
+                "3",
+            ])
+            .args(["--endpoint", &format!("{otlp}/api/v2/spans")])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        sent.push((
+            protocol,
+            String::from_utf8_lossy(&output.stdout).trim().to_string(),
+        ));
+    }
+    for (protocol, trace_id) in sent {
+        assert_trace(&collector.trace(&trace_id, 3), protocol, protocol, false);
+    }
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    let v1 = format!(
+        r#"[{{"traceId": "0000000000000f1f", "id": "0000000000000001", "name": "v1 op",
+             "timestamp": {now_us}, "duration": 10,
+             "binaryAnnotations": [{{"key": "lc", "value": "v1-app"}}]}}]"#
+    );
+    let answer = http(
+        &otlp,
+        "POST",
+        "/api/v1/spans",
+        Some("application/json"),
+        v1.as_bytes(),
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let trace = collector.trace("0000000000000f1f", 1);
+    assert_eq!(trace["processes"]["p1"]["serviceName"], "v1-app", "{trace}");
+}
