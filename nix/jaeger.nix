@@ -31,8 +31,9 @@ let
     hash = "sha256-0bP9MiJZ+mQs5LYKeIT/Mc+UEEMXy3yWMU2GXIgDOLU=";
   };
 
-  # What upstream's `make build-ui` builds (jaeger-ui's workspace, then
-  # packages/jaeger-ui's `npm run build`), fit for the build sandbox.
+  # What upstream's `make build-ui` builds: the jaeger-ui submodule's root
+  # `npm run build`, which builds every workspace (packages/plexus, which
+  # the UI imports, then packages/jaeger-ui), fit for the build sandbox.
   ui = buildNpmPackage {
     pname = "jaeger-ui";
     inherit version;

@@ -75,6 +75,7 @@ for test in jaeger distributed; do
   machines="$(eval_check -A "machineNames.$test" | python3 -c 'import json, sys; print(json.load(sys.stdin))')"
   PYFLAKES_BUILTINS="start_all,subtest,$machines" pyflakes3 "$script"
 done
+pyflakes3 nix/ci/jaeger_here.py # which runs their Jaeger checks here
 
 step "services.tracelab's command line runs the real binary"
 cargo build --locked --quiet --bin tracelab

@@ -239,12 +239,15 @@ let
       && packages.jaeger.meta.mainProgram == "jaeger";
     "packages.jaeger carries the UI by default, built with npm as nixpkgs builds it" =
       let
-        inherit (packages.jaeger) ui;
+        ui = packages.jaeger.ui or { };
       in
-      ui.builder == "buildNpmPackage"
+      ui.builder or null == "buildNpmPackage"
       && ui.src == "/nix/store/stub-source-jaeger/jaeger-ui"
       && ui.npmDepsHash == "sha256-qDfQxm1ScVp94eOfS+/rCVX7C6MgnGtPtMczlhN44o8="
       && ui.npmDepsFetcherVersion == 2
+      # the root's build script, which builds packages/plexus before the UI
+      && !(ui ? npmWorkspace)
+      && !(ui ? npmBuildScript)
       && ui.nodejs.name == "nodejs_24"
       # the version stamp supplied here, its git-calling script dropped
       && ui.env.REACT_APP_VSN_STATE == builtins.toJSON { version = "2.17.0"; }

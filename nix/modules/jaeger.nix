@@ -4,9 +4,13 @@
 # over the defaults below, which are upstream's own all-in-one
 # (cmd/jaeger/internal/all-in-one.yaml): receivers otlp, jaeger (all four
 # protocols) and zipkin, memory storage, the query API and UI, remote
-# sampling from a strategies file (written to the store here, since the
-# binary ships none), and the health check. Left out of upstream's: its
-# Prometheus metrics (8888) and the expvar extension (27777).
+# sampling from a strategies file (one written to the store here, where
+# upstream names none and falls back to a fixed probability), and the
+# health check. Left out of upstream's: its
+# Prometheus metrics (8888), the expvar (27777) and zpages (27778)
+# debugging extensions, and 2.17's jaeger_mcp (16687, a server for LLM
+# tools; Jaeger 2.13, which scripts/check-nix.sh runs this on, has none).
+# Every key set here is also in 2.17's all-in-one.yaml or config structs.
 #
 # The flake's nixosModules.jaeger imports this file and sets `package`.
 {
