@@ -181,10 +181,14 @@ fn jaeger_ports(jaeger: u32) -> Vec<u16> {
     let Some(config) = cmdline.split('\0').skip_while(|a| *a != "--config").nth(1) else {
         return vec![];
     };
-    std::fs::read_to_string(config)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("endpoint: 127.0.0.1:"))
+    let config = std::fs::read_to_string(config).unwrap_or_default();
+    let lines: Vec<&str> = config.lines().map(str::trim).collect();
+    // The agent's UDP ports (thrift_compact, thrift_binary) take no connection.
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || !matches!(lines[i - 1], "thrift_compact:" | "thrift_binary:"))
+        .filter_map(|(_, l)| l.strip_prefix("endpoint: 127.0.0.1:"))
         .filter_map(|p| p.parse().ok())
         .collect()
 }
@@ -222,7 +226,9 @@ fn start_a_long_run(
     if after_jaeger_listens {
         loop {
             let ports = jaeger_ports(jaeger);
-            let listening = ports.len() == 5
+            // Every TCP listener of the config (query, OTLP, Zipkin, Jaeger's
+            // receivers, health) takes connections.
+            let listening = ports.len() >= 5
                 && ports
                     .iter()
                     .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok());
