@@ -14,6 +14,9 @@ python3.withPackages (
     ps.opentelemetry-api
     ps.opentelemetry-sdk
     ps.opentelemetry-exporter-otlp-proto-http
+    # The gRPC exporter (app.py picks it when told --otlp-protocol grpc; it
+    # brings grpcio).
+    ps.opentelemetry-exporter-otlp-proto-grpc
     ps.opentelemetry-instrumentation-flask
     ps.opentelemetry-instrumentation-requests
   ]

@@ -16,7 +16,8 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(otlp_decode otlp_grpc compressed_body zipkin_decode query_params api_v3 scenario_load)
+  targets=(otlp_decode otlp_grpc compressed_body zipkin_decode query_params api_v3 scenario_load \
+    jaeger_thrift_decode jaeger_udp_decode jaeger_grpc_decode zipkin_proto_decode zipkin_v1_decode)
 fi
 
 work="${TRACELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracelab}/fuzz-corpus"

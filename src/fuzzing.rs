@@ -238,3 +238,62 @@ fn sample_store() -> &'static Store {
         store
     })
 }
+
+/// Jaeger thrift over HTTP (`POST /api/traces`, a binary-protocol
+/// `Batch`): decoding never panics nor allocates past the input's size;
+/// what decodes can be stored, searched and rendered.
+pub fn jaeger_thrift_body(data: &[u8]) {
+    use crate::collector::intake::jaeger_thrift;
+    if let Ok(request) = jaeger_thrift::decode_http_body(data)
+        && let Ok(spans) = otlp::translate(request)
+    {
+        store_and_render(spans);
+    }
+}
+
+/// A datagram on Jaeger's UDP agent ports, read as compact (6831) and as
+/// binary (6832) thrift: dropped or stored, never a panic.
+pub fn jaeger_udp_datagram(data: &[u8]) {
+    use crate::collector::intake::jaeger_thrift::Encoding;
+    use crate::collector::intake::jaeger_udp;
+    for encoding in [Encoding::Compact, Encoding::Binary] {
+        if let Ok(request) = jaeger_udp::decode_datagram(data, encoding)
+            && let Ok(spans) = otlp::translate(request)
+        {
+            store_and_render(spans);
+        }
+    }
+}
+
+/// A `jaeger.api_v2.PostSpansRequest` (gRPC on 14250): decoding and
+/// translating never panic; what translates can be stored and rendered.
+pub fn jaeger_grpc_request(data: &[u8]) {
+    use crate::collector::intake::jaeger_grpc::{PostSpansRequest, translate};
+    use prost::Message;
+    if let Ok(request) = PostSpansRequest::decode(data)
+        && let Ok(request) = translate(request)
+        && let Ok(spans) = otlp::translate(request)
+    {
+        store_and_render(spans);
+    }
+}
+
+/// A Zipkin v2 protobuf body (`application/x-protobuf` on 9411).
+pub fn zipkin_proto_body(data: &[u8]) {
+    use crate::collector::intake::zipkin_proto;
+    if let Ok(request) = zipkin_proto::decode(data)
+        && let Ok(spans) = otlp::translate(request)
+    {
+        store_and_render(spans);
+    }
+}
+
+/// A Zipkin v1 JSON body (`POST /api/v1/spans`).
+pub fn zipkin_v1_body(data: &[u8]) {
+    use crate::collector::intake::zipkin_v1;
+    if let Ok(request) = zipkin_v1::decode(data)
+        && let Ok(spans) = otlp::translate(request)
+    {
+        store_and_render(spans);
+    }
+}

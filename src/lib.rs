@@ -129,7 +129,19 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
                 .map_err(|e| Error::Infra(e.to_string()))?;
             anstream::print!("{}", collector::standalone::describe(&collector));
             let _ = std::io::Write::flush(&mut std::io::stdout());
-            shutdown.await;
+            // Datagrams the agent ports drop are said as they fall.
+            let mut drops = collector::standalone::DropLog::default();
+            tokio::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                        for line in drops.news(&collector) {
+                            anstream::eprintln!("{line}");
+                        }
+                    }
+                }
+            }
             let held = collector::standalone::stop(collector).await;
             anstream::print!("{}", collector::standalone::describe_stopped(&held));
             Ok(error::EXIT_PASSED)

@@ -94,3 +94,28 @@ fn compressed_bodies_from_the_corpus_decode_within_the_limit_or_are_refused() {
 fn api_v3_requests_from_the_corpus_get_the_gateways_answers() {
     assert!(replay("api_v3", fuzzing::api_v3_request) > 0);
 }
+
+#[test]
+fn jaeger_thrift_bodies_from_the_corpus_decode_or_fail_cleanly() {
+    assert!(replay("jaeger_thrift_decode", fuzzing::jaeger_thrift_body) > 0);
+}
+
+#[test]
+fn jaeger_udp_datagrams_from_the_corpus_are_stored_or_dropped_cleanly() {
+    assert!(replay("jaeger_udp_decode", fuzzing::jaeger_udp_datagram) > 0);
+}
+
+#[test]
+fn jaeger_grpc_requests_from_the_corpus_decode_or_fail_cleanly() {
+    assert!(replay("jaeger_grpc_decode", fuzzing::jaeger_grpc_request) > 0);
+}
+
+#[test]
+fn zipkin_proto_bodies_from_the_corpus_decode_or_fail_cleanly() {
+    assert!(replay("zipkin_proto_decode", fuzzing::zipkin_proto_body) > 0);
+}
+
+#[test]
+fn zipkin_v1_bodies_from_the_corpus_decode_or_fail_cleanly() {
+    assert!(replay("zipkin_v1_decode", fuzzing::zipkin_v1_body) > 0);
+}

@@ -293,6 +293,12 @@ let
         shell = flake.devShells.${system}.default;
         names = map (p: p.name) shell.packages;
         python = lib.filter (p: p.name == "python3-env") shell.packages;
+        requirements = lib.splitString "\n" (
+          builtins.readFile ../../examples/flask-service/requirements.in
+        );
+        pinned = map (l: builtins.head (lib.splitString "==" l)) (
+          lib.filter (l: l != "" && !(lib.hasPrefix "#" l)) requirements
+        );
       in
       lib.all (n: builtins.elem n names) [
         "cargo"
@@ -302,17 +308,8 @@ let
         "jaeger"
       ]
       &&
-        map (p: p.name) (builtins.head python).packages == [
-          "python3-flask"
-          "python3-waitress"
-          "python3-requests"
-          "python3-opentelemetry-api"
-          "python3-opentelemetry-sdk"
-          "python3-opentelemetry-exporter-otlp-proto-http"
-          "python3-opentelemetry-instrumentation-flask"
-          "python3-opentelemetry-instrumentation-requests"
-          "python3-opentelemetry-propagator-b3"
-        ]
+        # Every package examples/flask-service/requirements.in pins, in its order.
+        map (p: p.name) (builtins.head python).packages == map (n: "python3-${n}") pinned
       && shell.env.TRACELAB_JAEGER_BIN == "/nix/store/stub-jaeger/bin/jaeger"
       && shell.env.TRACELAB_FLASK_PYTHON == "/nix/store/stub-python3-env/bin/python3"
       && shell.env.TRACELAB_SPAN_SENDER == "/nix/store/stub-span-sender/bin/span-sender";

@@ -86,6 +86,7 @@ let
                   "opentelemetry-api"
                   "opentelemetry-sdk"
                   "opentelemetry-exporter-otlp-proto-http"
+                  "opentelemetry-exporter-otlp-proto-grpc"
                   "opentelemetry-instrumentation-flask"
                   "opentelemetry-instrumentation-requests"
                   "opentelemetry-propagator-b3"

@@ -31,12 +31,13 @@ pub struct PortArgs {
     #[arg(long, value_name = "PORT")]
     pub otlp_grpc_port: Option<u16>,
 
-    /// Port of the OTLP/HTTP receiver (POST /v1/traces; Zipkin v2 JSON on
-    /// POST /api/v2/spans too) [default: 4318].
+    /// Port of the OTLP/HTTP receiver (POST /v1/traces; Zipkin on POST
+    /// /api/v2/spans and /api/v1/spans too) [default: 4318].
     #[arg(long, visible_alias = "otlp-http-port", value_name = "PORT")]
     pub otlp_port: Option<u16>,
 
-    /// Port of the Zipkin receiver (POST /api/v2/spans) [default: 9411].
+    /// Port of the Zipkin receiver (v2 JSON or protobuf on /api/v2/spans, v1
+    /// JSON on /api/v1/spans) [default: 9411].
     #[arg(long, value_name = "PORT")]
     pub zipkin_port: Option<u16>,
 

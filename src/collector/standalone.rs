@@ -97,6 +97,40 @@ pub async fn stop(collector: RunningCollector) -> Held {
     }
 }
 
+/// Says when a UDP listener drops datagrams, as they are dropped: one line
+/// per listener per call however many fell in between (a flood of junk
+/// is a line a second, not a line a datagram).
+#[derive(Debug, Default)]
+pub struct DropLog {
+    reported: BTreeMap<Listener, u64>,
+}
+
+impl DropLog {
+    /// Lines for the datagrams dropped since the last call.
+    pub fn news(&mut self, collector: &RunningCollector) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (listener, counts) in collector.datagrams() {
+            let reported = self.reported.entry(listener).or_default();
+            if counts.dropped > *reported {
+                let new = counts.dropped - *reported;
+                *reported = counts.dropped;
+                lines.push(format!(
+                    "tracelab collector: {listener} dropped {new} datagram{} it could not read \
+                     ({} dropped, {} received in all){}",
+                    if new == 1 { "" } else { "s" },
+                    counts.dropped,
+                    counts.received,
+                    counts
+                        .last_error
+                        .map(|e| format!("; the last: {e}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        lines
+    }
+}
+
 pub fn describe_stopped(held: &Held) -> String {
     let mut out = format!(
         "stopped: the collector held {} traces ({} spans received)\n",
@@ -149,6 +183,47 @@ mod tests {
             )) && err.to_string().contains("--otlp-port PORT"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn dropped_datagrams_are_said_once_each_with_the_count_and_the_reason() {
+        let options = StandaloneOptions {
+            bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ports: all_free(),
+            collector: CollectorConfig::default(),
+        };
+        let collector = start(&options).await.unwrap();
+        let agent = collector.addr_of(Listener::JaegerCompact).unwrap();
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        for _ in 0..3 {
+            socket.send_to(b"junk", agent).await.unwrap();
+        }
+        let mut log = DropLog::default();
+        let mut lines = Vec::new();
+        for _ in 0..500 {
+            lines.extend(log.news(&collector));
+            let counts = collector.datagrams();
+            if counts
+                .get(&Listener::JaegerCompact)
+                .is_some_and(|c| c.dropped == 3)
+            {
+                lines.extend(log.news(&collector));
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let said = lines.join("\n");
+        assert!(
+            said.contains("the Jaeger agent (compact thrift, UDP) dropped"),
+            "{said}"
+        );
+        assert!(
+            said.contains("(3 dropped, 3 received in all); the last: "),
+            "{said}"
+        );
+        assert!(log.news(&collector).is_empty(), "nothing new, nothing said");
+        let held = stop(collector).await;
+        assert_eq!(held.dropped_datagrams[0].1, 3);
     }
 
     #[tokio::test]

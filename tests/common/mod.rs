@@ -372,3 +372,28 @@ pub fn failed_outcomes(scenario: &serde_json::Value) -> Vec<&serde_json::Value> 
         .filter(|o| o["passed"] == false)
         .collect()
 }
+
+/// tests/clients/span-sender (real OpenTelemetry, Zipkin and Jaeger client
+/// libraries in a Go program): `$TRACELAB_SPAN_SENDER`, else what
+/// scripts/install-span-sender.sh prints (it builds it once, with Go).
+/// `None` only when `TRACELAB_SKIP_SPAN_SENDER=1`.
+pub fn span_sender() -> Option<PathBuf> {
+    if std::env::var("TRACELAB_SKIP_SPAN_SENDER").as_deref() == Ok("1") {
+        notice("TRACELAB_SKIP_SPAN_SENDER=1: skipping a test with real client libraries");
+        return None;
+    }
+    if let Some(path) = std::env::var_os("TRACELAB_SPAN_SENDER") {
+        return Some(PathBuf::from(path));
+    }
+    let output = Command::new(root().join("scripts/install-span-sender.sh"))
+        .output()
+        .expect("scripts/install-span-sender.sh runs");
+    assert!(
+        output.status.success(),
+        "no span-sender: scripts/install-span-sender.sh failed (it needs Go; scripts/test.sh \
+         runs it); set TRACELAB_SPAN_SENDER to a built one or TRACELAB_SKIP_SPAN_SENDER=1 to \
+         skip these tests:\n{}",
+        stderr(&output)
+    );
+    Some(PathBuf::from(stdout(&output).trim()))
+}

@@ -11,12 +11,16 @@ mod api_v3;
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
+mod intake_pair;
 mod intakes;
+mod jaeger;
+mod jaeger_wire;
 mod otlp;
 mod refusals;
 mod sandbox;
 mod search;
 mod traces;
 mod zipkin;
+mod zipkin_formats;
 
 pub use harness::{Compare, Pair};

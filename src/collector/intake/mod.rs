@@ -24,11 +24,19 @@
 //! ([`Refusal::http_status`], [`Refusal::grpc_code`]).
 
 pub mod encoding;
+pub mod jaeger_grpc;
+pub mod jaeger_http;
+pub mod jaeger_model;
+pub mod jaeger_thrift;
+pub mod jaeger_udp;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod pdata_map;
 pub mod zipkin;
 pub mod zipkin_http;
+pub mod zipkin_proto;
+pub mod zipkin_v1;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -97,27 +105,69 @@ pub fn http_routes() -> Vec<HttpRoute> {
             post_only: false,
             handle: zipkin_http::handle,
         },
-        // Zipkin JSON on the OTLP port too, as tracelab has always taken it.
+        // Jaeger's zipkin receiver answers every path (v1 where the path
+        // says `api/v1/spans`); the exact paths serve a shared socket.
+        HttpRoute {
+            listener: Listener::Zipkin,
+            path: Some("/api/v1/spans"),
+            post_only: false,
+            handle: zipkin_http::handle,
+        },
+        HttpRoute {
+            listener: Listener::Zipkin,
+            path: None,
+            post_only: false,
+            handle: zipkin_http::handle,
+        },
+        // Zipkin on the OTLP port too, as tracelab has always taken it.
         HttpRoute {
             listener: Listener::OtlpHttp,
             path: Some("/api/v2/spans"),
             post_only: true,
             handle: zipkin_http::handle,
         },
+        HttpRoute {
+            listener: Listener::OtlpHttp,
+            path: Some("/api/v1/spans"),
+            post_only: true,
+            handle: zipkin_http::handle,
+        },
+        // POST only: on a shared socket `GET /api/traces` is Jaeger's search.
+        HttpRoute {
+            listener: Listener::JaegerThriftHttp,
+            path: Some("/api/traces"),
+            post_only: true,
+            handle: jaeger_http::handle,
+        },
     ]
 }
 
 /// Every gRPC service, by listener.
 pub fn grpc_routes() -> Vec<GrpcRoute> {
-    vec![GrpcRoute {
-        listener: Listener::OtlpGrpc,
-        service: otlp_grpc::service,
-    }]
+    vec![
+        GrpcRoute {
+            listener: Listener::OtlpGrpc,
+            service: otlp_grpc::service,
+        },
+        GrpcRoute {
+            listener: Listener::JaegerGrpc,
+            service: jaeger_grpc::service,
+        },
+    ]
 }
 
 /// Every UDP intake, by listener.
 pub fn udp_routes() -> Vec<UdpRoute> {
-    Vec::new()
+    vec![
+        UdpRoute {
+            listener: Listener::JaegerCompact,
+            handle: jaeger_udp::handle_compact,
+        },
+        UdpRoute {
+            listener: Listener::JaegerBinary,
+            handle: jaeger_udp::handle_binary,
+        },
+    ]
 }
 
 /// Whether anything answers on the listener's port (the query API always).

@@ -62,29 +62,32 @@ const SERVICE_NAME_SOURCE: &str = "otlp.service.name.source";
 const LIBRARY_NAME: &str = "otel.library.name";
 const LIBRARY_VERSION: &str = "otel.library.version";
 
-/// One Zipkin span, as zipkin-go's model reads it.
+/// One Zipkin span, as zipkin-go's model reads it (from v2 JSON here,
+/// from protobuf in [`super::intake::zipkin_proto`]).
 #[derive(Debug, Clone, Default, PartialEq)]
-struct ZipkinSpan {
-    trace_high: u64,
-    trace_low: u64,
-    id: u64,
-    parent_id: Option<u64>,
-    name: String,
-    kind: String,
-    timestamp_us: u64,
-    duration_us: u64,
-    local: Option<Endpoint>,
-    remote: Option<Endpoint>,
-    annotations: Vec<(u64, String)>,
-    tags: BTreeMap<String, String>,
+pub(crate) struct ZipkinSpan {
+    pub(crate) trace_high: u64,
+    pub(crate) trace_low: u64,
+    pub(crate) id: u64,
+    pub(crate) parent_id: Option<u64>,
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    /// `None` when the span has no start time (JSON's 0 or none).
+    pub(crate) timestamp_us: Option<u64>,
+    pub(crate) duration_us: u64,
+    pub(crate) local: Option<Endpoint>,
+    pub(crate) remote: Option<Endpoint>,
+    pub(crate) annotations: Vec<(u64, String)>,
+    pub(crate) tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Endpoint {
-    service_name: String,
-    ipv4: Option<IpAddr>,
-    ipv6: Option<IpAddr>,
-    port: u16,
+pub(crate) struct Endpoint {
+    pub(crate) service_name: String,
+    /// Addresses as Go's `net.IP.String()` prints them.
+    pub(crate) ipv4: Option<String>,
+    pub(crate) ipv6: Option<String>,
+    pub(crate) port: u16,
 }
 
 impl ZipkinSpan {
@@ -247,7 +250,7 @@ fn read_span(map: &Map<String, Value>) -> Result<ZipkinSpan, String> {
         parent_id,
         name: string_field(map, "name")?,
         kind: string_field(map, "kind")?,
-        timestamp_us: u64_field(map, "timestamp")?,
+        timestamp_us: Some(u64_field(map, "timestamp")?).filter(|t| *t > 0),
         duration_us: u64_field(map, "duration")?,
         local: read_endpoint(field(map, "localEndpoint"), "localEndpoint")?,
         remote: read_endpoint(field(map, "remoteEndpoint"), "remoteEndpoint")?,
@@ -264,12 +267,12 @@ fn read_endpoint(value: Option<&Value>, name: &str) -> Result<Option<Endpoint>, 
     let Value::Object(map) = value else {
         return Err(type_error(value, name, "model.Endpoint"));
     };
-    let ip = |key: &str| -> Result<Option<IpAddr>, String> {
+    let ip = |key: &str| -> Result<Option<String>, String> {
         match string_field(map, key)?.as_str() {
             "" => Ok(None),
             text => text
                 .parse::<IpAddr>()
-                .map(Some)
+                .map(|ip| Some(ip_text(&ip)))
                 .map_err(|_| format!("invalid IP address: {text}")),
         }
     };
@@ -323,7 +326,9 @@ fn group(spans: &mut [ZipkinSpan]) {
     }
 }
 
-fn to_otlp(mut spans: Vec<ZipkinSpan>) -> Result<ExportTraceServiceRequest, String> {
+/// The translator's `ToTraces`: spans grouped by local service, then by
+/// library, into OTLP.
+pub(crate) fn to_otlp(mut spans: Vec<ZipkinSpan>) -> Result<ExportTraceServiceRequest, String> {
     group(&mut spans);
     let mut resource_spans: Vec<ResourceSpans> = Vec::new();
     let mut previous_service: Option<String> = None;
@@ -463,7 +468,7 @@ fn to_otlp_span(mut z: ZipkinSpan) -> Result<Span, String> {
     }
     if let Some(local) = &z.local {
         for ip in [&local.ipv4, &local.ipv6].into_iter().flatten() {
-            put(&mut attrs, "net.host.ip", string_value(&ip_text(ip)));
+            put(&mut attrs, "net.host.ip", string_value(ip));
         }
         if local.port > 0 {
             put(
@@ -482,7 +487,7 @@ fn to_otlp_span(mut z: ZipkinSpan) -> Result<Span, String> {
             );
         }
         for ip in [&remote.ipv4, &remote.ipv6].into_iter().flatten() {
-            put(&mut attrs, "net.peer.ip", string_value(&ip_text(ip)));
+            put(&mut attrs, "net.peer.ip", string_value(ip));
         }
         if remote.port > 0 {
             put(
@@ -493,17 +498,20 @@ fn to_otlp_span(mut z: ZipkinSpan) -> Result<Span, String> {
         }
     }
     let duration_ns = z.duration_us.wrapping_mul(1_000);
-    if z.timestamp_us == 0 {
-        span.start_time_unix_nano = 0;
-        span.end_time_unix_nano = duration_ns;
-        put(
-            &mut attrs,
-            "otel.zipkin.absentField.startTime",
-            any_value::Value::BoolValue(true),
-        );
-    } else {
-        span.start_time_unix_nano = z.timestamp_us.wrapping_mul(1_000);
-        span.end_time_unix_nano = span.start_time_unix_nano.wrapping_add(duration_ns);
+    match z.timestamp_us {
+        None => {
+            span.start_time_unix_nano = 0;
+            span.end_time_unix_nano = duration_ns;
+            put(
+                &mut attrs,
+                "otel.zipkin.absentField.startTime",
+                any_value::Value::BoolValue(true),
+            );
+        }
+        Some(timestamp_us) => {
+            span.start_time_unix_nano = timestamp_us.wrapping_mul(1_000);
+            span.end_time_unix_nano = span.start_time_unix_nano.wrapping_add(duration_ns);
+        }
     }
     span.attributes = attrs;
     span.events = z

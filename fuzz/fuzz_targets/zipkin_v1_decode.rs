@@ -1,0 +1,8 @@
+//! Zipkin v1 JSON bodies (POST /api/v1/spans): decoding and translating never
+//! panic; what translates can be stored and rendered.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tracelab::fuzzing;
+
+fuzz_target!(|data: &[u8]| fuzzing::zipkin_v1_body(data));
