@@ -16,6 +16,8 @@
 //! - [`analysis`]: critical path, self time and span statistics of traces.
 //! - [`assert`]: expectations and integrity checks → [`assert::Outcome`]s.
 //! - [`report`]: the report model and its renderings.
+//! - [`record`]: `tracelab record`, the shapes of judged traces written
+//!   as expectations.
 //!
 //! Around them: [`cli`] (flags → [`cli::Mode`]), [`diff`] (two JSON
 //! reports compared), [`config`] (the optional
@@ -41,6 +43,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod jaeger;
 pub mod mesh;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod scenario;
@@ -101,6 +104,7 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
                 error::EXIT_FAILED
             })
         }
+        Mode::Record(options) => record_scenario(&options, observer).await,
         Mode::Check(options) => {
             check_files(&options)?;
             Ok(error::EXIT_PASSED)
@@ -150,6 +154,86 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
             Ok(error::EXIT_PASSED)
         }
     }
+}
+
+/// `tracelab record`: run the scenario (without the recording it
+/// replaces), then write the shapes of the traces it judged, unless the
+/// run gives nothing sound to record.
+async fn record_scenario(
+    options: &cli::RecordOptions,
+    observer: Arc<dyn Observer>,
+) -> Result<u8, Error> {
+    let recorder = Arc::new(record::Recorder::new(observer));
+    let mut loaded = None;
+    let ran = run_prepared(&options.run, recorder.clone(), |scenarios| {
+        for scenario in scenarios.iter_mut() {
+            record::without_recording(scenario, &options.out);
+        }
+        loaded = scenarios.first().cloned();
+        Ok(())
+    })
+    .await;
+    let report = match ran {
+        Err(RunError::Load(failed)) => return Err(load_error(failed, 1)),
+        Err(RunError::Other(e)) => return Err(e),
+        Ok(report) => report,
+    };
+    write_reports(&report, &options.run, true)?;
+    let (Some(scenario), Some(ran)) = (loaded, report.scenarios.first()) else {
+        return Ok(error::EXIT_INTERRUPTED);
+    };
+    let blocks = recorder.take(&scenario);
+    if let Some(why) = record::refusal(ran, &blocks) {
+        anstream::eprintln!("tracelab record: nothing recorded: {why}");
+        return Ok(if report.interrupted {
+            error::EXIT_INTERRUPTED
+        } else {
+            error::EXIT_FAILED
+        });
+    }
+    let out = &options.out;
+    let import = record::import_name(&scenario.file, out);
+    let shown = scenario.file.display().to_string();
+    let text = record::render::module(
+        &record::render::Source {
+            scenario: &shown,
+            import: import
+                .as_deref()
+                .unwrap_or("<a module in the scenario's folder>"),
+            command: &format!("tracelab record {shown}"),
+        },
+        &blocks,
+    );
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Infra(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(out, text)
+        .map_err(|e| Error::Infra(format!("cannot write {}: {e}", out.display())))?;
+    let shapes: usize = blocks.iter().map(|(_, b)| b.shapes.len()).sum();
+    let traces: u64 = blocks.iter().map(|(_, b)| b.traces()).sum();
+    anstream::println!(
+        "recorded {} of {} to {}",
+        scenario::model::counted(shapes as u64, "shape"),
+        scenario::model::counted(traces, "trace"),
+        out.display()
+    );
+    match &import {
+        Some(name) => anstream::println!(
+            "  to judge every run by it, add to {shown}: import \"{name}\" as expected;"
+        ),
+        None => anstream::eprintln!(
+            "tracelab record: warning: {} is outside {shown}'s folder, where a scenario imports modules from",
+            out.display()
+        ),
+    }
+    if !report.passed {
+        anstream::eprintln!(
+            "tracelab record: the run's own checks failed (above): review the recording before you keep it"
+        );
+        return Ok(error::EXIT_FAILED);
+    }
+    Ok(error::EXIT_PASSED)
 }
 
 /// `tracelab serve`: start, say where, serve until SIGINT/SIGTERM, then say
@@ -227,11 +311,22 @@ pub async fn run_files(
     options: &RunOptions,
     observer: Arc<dyn Observer>,
 ) -> Result<RunReport, RunError> {
+    run_prepared(options, observer, |_| Ok(())).await
+}
+
+/// [`run_files`], with `prepare` given the loaded scenarios before they
+/// run (`tracelab record` leaves out the recording it replaces).
+pub async fn run_prepared(
+    options: &RunOptions,
+    observer: Arc<dyn Observer>,
+    prepare: impl FnOnce(&mut [scenario::Scenario]) -> Result<(), Error>,
+) -> Result<RunReport, RunError> {
     // Listen before anything starts, so no interrupt finds a process
     // started and no handler to stop it.
     let mut signals = signals::Interrupts::new()
         .map_err(|e| Error::Infra(format!("cannot watch for SIGINT/SIGTERM: {e}")))?;
-    let scenarios = load_all(&options.files, &options.script_limits).map_err(RunError::Load)?;
+    let mut scenarios = load_all(&options.files, &options.script_limits).map_err(RunError::Load)?;
+    prepare(&mut scenarios)?;
     // Dropping a half-started backend kills a started Jaeger.
     let backend = tokio::select! {
         biased;
@@ -344,9 +439,13 @@ pub fn check_files(options: &CheckOptions) -> Result<(), Error> {
     for file in &options.files {
         match scenario::load::load_with_limits(file, &options.script_limits) {
             Ok(scenario) => anstream::println!(
-                "{}: ok ({} components, {} traffic blocks, {} expectations)",
+                "{}: ok ({} components, {}{} traffic blocks, {} expectations)",
                 scenario.file.display(),
                 scenario.components.len(),
+                match scenario.targets.len() {
+                    0 => String::new(),
+                    n => format!("{}, ", scenario::model::counted(n as u64, "target")),
+                },
                 scenario.traffic.len(),
                 scenario.expectations.len()
             ),

@@ -46,6 +46,9 @@ pub struct RunSettings {
     pub peers: HashMap<String, String>,
     /// Draw this trace (`--show-trace`) instead of each scenario's slowest.
     pub show_trace: Option<String>,
+    /// External targets moved elsewhere (`--target NAME=URL`): name →
+    /// `host:port`.
+    pub targets: HashMap<String, String>,
     /// How the mesh and programs export spans (`--otlp-protocol`).
     pub otlp_protocol: OtlpProtocol,
 }
@@ -59,6 +62,7 @@ impl RunSettings {
             fixed_ports: false,
             peers: HashMap::new(),
             show_trace: None,
+            targets: HashMap::new(),
             otlp_protocol: OtlpProtocol::default(),
         }
     }
@@ -70,6 +74,9 @@ pub trait Observer: Send + Sync {
     fn traffic_started(&self, _block: &str, _requests: u64) {}
     fn request_done(&self, _record: &RequestRecord) {}
     fn traffic_finished(&self, _block: &str) {}
+    /// A trace of `block` was judged (each once; `tracelab record` reads
+    /// their shapes here).
+    fn trace_judged(&self, _block: &str, _trace: &crate::jaeger::model::Trace) {}
 }
 
 /// An observer that ignores everything (tests, `-q`).
@@ -114,6 +121,22 @@ pub async fn run_scenario_until(
     stop: &CancellationToken,
 ) -> Result<ScenarioReport, Error> {
     let clock = Instant::now();
+    if let Some(name) = settings
+        .targets
+        .keys()
+        .find(|name| scenario.target(name).is_none())
+    {
+        let known: Vec<&str> = scenario.targets.iter().map(|t| t.name.as_str()).collect();
+        return Err(Error::Usage(format!(
+            "{}: --target {name}: the scenario has no target of that name (targets: {})",
+            scenario.file.display(),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
     observer.phase(&scenario.name, "starting the mesh");
     let export = backend.export_endpoint(settings.otlp_protocol);
     let mut options = MeshOptions::new(ExportSettings {
@@ -127,7 +150,15 @@ pub async fn run_scenario_until(
         .await
         .map_err(|e| mesh_error(scenario, e))?;
 
-    let result = drive(scenario, settings, backend, &mut mesh, observer, stop).await;
+    let result = drive(
+        scenario,
+        settings,
+        backend,
+        &mut mesh,
+        Arc::clone(&observer),
+        stop,
+    )
+    .await;
     let delivery = mesh.stop().await;
     let evicted = backend.evicted_traces() - evicted_before;
     let info = CollectorInfo {
@@ -140,6 +171,22 @@ pub async fn run_scenario_until(
     let interrupted = stop.is_cancelled();
 
     let mut outcomes = assert::evaluate(scenario, &runs, &gathered);
+    for run in &runs {
+        for trace in assert::BlockView::new(run, &gathered).traces {
+            observer.trace_judged(&run.name, trace);
+        }
+    }
+    // A closure of the script that failed while judging stops the run as
+    // a script error would (exit 2), at its place.
+    if let Some(failure) = scenario.closure_failure() {
+        return Err(Error::Script(crate::scenario::LoadError::Script(
+            crate::scenario::ScriptError {
+                file: scenario.file.clone(),
+                origin: failure.origin,
+                message: failure.message,
+            },
+        )));
+    }
     let mut total = DeliveryStats::default();
     for (_, stats) in &delivery {
         total.add(stats);
@@ -342,11 +389,21 @@ async fn drive(
             .unwrap_or_else(|| "peer".into()),
         address: authority.clone(),
     });
+    let targets = scenario.targets.iter().map(|t| ComponentInfo {
+        name: t.name.clone(),
+        role: "target".into(),
+        address: settings
+            .targets
+            .get(&t.name)
+            .unwrap_or(&t.authority)
+            .clone(),
+    });
     let components = mesh
         .endpoints()
         .iter()
         .map(ComponentInfo::from)
         .chain(peers)
+        .chain(targets)
         .collect();
 
     let mut runs = Vec::new();
@@ -354,10 +411,17 @@ async fn drive(
         if stop.is_cancelled() {
             break;
         }
-        let authority = mesh
-            .authority_of(&block.target)
-            .ok_or_else(|| Error::Infra(format!("{} is not running", block.target)))?
-            .to_string();
+        let authority = match scenario.target(&block.target) {
+            Some(target) => settings
+                .targets
+                .get(&target.name)
+                .unwrap_or(&target.authority)
+                .clone(),
+            None => mesh
+                .authority_of(&block.target)
+                .ok_or_else(|| Error::Infra(format!("{} is not running", block.target)))?
+                .to_string(),
+        };
         observer.traffic_started(&block.name, block.requests);
         let obs = Arc::clone(&observer);
         let on_done = Arc::new(move |r: &RequestRecord| obs.request_done(r));
@@ -390,7 +454,16 @@ async fn drive(
         .flat_map(|r| r.records.iter().filter(|rec| rec.sampled))
         .map(|rec| rec.request_id.clone())
         .collect();
-    let services: Vec<String> = scenario.components.iter().map(|c| c.name.clone()).collect();
+    let client = backend.client().map_err(|e| Error::Infra(e.to_string()))?;
+    let services = services_to_search(scenario, &client).await?;
+    // Traces the traffic started for external targets: their systems'
+    // spans are their own, on their own schedule.
+    let started: HashMap<String, String> = runs
+        .iter()
+        .flat_map(|r| r.records.iter().filter(|rec| !rec.interrupted))
+        .filter_map(|rec| Some((rec.sent.as_ref()?.trace_id.clone(), rec.request_id.clone())))
+        .collect();
+    let external = runs.iter().any(|r| scenario.target(&r.target).is_some());
     // A second of slack for clocks that disagree by a little.
     let start_us = runs
         .iter()
@@ -408,11 +481,14 @@ async fn drive(
         .flat_map(|r| r.records.iter().filter(|rec| rec.sampled))
         .filter_map(|rec| rec.trace_id.clone())
         .collect();
-    let client = backend.client().map_err(|e| Error::Infra(e.to_string()))?;
     let mesh: &RunningMesh = mesh;
-    // Programs' spans are their own: no exact count with them.
+    // Programs' and targets' spans are their own: no exact count with them.
     let settled = move || {
-        if programs { None } else { mesh.settled_spans() }
+        if programs || external {
+            None
+        } else {
+            mesh.settled_spans()
+        }
     };
     let wanted = Wanted {
         services: &services,
@@ -420,15 +496,19 @@ async fn drive(
         sampled_ids: &sampled_ids,
         start_us,
         max_limit: backend.max_search_depth(),
-        settle_always: programs,
+        settle_always: programs || external,
         trace_ids: &trace_ids,
         settled: &settled,
+        started: &started,
     };
     let mut wait = settings.wait.clone();
+    for target in &scenario.targets {
+        wait.settle = wait.settle.max(target.settle);
+    }
     if stop.is_cancelled() {
         wait.timeout = wait.timeout.min(INTERRUPTED_WAIT);
     }
-    let gathered = if request_ids.is_empty() {
+    let mut gathered = if request_ids.is_empty() {
         Gathered {
             complete: true,
             ..Default::default()
@@ -438,5 +518,29 @@ async fn drive(
             .await
             .map_err(|e| Error::Infra(format!("reading traces back failed: {e}")))?
     };
+    assert::client_span::add(&mut gathered, &runs, scenario, &settings.targets);
     Ok((runs, gathered, components))
+}
+
+/// The services whose traces may hold the run's: every component, and
+/// what each external target names (every service the query API lists
+/// when one names none: its system's services are not known here).
+async fn services_to_search(
+    scenario: &Scenario,
+    client: &crate::jaeger::JaegerClient,
+) -> Result<Vec<String>, Error> {
+    let mut services: Vec<String> = scenario.components.iter().map(|c| c.name.clone()).collect();
+    for target in &scenario.targets {
+        services.extend(target.services.iter().cloned());
+    }
+    if scenario.targets.iter().any(|t| t.services.is_empty()) {
+        let listed = client
+            .services()
+            .await
+            .map_err(|e| Error::Infra(format!("listing the collector's services failed: {e}")))?;
+        services.extend(listed);
+    }
+    services.sort();
+    services.dedup();
+    Ok(services)
 }

@@ -44,6 +44,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         headers: Vec::new(),
         body: String::new(),
         timeout: Duration::from_secs(10),
+        trace_context: None,
         integrity: IntegrityChecks::default(),
         origin: Origin::default(),
     };

@@ -2,23 +2,20 @@
 //! trace or over the block) and `expect_broken` (requests that split into
 //! several traces).
 
-use super::predicates::field_mismatch;
 use super::shape::{quantifier_holds, too_many};
 use super::tree::TraceTree;
 use super::{BlockView, Failure, Outcome, SHOWN};
-use crate::scenario::model::{Count, CountScope, Quantifier, SpanPattern, counted};
+use crate::scenario::model::{Count, CountScope, Quantifier, Selector, counted};
 
-/// Spans of `tree` that `selector` accepts.
-pub fn matching_spans(selector: &SpanPattern, tree: &TraceTree<'_>) -> Vec<usize> {
-    (0..tree.nodes.len())
-        .filter(|&n| field_mismatch(selector, &tree.nodes[n]).is_none())
-        .collect()
+/// Spans of `tree` that `selector` picks.
+pub fn matching_spans(selector: &Selector, tree: &TraceTree<'_>) -> Vec<usize> {
+    super::select::select(selector, tree)
 }
 
 pub fn span_count(
     outcome: &mut Outcome,
     block: &BlockView<'_>,
-    selector: &SpanPattern,
+    selector: &Selector,
     count: Count,
     scope: CountScope,
 ) {
@@ -152,7 +149,7 @@ mod tests {
 
     fn count(count: Count, scope: CountScope) -> crate::scenario::model::Expectation {
         expecting(Check::SpanCount {
-            selector: servers(),
+            selector: servers().into(),
             count,
             scope,
         })

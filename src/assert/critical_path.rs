@@ -234,7 +234,9 @@ mod tests {
 
     #[test]
     fn spans_off_the_path_hold_none_of_it_and_time_is_bounded_too() {
-        let mut c = check(PathPart::Spans(pat("catalog", "getItem", "server", vec![])));
+        let mut c = check(PathPart::Spans(
+            pat("catalog", "getItem", "server", vec![]).into(),
+        ));
         c.share = vec![share(CompareOp::Le, 0.0)];
         c.time = vec![micros(CompareOp::Lt, 1)];
         assert!(outcome(c, 1).passed, "catalog finished early: off the path");

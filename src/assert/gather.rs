@@ -12,6 +12,10 @@
 //! (programs, peers, a failed export, propagation that starts new traces)
 //! every service is searched, and complete means every sampled request has
 //! a trace and the span count held still between two polls.
+//!
+//! Traces the traffic started itself (requests to an external target,
+//! [`Wanted::started`]) are read by id on every poll, and are the request's
+//! whether or not the system tagged its spans with the request id.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -70,6 +74,8 @@ pub struct Wanted<'a> {
     /// The exact number of spans the run's traces hold, when the mesh
     /// knows it at this moment (see `RunningMesh::settled_spans`).
     pub settled: &'a (dyn Fn() -> Option<u64> + Send + Sync),
+    /// Trace id → request id of the traces the traffic started itself.
+    pub started: &'a HashMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -158,6 +164,12 @@ async fn poll(client: &JaegerClient, wanted: &Wanted<'_>) -> Result<(Gathered, b
         }
         traces = gathered.traces;
     }
+    if !wanted.started.is_empty() {
+        let ids: Vec<String> = wanted.started.keys().cloned().collect();
+        for trace in fetch_by_id(client, &ids).await? {
+            traces.insert(trace.trace_id.clone(), trace);
+        }
+    }
     search_services(client, wanted, &mut traces).await?;
     let gathered = summarize(traces, wanted);
     let exact = settled.is_some()
@@ -212,6 +224,7 @@ fn summarize(traces: BTreeMap<String, Trace>, wanted: &Wanted<'_>) -> Gathered {
             .spans
             .iter()
             .filter_map(|s| s.tag(REQUEST_ID_TAG).map(|t| t.value_text()))
+            .chain(wanted.started.get(&trace.trace_id).cloned())
             .filter(|id| wanted.request_ids.contains(id))
             .collect();
         for id in ids {

@@ -3,20 +3,24 @@
 //!
 //! `gather` reads traces through the Jaeger API, `tree` builds span trees
 //! and matches patterns, `predicates` judges one span against one pattern
-//! node. One file per kind of expectation: `shape` (expect_traces),
-//! `counts` (expect_spans, expect_broken), `timing` (expect_duration),
-//! `responses` (expect_responses, and the built-in checks made from a
-//! block's counts alone: answers as expected, something to judge),
-//! `critical_path` (expect_critical_path);
-//! `integrity` runs the built-in checks on traces. The results are plain
-//! data ([`Outcome`]) for the report to render.
+//! node, `select` picks the spans a structural selector names. One file
+//! per kind of expectation: `shape` (expect_traces), `counts`
+//! (expect_spans, expect_broken), `timing` (expect_duration), `responses`
+//! (expect_responses, and the built-in checks made from a block's counts
+//! alone: answers as expected, something to judge), `critical_path`
+//! (expect_critical_path); `integrity` runs the built-in checks on traces;
+//! `client_span` puts tracelab's own span back into traces it started for
+//! an external target. The results are plain data ([`Outcome`]) for the
+//! report to render.
 
+pub mod client_span;
 pub mod counts;
 pub mod critical_path;
 pub mod gather;
 pub mod integrity;
 pub mod predicates;
 pub mod responses;
+pub mod select;
 pub mod shape;
 pub mod timing;
 pub mod tree;

@@ -1,12 +1,15 @@
 //! One span against one pattern node: service, operation, kind, error
-//! status, tag predicates and duration bounds. The first thing that does
-//! not hold comes back as (expected, observed) for the report.
+//! status, tag predicates, duration bounds and the script's closures. The
+//! first thing that does not hold comes back as (expected, observed) for
+//! the report.
 
 use std::time::Duration;
 
 use super::tree::SpanNode;
-use crate::jaeger::model::Span;
-use crate::scenario::model::{SpanPattern, TagOp, TagPredicate, format_duration};
+use crate::jaeger::model::{KeyValue, Span, ValueType};
+use crate::scenario::model::{
+    SpanFacts, SpanPattern, Subject, TagOp, TagPredicate, TagValue, format_duration,
+};
 
 /// The first field of `node` that `pattern` rejects, as (expected, observed).
 /// Children are not looked at.
@@ -55,7 +58,56 @@ pub fn field_mismatch(pattern: &SpanPattern, node: &SpanNode<'_>) -> Option<(Str
             ));
         }
     }
+    if !pattern.checks.is_empty() {
+        let facts = span_facts(node);
+        for check in &pattern.checks {
+            match check.test(Subject::Span(&facts)) {
+                Some(true) => {}
+                Some(false) => {
+                    return Some((format!("passes {}", check.describe()), "it does not".into()));
+                }
+                None => {
+                    return Some((
+                        format!("passes {}", check.describe()),
+                        "the closure failed".into(),
+                    ));
+                }
+            }
+        }
+    }
     None
+}
+
+/// A span as the script's closures see it.
+pub fn span_facts(node: &SpanNode<'_>) -> SpanFacts {
+    let span = node.span;
+    SpanFacts {
+        service: node.service.to_string(),
+        operation: span.operation_name.clone(),
+        kind: span.kind().map(str::to_string),
+        error: span.is_error(),
+        duration_us: span.duration,
+        start_us: span.start_time,
+        trace_id: span.trace_id.clone(),
+        span_id: span.span_id.clone(),
+        parent_id: span.parent_span_id().map(str::to_string),
+        tags: span
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), tag_value(t)))
+            .collect(),
+    }
+}
+
+/// A tag's value with its Jaeger type (binary as its text).
+pub fn tag_value(tag: &KeyValue) -> TagValue {
+    match tag.value_type {
+        ValueType::Bool => tag.value.as_bool().map(TagValue::Bool),
+        ValueType::Int64 => tag.value.as_i64().map(TagValue::Int),
+        ValueType::Float64 => tag.value.as_f64().map(TagValue::Float),
+        ValueType::String | ValueType::Binary => None,
+    }
+    .unwrap_or_else(|| TagValue::Str(tag.value_text()))
 }
 
 pub fn span_duration(span: &Span) -> Duration {
@@ -65,6 +117,17 @@ pub fn span_duration(span: &Span) -> Duration {
 /// Does `span` fail `predicate`? Then (expected, observed).
 pub fn tag_mismatch(predicate: &TagPredicate, span: &Span) -> Option<(String, String)> {
     let key = &predicate.key;
+    if let TagOp::Satisfies(closure) = &predicate.op {
+        let tag = span.tag(key);
+        let verdict = tag.map(|t| closure.test(Subject::Tag(&tag_value(t))));
+        let observed = match (tag, verdict) {
+            (_, Some(Some(true))) => return None,
+            (None, _) => format!("no tag {key}"),
+            (Some(t), Some(Some(false))) => format!("{key}={}", t.value_text()),
+            (Some(_), _) => "the closure failed".to_string(),
+        };
+        return Some((predicate.to_string(), observed));
+    }
     let actual = span.tag(key).map(|t| t.value_text());
     let holds = match (&predicate.op, actual.as_deref()) {
         (TagOp::Exists, value) => value.is_some(),
@@ -77,6 +140,8 @@ pub fn tag_mismatch(predicate: &TagPredicate, span: &Span) -> Option<(String, St
         }
         (TagOp::Contains(part), Some(v)) => v.contains(part.as_str()),
         (TagOp::Matches(re), Some(v)) => re.0.is_match(v),
+        // Judged above, with the typed value.
+        (TagOp::Satisfies(_), Some(_)) => false,
     };
     if holds {
         return None;

@@ -239,7 +239,21 @@ pub fn judged(block: &Traffic, counts: &BlockCounts, entry_sampling: f64) -> Out
             ),
         ))
     } else if counts.traced == 0 {
-        let why = if counts.sampled > 0 {
+        let why = if let Some(formats) = &block.trace_context {
+            let sent = match formats.len() {
+                0 => "no trace context (its propagation is \"none\"), so only spans tagged with the request's x-request-id count".to_string(),
+                _ => format!(
+                    "{} started and sent as {}",
+                    counted(counts.sampled, "trace"),
+                    formats.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            format!(
+                "none of the {} to target {} left a span in the collector ({sent}): does it export its spans to the collector this run reads, and read those headers?",
+                counted(answered, "answered request"),
+                block.target
+            )
+        } else if counts.sampled > 0 {
             let were = if counts.sampled == 1 { "was" } else { "were" };
             format!(
                 "{} {were} sampled at the edge, yet none has a trace in the collector",
@@ -346,6 +360,7 @@ mod tests {
             headers: Vec::new(),
             body: String::new(),
             timeout: Duration::from_millis(100),
+            trace_context: None,
             integrity: Default::default(),
             origin: Origin::default(),
         }

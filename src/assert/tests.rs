@@ -16,6 +16,7 @@ pub(crate) fn record(id: &str) -> RequestRecord {
         sampled: true,
         error: None,
         interrupted: false,
+        sent: None,
     }
 }
 
@@ -210,6 +211,7 @@ fn scenario(expectations: Vec<Expectation>, integrity: IntegrityChecks) -> Scena
         file: "s.rhai".into(),
         seed: 1,
         components: Vec::new(),
+        targets: Vec::new(),
         traffic: vec![crate::scenario::model::Traffic {
             name: "t".into(),
             target: "front-proxy".into(),
@@ -221,6 +223,7 @@ fn scenario(expectations: Vec<Expectation>, integrity: IntegrityChecks) -> Scena
             headers: Vec::new(),
             body: String::new(),
             timeout: Duration::from_secs(1),
+            trace_context: None,
             integrity,
             origin: Origin::default(),
         }],

@@ -295,7 +295,7 @@ mod tests {
         let g = gathered(vec![("r1", t)]);
         let o = judge(
             expecting(Check::Duration {
-                measured: Measured::Spans(pat("service2", "checkStock", "server", vec![])),
+                measured: Measured::Spans(pat("service2", "checkStock", "server", vec![]).into()),
                 bounds: vec![bound(Statistic::Max, CompareOp::Lt, 5)],
             }),
             &g,

@@ -524,6 +524,7 @@ pub(crate) mod tests {
             error: None,
             tags: vec![],
             duration: vec![],
+            checks: vec![],
             children,
             origin: Origin::default(),
         }

@@ -2,12 +2,13 @@
 //! rest of tracelab reads (flags > environment > `tracelab.toml` > defaults).
 //!
 //! One file per subcommand holds its flags and the function that settles
-//! them into options: `run`, `serve`, `up`, `collector`, `traces`, `diff`;
-//! `parse` has the value parsers they share.
+//! them into options: `run`, `serve`, `up`, `collector`, `traces`, `diff`,
+//! `record`; `parse` has the value parsers they share.
 
 mod collector;
 mod diff;
 mod parse;
+mod record;
 mod run;
 mod serve;
 mod traces;
@@ -25,6 +26,7 @@ use crate::up::UpOptions;
 
 pub use self::collector::CollectorArgs;
 pub use self::diff::{DiffArgs, DiffOptions};
+pub use self::record::{RecordArgs, RecordOptions};
 pub use self::run::{RunArgs, RunOptions};
 pub use self::serve::ServeArgs;
 pub use self::traces::TracesArgs;
@@ -56,6 +58,8 @@ Examples:
                                           then open the trace viewer on http://localhost:16686
   tracelab traces --service front-proxy   print a running `up`'s traces as waterfalls
   tracelab diff main.json report.json     what got slower or started failing since main's run
+  tracelab record scenarios/jaeger.rhai   write the trace shapes a run saw as expectations
+                                          (scenarios/expected/jaeger.rhai) to import
   tracelab run --jaeger-bin \"$(scripts/install-jaeger.sh)\" scenarios/jaeger.rhai
                                           the same against a real Jaeger v2
   tracelab run --jaeger-url http://localhost:16686 \\
@@ -117,6 +121,9 @@ pub enum Command {
     /// when something got worse.
     #[command(long_about = diff::DIFF_ABOUT, after_help = diff::DIFF_EXAMPLES)]
     Diff(DiffArgs),
+    /// Run a scenario and write the trace shapes it saw as expectations
+    /// (expected/<name>.rhai beside it) for the scenario to import.
+    Record(RecordArgs),
 }
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -143,6 +150,7 @@ pub enum Mode {
     Traces(TracesOptions),
     Collector(StandaloneOptions),
     Diff(DiffOptions),
+    Record(RecordOptions),
 }
 #[derive(Debug)]
 pub struct CheckOptions {
@@ -165,6 +173,7 @@ impl Cli {
             Some(Command::Traces(args)) => traces::traces_mode(args),
             Some(Command::Collector(args)) => collector::collector_mode(args),
             Some(Command::Diff(args)) => diff::diff_mode(args),
+            Some(Command::Record(args)) => record::record_mode(args),
             None => run::run_mode(self.run),
         }
     }

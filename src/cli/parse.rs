@@ -85,6 +85,17 @@ pub(crate) fn parse_peer(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `NAME=URL` → (name, `host:port` of the URL), for `--target`.
+pub(crate) fn parse_target(text: &str) -> Result<(String, String), String> {
+    let (name, url) = text
+        .split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .ok_or_else(|| format!("{text:?}: write NAME=URL, e.g. shop=http://localhost:8080"))?;
+    let authority =
+        crate::scenario::api::targets::authority_of(url).map_err(|e| format!("{text:?}: {e}"))?;
+    Ok((name.to_string(), authority))
+}
+
 /// `NAME=PORT` → (name, port).
 pub(crate) fn parse_port(text: &str) -> Result<(String, u16), String> {
     let (name, port) = text

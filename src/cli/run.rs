@@ -10,7 +10,7 @@ use clap::Args;
 use super::Mode;
 use super::collector::collector_config;
 use super::parse::{
-    by_name, otlp_protocol, parse_duration, parse_peer, parse_protocol, parse_size,
+    by_name, otlp_protocol, parse_duration, parse_peer, parse_protocol, parse_size, parse_target,
 };
 use crate::assert::gather::WaitSettings;
 use crate::backend::BackendChoice;
@@ -108,6 +108,12 @@ pub struct RunArgs {
     #[arg(long = "peer", value_name = "NAME=HOST:PORT", value_parser = parse_peer)]
     pub peers: Vec<(String, String)>,
 
+    /// Send the traffic for a scenario's `target(NAME, ...)` to this URL
+    /// instead of the one the script gives (e.g. a port picked at start).
+    /// Repeatable.
+    #[arg(long = "target", value_name = "NAME=URL", value_parser = parse_target)]
+    pub targets: Vec<(String, String)>,
+
     /// After the run, run again whenever a scenario or a module it imports
     /// changes, until Ctrl-C (the exit code is the last run's).
     #[arg(short, long)]
@@ -202,6 +208,7 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
         }
     };
     let peers = by_name("--peer", args.peers)?;
+    let targets = by_name("--target", args.targets)?;
     if !peers.is_empty() && matches!(backend, BackendChoice::Embedded(_)) {
         return Err(Error::Usage(
             "--peer needs --jaeger-url and --otlp-endpoint: peers export their spans to a \
@@ -243,6 +250,7 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
             fixed_ports: args.fixed_ports,
             peers,
             show_trace: args.show_trace,
+            targets,
             otlp_protocol: protocol,
         },
         verbosity,

@@ -355,6 +355,62 @@ fn traces_read_a_local_up_by_default() {
 }
 
 #[test]
+fn a_target_moves_to_the_host_and_port_of_its_url_and_a_bad_url_is_a_usage_error() {
+    let Mode::Run(run) = mode(&[
+        "tracelab",
+        "--target",
+        "shop=http://10.0.0.5:8080/",
+        "a.rhai",
+    ])
+    .unwrap() else {
+        panic!("not a run");
+    };
+    assert_eq!(run.settings.targets["shop"], "10.0.0.5:8080");
+    let err = mode(&["tracelab", "--target", "shop=https://x", "a.rhai"]).unwrap_err();
+    assert!(err.to_string().contains("TLS is not supported"), "{err}");
+    let err = mode(&["tracelab", "--target", "http://x", "a.rhai"]).unwrap_err();
+    assert!(err.to_string().contains("write NAME=URL"), "{err}");
+}
+
+#[test]
+fn record_writes_beside_the_scenario_unless_told_and_takes_the_runs_flags() {
+    let Mode::Record(record) = mode(&[
+        "tracelab",
+        "record",
+        "--target",
+        "shop=http://h:1",
+        "--wait-timeout",
+        "30s",
+        "scenarios/jaeger.rhai",
+    ])
+    .unwrap() else {
+        panic!("not a recording");
+    };
+    assert_eq!(record.out, PathBuf::from("scenarios/expected/jaeger.rhai"));
+    assert_eq!(record.run.files, [PathBuf::from("scenarios/jaeger.rhai")]);
+    assert_eq!(record.run.settings.targets["shop"], "h:1");
+    assert_eq!(record.run.settings.wait.timeout, Duration::from_secs(30));
+    let Mode::Record(record) =
+        mode(&["tracelab", "record", "--out", "x/y.rhai", "s.rhai"]).unwrap()
+    else {
+        panic!("not a recording");
+    };
+    assert_eq!(record.out, PathBuf::from("x/y.rhai"));
+    let err = mode(&[
+        "tracelab",
+        "record",
+        "--jaeger-url",
+        "http://j:16686",
+        "s.rhai",
+    ])
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("--jaeger-url needs --otlp-endpoint"),
+        "{err}"
+    );
+}
+#[test]
 fn free_ports_moves_every_collector_listener_its_own_flag_does_not() {
     let Mode::Collector(c) = mode(&[
         "tracelab",

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use rhai::{Engine, EvalAltResult, LexError, ParseErrorType, Position};
 
+use super::api::closures::ClosureRuntime;
 use super::api::{self, Draft};
 use super::memory;
 use super::model::{Origin, Scenario};
@@ -137,6 +138,8 @@ fn run_script(
     // started over once the script is parsed: its values count, not its
     // syntax tree (which the size limit bounds).
     let mut memory = ScriptBudget::arm(limits.max_memory);
+    draft.lock().expect("draft lock").closures =
+        Some(ClosureRuntime::new(limits, path, memory.counting()));
     let engine = sandboxed_engine(limits, path, &draft, started, budget, &memory);
     let script_error = |err: &EvalAltResult| LoadError::Script(describe(path, err, limits));
 
@@ -241,7 +244,7 @@ fn innermost(err: &EvalAltResult, module: Option<String>) -> (&EvalAltResult, Op
 
 /// The innermost error (inside script functions and modules) with its own
 /// position, in words a scenario author can act on.
-fn describe(path: &Path, err: &EvalAltResult, limits: &Limits) -> ScriptError {
+pub(crate) fn describe(path: &Path, err: &EvalAltResult, limits: &Limits) -> ScriptError {
     let (inner, module) = innermost(err, None);
     let mut position = inner.position();
     let mut module = module;

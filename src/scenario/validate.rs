@@ -21,16 +21,31 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
         name,
         seed,
         mut components,
+        targets,
         mut traffic,
         expectations,
         integrity,
+        closures: _,
     } = draft;
 
-    if components.is_empty() {
+    if components.is_empty() && targets.is_empty() {
         return Err(error(
             Origin::default(),
-            "the scenario declares no components: add a proxy(...) and service(...)".into(),
+            "the scenario declares no components and no targets: add a proxy(...) and \
+             service(...), or a target(...) to send traffic to a system running elsewhere"
+                .into(),
         ));
+    }
+    for target in &targets {
+        if let Some(c) = components.iter().find(|c| c.name == target.name) {
+            return Err(error(
+                target.origin.clone(),
+                format!(
+                    "target {:?} has the name of the {} declared at {}: give it another",
+                    target.name, c.role, c.origin
+                ),
+            ));
+        }
     }
     let known = components
         .iter()
@@ -80,21 +95,42 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
         }
     }
 
+    // The first proxy, else the first component, else the first target.
     let entry = components
         .iter()
         .find(|c| c.role == Role::Proxy)
-        .unwrap_or(&components[0])
-        .name
-        .clone();
+        .or(components.first())
+        .map(|c| c.name.clone())
+        .or_else(|| targets.first().map(|t| t.name.clone()))
+        .expect("a component or a target");
     for block in &mut traffic {
         if block.target.is_empty() {
             block.target = entry.clone();
+        }
+        if let Some(target) = targets.iter().find(|t| t.name == block.target) {
+            block.trace_context = Some(match &target.propagation {
+                Propagation::Formats(formats) => formats.clone(),
+                Propagation::None => Vec::new(),
+            });
         } else if !exists(&block.target) {
+            let targets = match targets.len() {
+                0 => String::new(),
+                _ => format!(
+                    "; targets: {}",
+                    targets
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
             return Err(error(
                 block.origin.clone(),
                 format!(
-                    "traffic {:?} goes to {:?}, which is not declared (components: {known})",
-                    block.name, block.target
+                    "traffic {:?} goes to {:?}, which is not declared (components: {}{targets})",
+                    block.name,
+                    block.target,
+                    if known.is_empty() { "none" } else { &known }
                 ),
             ));
         }
@@ -175,6 +211,7 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
         file: path.to_path_buf(),
         seed: seed.unwrap_or(DEFAULT_SEED),
         components,
+        targets,
         traffic,
         expectations,
     })
@@ -328,6 +365,44 @@ mod tests {
 
     #[test]
     fn a_script_with_no_components_is_an_error() {
-        assert!(error_of("let x = 1;").contains("declares no components"));
+        assert!(error_of("let x = 1;").contains("declares no components and no targets"));
+    }
+
+    #[test]
+    fn a_scenario_of_targets_alone_sends_its_traffic_to_the_first_one() {
+        let s = load_source(
+            Path::new("v.rhai"),
+            "target(\"shop\", \"http://127.0.0.1:8080\", #{ propagation: \"b3\" });\n\
+             target(\"api\", \"http://api.internal\");\n\
+             traffic(\"t\", #{ path: \"/\" });\ntraffic(\"u\", #{ to: \"api\", path: \"/\" });",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert!(s.components.is_empty());
+        assert_eq!(s.traffic[0].target, "shop");
+        assert_eq!(
+            s.traffic[0].trace_context,
+            Some(vec![crate::scenario::model::HeaderFormat::B3])
+        );
+        assert_eq!(s.traffic[1].target, "api");
+        assert_eq!(s.target("api").unwrap().authority, "api.internal:80");
+        let err = error_of(
+            "target(\"shop\", \"http://h:1\");\ntraffic(\"t\", #{ to: \"shp\", path: \"/\" });",
+        );
+        assert!(
+            err.contains(
+                "goes to \"shp\", which is not declared (components: none; targets: shop)"
+            ),
+            "{err}"
+        );
+        let err = error_of(
+            "service(\"shop\", #{ routes: [route(\"/\")] });\ntarget(\"shop\", \"http://h:1\");",
+        );
+        assert!(
+            err.starts_with(
+                "v.rhai:2:1: target \"shop\" has the name of the service declared at 1:1"
+            ),
+            "{err}"
+        );
     }
 }

@@ -15,9 +15,13 @@
 //! Each request carries a fresh `x-request-id`; every span of its trace is
 //! tagged with it (`guid:x-request-id`), which is how the assertions find
 //! the traces of a traffic block in Jaeger, even when propagation broke.
+//! A request to an external target also starts its trace
+//! (`trace_context`): the trace id it sent finds it in a system that does
+//! not pass `x-request-id` on.
 
 pub mod connection;
 pub mod stats;
+pub mod trace_context;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +50,9 @@ pub struct RequestRecord {
     /// Cut off in flight by an interrupt (Ctrl-C): neither an answer nor a
     /// failure, and its trace is cut short by design.
     pub interrupted: bool,
+    /// The trace context the traffic started and sent (requests to an
+    /// external target).
+    pub sent: Option<trace_context::SentContext>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +120,7 @@ pub async fn run_until(
         }
     });
     let shared = Arc::new(Shared {
+        trace_context: block.trace_context.clone().filter(|f| !f.is_empty()),
         cut,
         client,
         authority: authority.to_string(),
@@ -143,6 +151,8 @@ pub const OPEN_MODEL_IN_FLIGHT: usize = 512;
 
 /// What every request of a block shares.
 struct Shared {
+    /// Start each request's trace, sending it in these formats.
+    trace_context: Option<Vec<crate::scenario::model::HeaderFormat>>,
     /// Cancelled when requests in flight must stop waiting.
     cut: CancellationToken,
     client: Upstream,
@@ -165,6 +175,10 @@ impl Shared {
             "x-request-id",
             HeaderValue::from_str(&request_id).expect("a uuid is a valid header value"),
         );
+        let sent = self
+            .trace_context
+            .as_deref()
+            .map(|formats| trace_context::start(formats, &mut headers));
         let started = Instant::now();
         let body = self.body.clone();
         let exchange = async {
@@ -194,7 +208,17 @@ impl Shared {
             result = exchange => Some(result),
         };
         let record = match result {
-            Some(result) => record(request_id, started.elapsed(), result),
+            Some(result) => {
+                let mut record = record(request_id, started.elapsed(), result);
+                if let Some(sent) = sent {
+                    // The trace is the one sent; an answer says it reached
+                    // the target, which must then have reported it.
+                    record.trace_id = Some(sent.trace_id.clone());
+                    record.sampled = record.status.is_some();
+                    record.sent = Some(sent);
+                }
+                record
+            }
             None => RequestRecord {
                 request_id,
                 status: None,
@@ -203,6 +227,7 @@ impl Shared {
                 sampled: false,
                 error: Some("cut off in flight by the interrupt".into()),
                 interrupted: true,
+                sent: None,
             },
         };
         (self.on_done)(&record);
@@ -304,6 +329,7 @@ fn record(
                 sampled: traceresponse.is_some_and(|v| v.ends_with("-01")),
                 error: None,
                 interrupted: false,
+                sent: None,
             }
         }
         Err(failure) => RequestRecord {
@@ -314,6 +340,7 @@ fn record(
             sampled: false,
             error: Some(failure.body()),
             interrupted: false,
+            sent: None,
         },
     }
 }

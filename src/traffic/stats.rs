@@ -124,6 +124,7 @@ mod tests {
             sampled: true,
             error: None,
             interrupted: false,
+            sent: None,
         };
         let run = TrafficRun {
             name: "t".into(),

@@ -9,23 +9,24 @@
 //! integrity("t", #{ time_window: false });
 //! ```
 
-use rhai::{Engine, Map, NativeCallContext};
+use rhai::{Dynamic, Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::expect::quantifier;
 use super::options::{ScriptResult, error_at, origin, parse_options};
 use super::predicates::duration_tests;
+use super::select;
 use super::{IntegrityOverride, SharedDraft};
 use crate::scenario::model::{
-    Check, Count, CountScope, DurationBound, Expectation, Measured, Quantifier, SpanPattern,
-    Statistic, counted,
+    Check, Count, CountScope, DurationBound, Expectation, Measured, Quantifier, Statistic, counted,
 };
 
 pub fn register(engine: &mut Engine, draft: &SharedDraft) {
+    // A span(...) or a structural selector.
     let d = draft.clone();
     engine.register_fn(
         "expect_spans",
-        move |ctx: NativeCallContext, traffic: &str, selector: SpanPattern| {
+        move |ctx: NativeCallContext, traffic: &str, selector: Dynamic| {
             let e = expect_spans(&ctx, traffic, selector, Map::new())?;
             push(&d, e)
         },
@@ -33,7 +34,7 @@ pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     let d = draft.clone();
     engine.register_fn(
         "expect_spans",
-        move |ctx: NativeCallContext, traffic: &str, selector: SpanPattern, opts: Map| {
+        move |ctx: NativeCallContext, traffic: &str, selector: Dynamic, opts: Map| {
             let e = expect_spans(&ctx, traffic, selector, opts)?;
             push(&d, e)
         },
@@ -105,11 +106,12 @@ struct SpanCountOptions {
 fn expect_spans(
     ctx: &NativeCallContext,
     traffic: &str,
-    selector: SpanPattern,
+    selector: Dynamic,
     opts: Map,
 ) -> ScriptResult<Expectation> {
-    let what = format!("expect_spans({traffic:?}, {})", selector.label());
-    let selector = selector_only(ctx, &what, selector)?;
+    let what = format!("expect_spans({traffic:?})");
+    let selector = select::selector(ctx, &what, selector)?;
+    let what = format!("expect_spans({traffic:?}, {})", selector.describe());
     let options: SpanCountOptions = parse_options(ctx, &what, opts)?;
     if options.at_least == Some(0) {
         return Err(error_at(
@@ -165,24 +167,6 @@ fn expect_spans(
     })
 }
 
-/// A selector picks single spans: a pattern without children.
-fn selector_only(
-    ctx: &NativeCallContext,
-    what: &str,
-    selector: SpanPattern,
-) -> ScriptResult<SpanPattern> {
-    if selector.children.is_empty() {
-        Ok(selector)
-    } else {
-        Err(error_at(
-            ctx,
-            format!(
-                "{what}: a selector matches single spans; drop its children (use expect_traces for trees)"
-            ),
-        ))
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BrokenOptions {
@@ -236,16 +220,8 @@ fn expect_duration(ctx: &NativeCallContext, traffic: &str, opts: Map) -> ScriptR
                     })?);
             }
             "spans" => {
-                let type_name = value.type_name();
-                let Some(selector) = value.try_cast::<SpanPattern>() else {
-                    return Err(error_at(
-                        ctx,
-                        format!(
-                            "{what}: spans is a selector such as span(\"db\", \"*\"), found {type_name}"
-                        ),
-                    ));
-                };
-                measured = Measured::Spans(selector_only(ctx, &what, selector)?);
+                measured =
+                    Measured::Spans(select::selector(ctx, &format!("{what}: spans"), value)?);
             }
             other => {
                 let statistic = statistic(other).ok_or_else(|| {

@@ -14,9 +14,7 @@ use rhai::{Array, Dynamic, Engine, Map, NativeCallContext};
 use super::SharedDraft;
 use super::options::{ScriptResult, error_at, origin};
 use super::predicates::{Operand, Predicate, duration_tests};
-use crate::scenario::model::{
-    CompareOp, CriticalPathCheck, Expectation, PathPart, ShareTest, SpanPattern,
-};
+use crate::scenario::model::{CompareOp, CriticalPathCheck, Expectation, PathPart, ShareTest};
 
 const KEYS: &str = "service or spans, share, time, self_time, name";
 
@@ -48,7 +46,6 @@ fn expect_critical_path(
     };
     for (key, value) in opts {
         let key = key.as_str();
-        let type_name = value.type_name();
         match key {
             "name" => {
                 name =
@@ -69,20 +66,8 @@ fn expect_critical_path(
                 set_part(ctx, &what, &mut part, PathPart::Service(service))?;
             }
             "spans" => {
-                let Some(selector) = value.try_cast::<SpanPattern>() else {
-                    return Err(error_at(
-                        ctx,
-                        format!(
-                            "{what}: spans is a selector such as span(\"db\", \"*\"), found {type_name}"
-                        ),
-                    ));
-                };
-                if !selector.children.is_empty() {
-                    return Err(error_at(
-                        ctx,
-                        format!("{what}: spans is a selector of single spans; drop its children"),
-                    ));
-                }
+                // A span(...) without children, or a structural selector.
+                let selector = super::select::selector(ctx, &format!("{what}: spans"), value)?;
                 set_part(ctx, &what, &mut part, PathPart::Spans(selector))?;
             }
             "share" => check.share = share_tests(ctx, &format!("{what}: share"), value)?,

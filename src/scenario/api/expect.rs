@@ -8,11 +8,12 @@
 //!     ]));
 //! ```
 
-use rhai::{Array, Engine, Map, NativeCallContext};
+use rhai::{Array, Engine, FnPtr, Map, NativeCallContext};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::SharedDraft;
+use super::closures::{Takes, closure};
 use super::options::{ScriptResult, error_at, list_of, origin, parse_options};
 use super::predicates::{duration_tests, tag_predicates};
 use crate::scenario::model::{
@@ -25,24 +26,26 @@ pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     engine.register_fn("to_debug", |p: &mut SpanPattern| p.describe());
 
     engine.register_fn("span", |ctx: NativeCallContext, service: &str, op: &str| {
-        span(&ctx, service, op, Map::new(), Array::new())
+        span(&ctx, None, service, op, Map::new(), Array::new())
     });
+    let d = draft.clone();
     engine.register_fn(
         "span",
-        |ctx: NativeCallContext, service: &str, op: &str, opts: Map| {
-            span(&ctx, service, op, opts, Array::new())
+        move |ctx: NativeCallContext, service: &str, op: &str, opts: Map| {
+            span(&ctx, Some(&d), service, op, opts, Array::new())
         },
     );
     engine.register_fn(
         "span",
         |ctx: NativeCallContext, service: &str, op: &str, children: Array| {
-            span(&ctx, service, op, Map::new(), children)
+            span(&ctx, None, service, op, Map::new(), children)
         },
     );
+    let d = draft.clone();
     engine.register_fn(
         "span",
-        |ctx: NativeCallContext, service: &str, op: &str, opts: Map, children: Array| {
-            span(&ctx, service, op, opts, children)
+        move |ctx: NativeCallContext, service: &str, op: &str, opts: Map, children: Array| {
+            span(&ctx, Some(&d), service, op, opts, children)
         },
     );
 
@@ -81,16 +84,25 @@ struct SpanOptions {
     _tags: Option<IgnoredAny>,
     #[serde(default, rename = "duration")]
     _duration: Option<IgnoredAny>,
+    #[serde(default, rename = "where")]
+    _where: Option<IgnoredAny>,
 }
 
+/// A span pattern; `draft` (where closures find their engine) is given
+/// with an options map, the only place closures can be.
 fn span(
     ctx: &NativeCallContext,
+    draft: Option<&SharedDraft>,
     service: &str,
     operation: &str,
     mut opts: Map,
     children: Array,
 ) -> ScriptResult<SpanPattern> {
     let what = format!("span({service:?}, {operation:?})");
+    let runtime = || {
+        let draft = draft.expect("span(...) with options has the draft");
+        draft.lock().expect("draft lock").closure_runtime()
+    };
     let tags = match opts.remove("tags") {
         None => Vec::new(),
         Some(value) => {
@@ -101,7 +113,21 @@ fn span(
                     format!("{what}: tags is a map of tag → value or predicate, found {type_name}"),
                 ));
             };
-            tag_predicates(ctx, &what, map)?
+            tag_predicates(ctx, &what, map, &runtime)?
+        }
+    };
+    let checks = match opts.remove("where") {
+        None => Vec::new(),
+        Some(value) => {
+            let type_name = value.type_name();
+            let Some(fn_ptr) = value.try_cast::<FnPtr>() else {
+                return Err(error_at(
+                    ctx,
+                    format!("{what}: where is a closure, |span| ..., found {type_name}"),
+                ));
+            };
+            let where_ = format!("{what}: where");
+            vec![closure(ctx, &runtime(), &where_, Takes::Span, fn_ptr)?]
         }
     };
     let duration = match opts.remove("duration") {
@@ -130,6 +156,7 @@ fn span(
         error: options.error,
         tags,
         duration,
+        checks,
         children,
         origin: origin(ctx),
     })

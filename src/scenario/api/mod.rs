@@ -6,14 +6,18 @@
 //!
 //! Files: `topology` (scenario, proxy, service), `routes` (route, request,
 //! parallel), `faults` (latency distributions, failures), `process`
-//! (external programs), `traffic`, `expect` (span patterns,
-//! expect_traces), `predicates` (tag and duration predicates), `checks`
+//! (external programs), `targets` (systems outside tracelab that traffic
+//! goes to), `traffic`, `expect` (span patterns,
+//! expect_traces), `select` (structural selectors: child, descendant,
+//! sibling), `closures` (the script's closures as predicates, run in its
+//! sandbox), `predicates` (tag and duration predicates), `checks`
 //! (span counts, broken propagation, durations, integrity switches),
 //! `responses` (expect_responses), `critical_path`
 //! (expect_critical_path),
 //! `http_values` (request targets, route paths, headers, methods).
 
 pub mod checks;
+pub mod closures;
 pub mod critical_path;
 pub mod expect;
 pub mod faults;
@@ -23,6 +27,8 @@ pub mod predicates;
 pub mod process;
 pub mod responses;
 pub mod routes;
+pub mod select;
+pub mod targets;
 pub mod topology;
 pub mod traffic;
 
@@ -30,7 +36,7 @@ use std::sync::{Arc, Mutex};
 
 use rhai::Engine;
 
-use super::model::{Component, Expectation, IntegrityChecks, Origin, Traffic};
+use super::model::{Component, Expectation, IntegrityChecks, Origin, Target, Traffic};
 
 /// Everything a script has declared so far.
 #[derive(Debug, Default)]
@@ -38,10 +44,24 @@ pub struct Draft {
     pub name: Option<String>,
     pub seed: Option<u64>,
     pub components: Vec<Component>,
+    pub targets: Vec<Target>,
     pub traffic: Vec<Traffic>,
     pub expectations: Vec<Expectation>,
     /// `integrity(...)` calls, applied in order once every block is known.
     pub integrity: Vec<IntegrityOverride>,
+    /// Runs the script's closures when traces are judged.
+    pub closures: Option<Arc<closures::ClosureRuntime>>,
+}
+
+impl Draft {
+    /// The engine closures run on (made with the default limits when the
+    /// script is not run by `load`).
+    pub fn closure_runtime(&mut self) -> Arc<closures::ClosureRuntime> {
+        Arc::clone(
+            self.closures
+                .get_or_insert_with(closures::ClosureRuntime::with_defaults),
+        )
+    }
 }
 
 /// Built-in checks switched on or off for one traffic block, or for all
@@ -88,8 +108,10 @@ pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     faults::register(engine);
     process::register(engine, draft);
     traffic::register(engine, draft);
+    targets::register(engine, draft);
     predicates::register(engine);
     expect::register(engine, draft);
+    select::register(engine);
     checks::register(engine, draft);
     responses::register(engine, draft);
     critical_path::register(engine, draft);
@@ -107,6 +129,7 @@ pub const FUNCTIONS: &[&str] = &[
     "uniform",
     "normal",
     "traffic",
+    "target",
     "span",
     "eq",
     "ne",
@@ -118,6 +141,9 @@ pub const FUNCTIONS: &[&str] = &[
     "matches",
     "exists",
     "absent",
+    "child",
+    "descendant",
+    "sibling",
     "expect_traces",
     "expect_spans",
     "expect_broken",

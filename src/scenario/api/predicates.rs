@@ -10,8 +10,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use rhai::{Array, Dynamic, Engine, Map, NativeCallContext};
+use std::sync::Arc;
 
+use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
+
+use super::closures::{ClosureRuntime, Takes, closure};
 use super::options::{ScriptResult, error_at, parse_duration};
 use crate::scenario::model::{
     CompareOp, DurationTest, TagOp, TagPredicate, TagRegex, format_duration,
@@ -160,6 +163,7 @@ pub fn tag_predicates(
     ctx: &NativeCallContext,
     what: &str,
     tags: Map,
+    runtime: &dyn Fn() -> Arc<ClosureRuntime>,
 ) -> ScriptResult<Vec<TagPredicate>> {
     let mut out = Vec::new();
     for (key, value) in tags {
@@ -180,7 +184,13 @@ pub fn tag_predicates(
             ));
         }
         for value in values {
-            let op = tag_op(ctx, &format!("{what}: tag {key:?}"), value)?;
+            let what = format!("{what}: tag {key:?}");
+            let op = match value.clone().try_cast::<FnPtr>() {
+                Some(fn_ptr) => {
+                    TagOp::Satisfies(closure(ctx, &runtime(), &what, Takes::Tag, fn_ptr)?)
+                }
+                None => tag_op(ctx, &what, value)?,
+            };
             out.push(TagPredicate {
                 key: key.clone(),
                 op,

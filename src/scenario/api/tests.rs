@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::scenario::load::{Limits, load_source};
 use crate::scenario::model::{
     Abort, Action, Check, CompareOp, Count, CountScope, DurationTest, Latency, Measured,
-    Propagation, Quantifier, Role, Scenario, Statistic, Step, TagOp, UpstreamPolicy,
+    Propagation, Quantifier, Role, Scenario, Selector, Statistic, Step, TagOp, UpstreamPolicy,
 };
 
 /// A topology every test can build on: front → api → db.
@@ -472,7 +472,9 @@ fn expect_duration_reads_statistics_and_bounds() {
     let Check::Duration { measured, bounds } = &s.expectations[0].check else {
         panic!("a duration check");
     };
-    assert!(matches!(measured, Measured::Spans(p) if p.service.as_deref() == Some("db")));
+    assert!(
+        matches!(measured, Measured::Spans(Selector::Span(p)) if p.service.as_deref() == Some("db"))
+    );
     let stats: Vec<Statistic> = bounds.iter().map(|b| b.statistic).collect();
     assert!(stats.contains(&Statistic::Percentile(99.0)));
     assert!(stats.contains(&Statistic::Percentile(99.9)));
@@ -491,7 +493,7 @@ fn expect_duration_reads_statistics_and_bounds() {
         ("#{ name: \"x\" }", "give at least one bound"),
         (
             "#{ spans: 5, max: lt(\"1s\") }",
-            "spans is a selector such as span(\"db\", \"*\"), found i64",
+            "spans: a selector is span(...) or child/descendant/sibling(...) of them, found i64",
         ),
     ];
     for (opts, want) in cases {

@@ -82,6 +82,7 @@ fn traffic(ctx: &NativeCallContext, name: &str, opts: Map) -> ScriptResult<Traff
         headers,
         body: options.body.unwrap_or_default(),
         timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        trace_context: None,
         integrity: IntegrityChecks::default(),
         origin: origin(ctx),
     })

@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use super::expect::{CompareOp, DurationTest, SpanPattern};
+use super::Selector;
+use super::expect::{CompareOp, DurationTest};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CriticalPathCheck {
@@ -22,8 +23,8 @@ pub struct CriticalPathCheck {
 pub enum PathPart {
     /// Every span of the service.
     Service(String),
-    /// The spans a selector matches.
-    Spans(SpanPattern),
+    /// The spans a selector picks.
+    Spans(Selector),
 }
 
 impl fmt::Display for PathPart {

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::Origin;
+use super::{Closure, Origin, Selector};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expectation {
@@ -28,7 +28,7 @@ pub enum Check {
     /// Spans matching a selector (its children are ignored), counted per
     /// trace or over the block.
     SpanCount {
-        selector: SpanPattern,
+        selector: Selector,
         count: Count,
         scope: CountScope,
     },
@@ -192,8 +192,8 @@ pub enum CountScope {
 pub enum Measured {
     /// Each trace: from its first span's start to its last span's end.
     Traces,
-    /// Each span matching the selector.
-    Spans(SpanPattern),
+    /// Each span the selector picks.
+    Spans(Selector),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -362,6 +362,8 @@ pub struct SpanPattern {
     pub tags: Vec<TagPredicate>,
     /// Bounds the span's duration must meet.
     pub duration: Vec<DurationTest>,
+    /// Closures of the script the span must pass (`where: |span| ...`).
+    pub checks: Vec<Closure>,
     pub children: Vec<SpanPattern>,
     pub origin: Origin,
 }
@@ -389,6 +391,11 @@ impl SpanPattern {
         }
         conditions.extend(self.tags.iter().map(ToString::to_string));
         conditions.extend(self.duration.iter().map(|d| format!("duration {d}")));
+        conditions.extend(
+            self.checks
+                .iter()
+                .map(|c| format!("passes {}", c.describe())),
+        );
         if conditions.is_empty() {
             self.label()
         } else {
@@ -421,6 +428,8 @@ pub enum TagOp {
     Matches(TagRegex),
     Exists,
     Absent,
+    /// The tag is there and its value passes a closure of the script.
+    Satisfies(Closure),
 }
 
 /// A compiled regular expression, compared by its source text.
@@ -444,6 +453,7 @@ impl fmt::Display for TagPredicate {
             TagOp::Matches(re) => write!(f, "{key} matches /{}/", re.0.as_str()),
             TagOp::Exists => write!(f, "{key} exists"),
             TagOp::Absent => write!(f, "no tag {key}"),
+            TagOp::Satisfies(closure) => write!(f, "{key} passes {}", closure.describe()),
         }
     }
 }

@@ -3,13 +3,18 @@
 //!
 //! This file holds the scenario, its topology, faults and traffic;
 //! `expect` holds the expectations (patterns, predicates, bounds),
-//! `critical_path` what `expect_critical_path` bounds.
+//! `select` the structural selectors, `closure` the script's closures as
+//! opaque predicates, `critical_path` what `expect_critical_path` bounds.
 
+mod closure;
 mod critical_path;
 mod expect;
+mod select;
 
+pub use closure::*;
 pub use critical_path::*;
 pub use expect::*;
+pub use select::*;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -51,6 +56,8 @@ pub struct Scenario {
     /// Seeds every random choice (faults, sampling), so a run repeats.
     pub seed: u64,
     pub components: Vec<Component>,
+    /// Systems outside tracelab that traffic goes to (`target(...)`).
+    pub targets: Vec<Target>,
     pub traffic: Vec<Traffic>,
     pub expectations: Vec<Expectation>,
 }
@@ -60,8 +67,45 @@ impl Scenario {
         self.components.iter().find(|c| c.name == name)
     }
 
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
     pub fn traffic_block(&self, name: &str) -> Option<&Traffic> {
         self.traffic.iter().find(|t| t.name == name)
+    }
+
+    /// The first failure of a closure of the script's expectations, once
+    /// they judged traces: the run must stop (exit 2) rather than report.
+    pub fn closure_failure(&self) -> Option<ClosureError> {
+        fn in_pattern(p: &SpanPattern) -> Option<&ClosureError> {
+            let tags = p.tags.iter().filter_map(|t| match &t.op {
+                TagOp::Satisfies(c) => c.failure(),
+                _ => None,
+            });
+            p.checks
+                .iter()
+                .filter_map(Closure::failure)
+                .chain(tags)
+                .next()
+                .or_else(|| p.children.iter().find_map(in_pattern))
+        }
+        self.expectations.iter().find_map(|e| {
+            let patterns: Vec<&SpanPattern> = match &e.check {
+                Check::TraceShape { pattern, .. } => vec![pattern],
+                Check::SpanCount { selector, .. } => selector.patterns(),
+                Check::Duration {
+                    measured: Measured::Spans(selector),
+                    ..
+                } => selector.patterns(),
+                Check::CriticalPath(CriticalPathCheck {
+                    part: PathPart::Spans(selector),
+                    ..
+                }) => selector.patterns(),
+                _ => Vec::new(),
+            };
+            patterns.into_iter().find_map(in_pattern).cloned()
+        })
     }
 }
 
@@ -100,6 +144,29 @@ pub struct Component {
     pub sampling: f64,
     /// The program behind a [`Role::Process`] component.
     pub program: Option<Program>,
+    pub origin: Origin,
+}
+
+/// A system running outside tracelab (a staging deployment, an app started
+/// by hand): traffic goes to its URL, tracelab starts each request's trace
+/// and finds what the system reported in the collector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub name: String,
+    /// `http://host:port`, as the script gave it (without a trailing `/`).
+    pub url: String,
+    /// `host:port` of the URL (port 80 when it names none).
+    pub authority: String,
+    /// The trace-context formats tracelab's traffic sends it (`None`:
+    /// none, its traces are found by `x-request-id` only).
+    pub propagation: Propagation,
+    /// The services to search for traces of its requests that tracelab did
+    /// not start (propagation broken inside it); empty: every service the
+    /// query API lists.
+    pub services: Vec<String>,
+    /// How long the span count must hold still before its traces are
+    /// judged: above its exporter's batch delay.
+    pub settle: Duration,
     pub origin: Origin,
 }
 
@@ -348,6 +415,10 @@ pub struct Traffic {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub timeout: Duration,
+    /// Traffic to an external [`Target`]: tracelab starts each request's
+    /// trace and sends its context in these formats (an empty list: none).
+    /// `None`: the entry component starts the trace.
+    pub trace_context: Option<Vec<HeaderFormat>>,
     /// The built-in checks this block's traces go through.
     pub integrity: IntegrityChecks,
     pub origin: Origin,
