@@ -228,7 +228,7 @@ mod tests {
             (
                 "main.rhai",
                 &format!(
-                    "import \"lib/hops\" as hops;\n{SERVICE}\ntraffic(\"t\", #{{ path: \"/\" }});\nexpect_traces(\"t\", hops::hop(\"b\"));"
+                    "import \"lib/hops\" as hops;\n{SERVICE}\ntraffic(\"t\", #{{ path: \"/\" }});\nexpect_traces(\"t\", hops::hop(\"a\"));"
                 ),
             ),
         ]);

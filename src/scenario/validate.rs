@@ -171,6 +171,12 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
         }
     }
 
+    if let Some((origin, message)) =
+        super::services::unknown_service(&components, &targets, &expectations)
+    {
+        return Err(error(origin, message));
+    }
+
     for o in &integrity {
         match &o.traffic {
             None => traffic.iter_mut().for_each(|b| o.apply(&mut b.integrity)),
