@@ -90,7 +90,9 @@ fn a_block_every_request_of_which_timed_out_has_nothing_to_judge() {
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(
         out.contains(
-            "✘ the traffic left something to judge (t) — nothing to judge: 0 requests answered, 2 left a trace"
+            // How many of the cut-off requests' traces arrived by then
+            // depends on the clock; that none was answered does not.
+            "✘ the traffic left something to judge (t) — nothing to judge: 0 requests answered,"
         ),
         "{out}"
     );
