@@ -87,9 +87,11 @@ fn assert_nothing_lost(report: &Value, requests: u64) {
         .iter()
         .map(|id| id.as_str().unwrap())
         .collect();
+    // The report lists the first 10 000 ids (a soak's would not fit); the
+    // trace count below covers the rest.
     assert_eq!(
         trace_ids.len() as u64,
-        requests,
+        requests.min(10_000),
         "the edge started one trace per request"
     );
 

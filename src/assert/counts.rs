@@ -2,9 +2,10 @@
 //! trace or over the block) and `expect_broken` (requests that split into
 //! several traces).
 
+use super::responses::BlockCounts;
 use super::shape::{quantifier_holds, too_many};
 use super::tree::TraceTree;
-use super::{BlockView, Failure, Outcome, SHOWN};
+use super::{Accumulate, Failure, Kept, Outcome, Unit};
 use crate::scenario::model::{Count, CountScope, Quantifier, Selector, counted};
 
 /// Spans of `tree` that `selector` picks.
@@ -12,125 +13,219 @@ pub fn matching_spans(selector: &Selector, tree: &TraceTree<'_>) -> Vec<usize> {
     super::select::select(selector, tree)
 }
 
-pub fn span_count(
-    outcome: &mut Outcome,
-    block: &BlockView<'_>,
-    selector: &Selector,
+/// `expect_spans`: spans a selector picks, per trace or over the block.
+pub struct SpanCountJudge<'a> {
+    outcome: Outcome,
+    selector: &'a Selector,
     count: Count,
     scope: CountScope,
-) {
-    let traces = &block.traces;
-    let expected = format!("{} {}", count.of("span"), selector.describe());
-    if traces.is_empty() {
-        outcome.passed = false;
-        outcome.observed = "no traces".into();
-        outcome.failure_count = 1;
-        outcome.failures.push(Failure::no_traces(expected));
-        return;
+    shown: usize,
+    traces: u64,
+    /// Over the block: the spans picked in all its traces.
+    total: u64,
+    /// Per trace: the traces whose count is out of bounds.
+    failing: u64,
+    failures: Vec<Failure>,
+}
+
+impl<'a> SpanCountJudge<'a> {
+    pub fn new(
+        outcome: Outcome,
+        selector: &'a Selector,
+        count: Count,
+        scope: CountScope,
+        shown: usize,
+    ) -> Self {
+        SpanCountJudge {
+            outcome,
+            selector,
+            count,
+            scope,
+            shown,
+            traces: 0,
+            total: 0,
+            failing: 0,
+            failures: Vec::new(),
+        }
     }
-    // One tree at a time: a large block never holds all its trees.
-    let counts: Vec<u64> = traces
-        .iter()
-        .map(|t| matching_spans(selector, &TraceTree::new(t)).len() as u64)
-        .collect();
-    match scope {
-        CountScope::EachTrace => {
-            let failing: Vec<usize> = (0..traces.len())
-                .filter(|&i| !count.holds(counts[i]))
-                .collect();
-            outcome.passed = failing.is_empty();
-            outcome.observed = format!(
-                "{} of {} traces have {}",
-                traces.len() - failing.len(),
-                traces.len(),
-                count.of("such span")
-            );
-            outcome.failure_count = failing.len();
-            for &i in failing.iter().take(SHOWN) {
-                outcome.failures.push(Failure {
-                    trace_id: Some(traces[i].trace_id.clone()),
-                    request_id: None,
-                    span: None,
-                    expected: expected.clone(),
-                    observed: counted(counts[i], "such span"),
-                    ..Failure::default()
-                });
+
+    fn expected(&self) -> String {
+        format!("{} {}", self.count.of("span"), self.selector.describe())
+    }
+}
+
+impl Accumulate for SpanCountJudge<'_> {
+    fn add(&mut self, unit: &Unit<'_>, kept: &mut Kept) {
+        for trace in unit.new {
+            self.traces += 1;
+            let n = matching_spans(self.selector, &TraceTree::new(trace)).len() as u64;
+            self.total += n;
+            if self.scope == CountScope::EachTrace && !self.count.holds(n) {
+                self.failing += 1;
+                if self.failures.len() < self.shown {
+                    kept.keep(trace);
+                    self.failures.push(Failure {
+                        trace_id: Some(trace.trace_id.clone()),
+                        expected: self.expected(),
+                        observed: counted(n, "such span"),
+                        ..Failure::default()
+                    });
+                }
             }
         }
-        CountScope::Traffic => {
-            let total: u64 = counts.iter().sum();
-            outcome.passed = count.holds(total);
-            outcome.observed = format!(
-                "{} in {}",
-                counted(total, "such span"),
-                counted(traces.len() as u64, "trace")
-            );
-            if !outcome.passed {
-                outcome.failure_count = 1;
-                outcome.failures.push(Failure {
-                    trace_id: None,
-                    request_id: None,
-                    span: None,
-                    expected: format!("{expected} in all"),
-                    observed: format!("{total} in {}", counted(traces.len() as u64, "trace")),
-                    ..Failure::default()
-                });
+    }
+
+    fn failed_for_sure(&self) -> bool {
+        self.failing > 0
+    }
+
+    fn finish(self: Box<Self>, _: &BlockCounts) -> Vec<Outcome> {
+        let this = *self;
+        let expected = this.expected();
+        let mut outcome = this.outcome;
+        let traces = this.traces;
+        if traces == 0 {
+            outcome.passed = false;
+            outcome.observed = "no traces".into();
+            outcome.failure_count = 1;
+            outcome.failures.push(Failure::no_traces(expected));
+            return vec![outcome];
+        }
+        match this.scope {
+            CountScope::EachTrace => {
+                outcome.passed = this.failing == 0;
+                outcome.observed = format!(
+                    "{} of {} traces have {}",
+                    traces - this.failing,
+                    traces,
+                    this.count.of("such span")
+                );
+                outcome.failure_count = this.failing as usize;
+                outcome.failures = this.failures;
             }
+            CountScope::Traffic => {
+                let total = this.total;
+                outcome.passed = this.count.holds(total);
+                outcome.observed = format!(
+                    "{} in {}",
+                    counted(total, "such span"),
+                    counted(traces, "trace")
+                );
+                if !outcome.passed {
+                    outcome.failure_count = 1;
+                    outcome.failures.push(Failure {
+                        expected: format!("{expected} in all"),
+                        observed: format!("{total} in {}", counted(traces, "trace")),
+                        ..Failure::default()
+                    });
+                }
+            }
+        }
+        vec![outcome]
+    }
+}
+
+/// `expect_broken`: requests that split into several traces.
+pub struct BrokenJudge {
+    outcome: Outcome,
+    quantifier: Quantifier,
+    shown: usize,
+    /// Requests with at least one trace (the others say nothing).
+    total: u64,
+    broken: u64,
+    /// The first broken requests and the first whole ones: which are shown
+    /// depends on how the quantifier fails.
+    broken_shown: Vec<Failure>,
+    whole_shown: Vec<Failure>,
+}
+
+impl BrokenJudge {
+    pub fn new(outcome: Outcome, quantifier: Quantifier, shown: usize) -> Self {
+        BrokenJudge {
+            outcome,
+            quantifier,
+            shown,
+            total: 0,
+            broken: 0,
+            broken_shown: Vec::new(),
+            whole_shown: Vec::new(),
         }
     }
 }
 
-pub fn broken_propagation(outcome: &mut Outcome, block: &BlockView<'_>, quantifier: Quantifier) {
-    // Requests without any trace (unsampled, lost) say nothing either way.
-    let judged: Vec<_> = block
-        .records
-        .iter()
-        .filter_map(|r| {
-            let traces = block.traces_of.get(r.request_id.as_str())?;
-            Some((r, traces))
-        })
-        .collect();
-    let broken = judged.iter().filter(|(_, t)| t.len() > 1).count() as u64;
-    let total = judged.len() as u64;
-    outcome.passed = quantifier_holds(quantifier, broken, total);
-    outcome.observed = format!("{broken} of {total} requests split into several traces");
-    if outcome.passed {
-        return;
+impl Accumulate for BrokenJudge {
+    fn add(&mut self, unit: &Unit<'_>, kept: &mut Kept) {
+        let traces = unit.traces;
+        if traces.is_empty() {
+            return;
+        }
+        self.total += 1;
+        let broken = traces.len() > 1;
+        self.broken += broken as u64;
+        let list = if broken {
+            &mut self.broken_shown
+        } else {
+            &mut self.whole_shown
+        };
+        if list.len() < self.shown {
+            for t in traces {
+                kept.keep(t);
+            }
+            list.push(Failure {
+                trace_id: Some(
+                    traces
+                        .iter()
+                        .map(|t| t.trace_id.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                request_id: Some(unit.record.request_id.clone()),
+                expected: if broken {
+                    "one trace".into()
+                } else {
+                    "several traces (propagation broken)".into()
+                },
+                observed: format!("{} trace(s)", traces.len()),
+                ..Failure::default()
+            });
+        }
     }
-    let want_broken = !too_many(quantifier, broken);
-    let shown: Vec<_> = judged
-        .iter()
-        .filter(|(_, traces)| (traces.len() > 1) != want_broken)
-        .collect();
-    outcome.failure_count = shown.len().max(1);
-    if shown.is_empty() {
-        outcome.failures.push(Failure {
-            trace_id: None,
-            request_id: None,
-            span: None,
-            expected: format!("{quantifier} broken into several"),
-            observed: "no request of this traffic has a trace".into(),
-            ..Failure::default()
-        });
+
+    fn failed_for_sure(&self) -> bool {
+        match self.quantifier {
+            Quantifier::All => self.total > self.broken,
+            Quantifier::None => self.broken > 0,
+            Quantifier::Exactly(n) => self.broken > n,
+            Quantifier::Any | Quantifier::AtLeast(_) => false,
+        }
     }
-    for (record, traces) in shown.into_iter().take(SHOWN) {
-        let ids = traces
-            .iter()
-            .map(|t| t.trace_id.clone())
-            .collect::<Vec<_>>()
-            .join(", ");
-        outcome.failures.push(Failure {
-            trace_id: Some(ids),
-            request_id: Some(record.request_id.clone()),
-            span: None,
-            expected: if want_broken {
-                "several traces (propagation broken)".into()
-            } else {
-                "one trace".into()
-            },
-            observed: format!("{} trace(s)", traces.len()),
-            ..Failure::default()
-        });
+
+    fn finish(self: Box<Self>, _: &BlockCounts) -> Vec<Outcome> {
+        let this = *self;
+        let (broken, total) = (this.broken, this.total);
+        let mut outcome = this.outcome;
+        outcome.passed = quantifier_holds(this.quantifier, broken, total);
+        outcome.observed = format!("{broken} of {total} requests split into several traces");
+        if outcome.passed {
+            return vec![outcome];
+        }
+        let want_broken = !too_many(this.quantifier, broken);
+        // Shown: the requests on the wrong side of what the quantifier wants.
+        let (count, shown) = if want_broken {
+            (total - broken, this.whole_shown)
+        } else {
+            (broken, this.broken_shown)
+        };
+        outcome.failure_count = (count as usize).max(1);
+        if shown.is_empty() {
+            outcome.failures.push(Failure {
+                expected: format!("{} broken into several", this.quantifier),
+                observed: "no request of this traffic has a trace".into(),
+                ..Failure::default()
+            });
+        }
+        outcome.failures.extend(shown);
+        vec![outcome]
     }
 }
 

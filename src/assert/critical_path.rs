@@ -10,23 +10,18 @@
 use std::time::Duration;
 
 use super::counts::matching_spans;
+use super::responses::BlockCounts;
 use super::tree::TraceTree;
-use super::{BlockView, Failure, Outcome, SHOWN};
+use super::{Accumulate, Failure, Kept, Outcome, Unit};
 use crate::analysis::critical_path::{TraceTimes, service_of};
 use crate::jaeger::model::Trace;
 use crate::scenario::model::{CriticalPathCheck, PathPart, counted, format_duration, percent};
 
-pub fn judge(outcome: &mut Outcome, block: &BlockView<'_>, check: &CriticalPathCheck) {
-    let mut judge = PathJudge::new(check);
-    for trace in &block.traces {
-        judge.add(trace);
-    }
-    judge.finish(outcome);
-}
-
 /// The verdict so far, one trace at a time.
 pub struct PathJudge<'a> {
+    outcome: Outcome,
     check: &'a CriticalPathCheck,
+    shown: usize,
     traces: usize,
     passed: usize,
     /// The smallest and largest share seen in traces with the part.
@@ -36,9 +31,11 @@ pub struct PathJudge<'a> {
 }
 
 impl<'a> PathJudge<'a> {
-    pub fn new(check: &'a CriticalPathCheck) -> PathJudge<'a> {
+    pub fn new(outcome: Outcome, check: &'a CriticalPathCheck, shown: usize) -> PathJudge<'a> {
         PathJudge {
+            outcome,
             check,
+            shown,
             traces: 0,
             passed: 0,
             shares: None,
@@ -47,7 +44,7 @@ impl<'a> PathJudge<'a> {
         }
     }
 
-    pub fn add(&mut self, trace: &Trace) {
+    fn add_trace(&mut self, trace: &Trace) {
         self.traces += 1;
         let check = self.check;
         let members: Vec<usize> = match &check.part {
@@ -127,12 +124,13 @@ impl<'a> PathJudge<'a> {
 
     fn fail(&mut self, failure: Failure) {
         self.failure_count += 1;
-        if self.failures.len() < SHOWN {
+        if self.failures.len() < self.shown {
             self.failures.push(failure);
         }
     }
 
-    pub fn finish(self, outcome: &mut Outcome) {
+    fn finish_outcome(self) -> Outcome {
+        let mut outcome = self.outcome;
         if self.traces == 0 {
             outcome.passed = false;
             outcome.observed = "no traces".into();
@@ -140,7 +138,7 @@ impl<'a> PathJudge<'a> {
             outcome
                 .failures
                 .push(Failure::no_traces(expected(self.check)));
-            return;
+            return outcome;
         }
         outcome.passed = self.passed == self.traces;
         let range = match self.shares {
@@ -155,6 +153,27 @@ impl<'a> PathJudge<'a> {
         );
         outcome.failure_count = self.failure_count;
         outcome.failures = self.failures;
+        outcome
+    }
+}
+
+impl Accumulate for PathJudge<'_> {
+    fn add(&mut self, unit: &Unit<'_>, kept: &mut Kept) {
+        for trace in unit.new {
+            let before = self.failures.len();
+            self.add_trace(trace);
+            if self.failures.len() > before {
+                kept.keep(trace);
+            }
+        }
+    }
+
+    fn failed_for_sure(&self) -> bool {
+        self.failure_count > 0
+    }
+
+    fn finish(self: Box<Self>, _: &BlockCounts) -> Vec<Outcome> {
+        vec![self.finish_outcome()]
     }
 }
 

@@ -7,263 +7,303 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use super::responses::BlockCounts;
 use super::tree::TraceTree;
-use super::{BlockView, Failure, Outcome, OutcomeSource};
+use super::{Accumulate, Failure, Kept, Outcome, OutcomeSource, Unit};
 use crate::scenario::model::{IntegrityChecks, format_duration};
 
 /// Clocks round to microseconds, and Jaeger adds its own adjustments: a
 /// child may overhang its parent by this much before it counts.
 pub const TIME_WINDOW_SLACK_US: u64 = 1_000;
 
-/// Failures listed per outcome; the count says how many there were.
-const SHOWN: usize = 5;
+/// Failures listed per outcome by default; the count says how many there were.
+pub(crate) const SHOWN: usize = 5;
 
-pub fn check(block: &BlockView<'_>, on: &IntegrityChecks) -> Vec<Outcome> {
-    let mut out = Vec::new();
-    if on.propagation {
-        out.push(one_trace_per_request(block));
-    }
-    if on.complete {
-        out.push(every_sampled_request_has_a_trace(block));
-    }
-    if on.single_root {
-        out.push(single_root(block));
-    }
-    if on.orphans {
-        out.push(no_orphans(block));
-    }
-    if on.unique_span_ids {
-        out.push(unique_span_ids(block));
-    }
-    if on.time_window {
-        out.push(time_window(block));
-    }
-    out
+/// What a per-trace check found wrong: (span, expected, observed).
+type Found = (Option<String>, String, String);
+
+/// A per-trace check.
+type Finder = fn(&TraceTree<'_>) -> Option<Found>;
+
+/// One built-in check's outcome as it accumulates, and how many it saw.
+struct Tally {
+    out: Outcome,
+    total: u64,
 }
 
-fn single_root(block: &BlockView<'_>) -> Outcome {
-    per_trace(
-        block,
-        "one root span per trace",
-        "integrity.single_root",
-        |tree| {
-            (tree.roots.len() != 1).then(|| {
-                let roots = tree
-                    .roots
-                    .iter()
-                    .map(|&r| tree.nodes[r].label())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                (
-                    None,
-                    "1 root".to_string(),
-                    format!("{} roots: {roots}", tree.roots.len()),
-                )
-            })
-        },
-    )
+impl Tally {
+    fn new(block: &str, name: &str, check: &'static str) -> Tally {
+        Tally {
+            out: Outcome {
+                name: name.to_string(),
+                source: OutcomeSource::Integrity { check },
+                traffic: block.to_string(),
+                passed: true,
+                observed: String::new(),
+                failures: Vec::new(),
+                failure_count: 0,
+            },
+            total: 0,
+        }
+    }
+
+    /// Count a failure, listing it if fewer than `shown` are; true when listed.
+    fn fail(&mut self, shown: usize, failure: Failure) -> bool {
+        self.out.failure_count += 1;
+        let show = self.out.failures.len() < shown;
+        if show {
+            self.out.failures.push(failure);
+        }
+        show
+    }
+
+    fn finish(mut self, observed: impl FnOnce(u64, u64) -> String) -> Outcome {
+        self.out.passed = self.out.failure_count == 0;
+        let passing = self.total - self.out.failure_count as u64;
+        self.out.observed = observed(passing, self.total);
+        self.out
+    }
 }
 
-fn no_orphans(block: &BlockView<'_>) -> Outcome {
-    per_trace(block, "no orphan spans", "integrity.no_orphans", |tree| {
-        tree.orphans.first().map(|&o| {
-            let span = tree.nodes[o].span;
+/// The block's built-in checks (those switched on), one request at a time.
+pub struct IntegrityJudge {
+    shown: usize,
+    propagation: Option<Tally>,
+    complete: Option<Tally>,
+    per_trace: Vec<(Tally, Finder)>,
+}
+
+impl IntegrityJudge {
+    pub fn new(block: &str, on: IntegrityChecks, shown: usize) -> IntegrityJudge {
+        let checks: [(bool, &str, &'static str, Finder); 4] = [
             (
-                Some(format!("{} [{}]", tree.nodes[o].label(), span.span_id)),
-                format!(
-                    "parent {} in the trace",
-                    span.parent_span_id().unwrap_or("?")
-                ),
-                "parent missing".to_string(),
-            )
-        })
+                on.single_root,
+                "one root span per trace",
+                "integrity.single_root",
+                single_root,
+            ),
+            (
+                on.orphans,
+                "no orphan spans",
+                "integrity.no_orphans",
+                no_orphans,
+            ),
+            (
+                on.unique_span_ids,
+                "unique span ids",
+                "integrity.unique_span_ids",
+                unique_span_ids,
+            ),
+            (
+                on.time_window,
+                "children inside their parent's time window",
+                "integrity.time_window",
+                time_window,
+            ),
+        ];
+        IntegrityJudge {
+            shown,
+            propagation: on
+                .propagation
+                .then(|| Tally::new(block, "each request is one trace", "integrity.propagation")),
+            complete: on.complete.then(|| {
+                Tally::new(
+                    block,
+                    "every sampled request has a trace",
+                    "integrity.complete",
+                )
+            }),
+            per_trace: checks
+                .into_iter()
+                .filter(|(enabled, ..)| *enabled)
+                .map(|(_, name, check, find)| (Tally::new(block, name, check), find))
+                .collect(),
+        }
+    }
+
+    /// Checks failed already (any failure is final for these).
+    pub fn failed_for_sure(&self) -> usize {
+        let failing = |t: &&Tally| t.out.failure_count > 0;
+        self.propagation.iter().filter(failing).count()
+            + self.complete.iter().filter(failing).count()
+            + self
+                .per_trace
+                .iter()
+                .map(|(t, _)| t)
+                .filter(failing)
+                .count()
+    }
+}
+
+impl Accumulate for IntegrityJudge {
+    fn add(&mut self, unit: &Unit<'_>, kept: &mut Kept) {
+        let record = unit.record;
+        let shown = self.shown;
+        if let Some(tally) = &mut self.propagation
+            && !unit.traces.is_empty()
+        {
+            tally.total += 1;
+            if unit.traces.len() > 1 {
+                tally.fail(
+                    shown,
+                    Failure {
+                        trace_id: Some(
+                            unit.traces
+                                .iter()
+                                .map(|t| t.trace_id.clone())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
+                        request_id: Some(record.request_id.clone()),
+                        expected: "1 trace".into(),
+                        observed: format!("{} traces: propagation broke", unit.traces.len()),
+                        ..Failure::default()
+                    },
+                );
+            }
+        }
+        if let Some(tally) = &mut self.complete
+            && record.sampled
+        {
+            tally.total += 1;
+            if unit.traces.is_empty() {
+                tally.fail(
+                    shown,
+                    Failure {
+                        trace_id: record.trace_id.clone(),
+                        request_id: Some(record.request_id.clone()),
+                        expected: "a trace in the collector".into(),
+                        observed: match record.status {
+                            Some(s) => format!("none (the request answered {s})"),
+                            None => "none (the request got no response)".into(),
+                        },
+                        ..Failure::default()
+                    },
+                );
+            }
+        }
+        if self.per_trace.is_empty() {
+            return;
+        }
+        for trace in unit.new {
+            let tree = TraceTree::new(trace);
+            for (tally, find) in &mut self.per_trace {
+                tally.total += 1;
+                if let Some((span, expected, observed)) = find(&tree) {
+                    let failure = Failure {
+                        trace_id: Some(trace.trace_id.clone()),
+                        span,
+                        expected,
+                        observed,
+                        ..Failure::default()
+                    };
+                    if tally.fail(shown, failure) {
+                        kept.keep(trace);
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, _: &BlockCounts) -> Vec<Outcome> {
+        let mut out = Vec::new();
+        if let Some(t) = self.propagation {
+            out.push(t.finish(|ok, all| format!("{ok} of {all} requests are one trace")));
+        }
+        if let Some(t) = self.complete {
+            out.push(t.finish(|ok, all| format!("{ok} of {all} sampled requests have a trace")));
+        }
+        for (t, _) in self.per_trace {
+            out.push(t.finish(|ok, all| format!("{ok} of {all} traces pass")));
+        }
+        out
+    }
+}
+
+fn single_root(tree: &TraceTree<'_>) -> Option<Found> {
+    (tree.roots.len() != 1).then(|| {
+        let roots = tree
+            .roots
+            .iter()
+            .map(|&r| tree.nodes[r].label())
+            .collect::<Vec<_>>()
+            .join(", ");
+        (
+            None,
+            "1 root".to_string(),
+            format!("{} roots: {roots}", tree.roots.len()),
+        )
     })
 }
 
-fn unique_span_ids(block: &BlockView<'_>) -> Outcome {
-    per_trace(
-        block,
-        "unique span ids",
-        "integrity.unique_span_ids",
-        |tree| {
-            let mut seen = HashSet::new();
-            tree.nodes
-                .iter()
-                .find(|n| !seen.insert(n.span.span_id.as_str()))
-                .map(|n| {
-                    (
-                        Some(n.span.span_id.clone()),
-                        "each span id once".to_string(),
-                        format!("span id {} more than once", n.span.span_id),
-                    )
-                })
-        },
-    )
+fn no_orphans(tree: &TraceTree<'_>) -> Option<Found> {
+    tree.orphans.first().map(|&o| {
+        let span = tree.nodes[o].span;
+        (
+            Some(format!("{} [{}]", tree.nodes[o].label(), span.span_id)),
+            format!(
+                "parent {} in the trace",
+                span.parent_span_id().unwrap_or("?")
+            ),
+            "parent missing".to_string(),
+        )
+    })
 }
 
-fn time_window(block: &BlockView<'_>) -> Outcome {
-    per_trace(
-        block,
-        "children inside their parent's time window",
-        "integrity.time_window",
-        |tree| {
-            // Times as offsets from the trace's start, as a waterfall shows them.
-            let began = tree.nodes.iter().map(|n| n.span.start_time).min()?;
-            let at = |us: u64| format_duration(Duration::from_micros(us.saturating_sub(began)));
-            tree.nodes.iter().find_map(|n| {
-                let parent_node = &tree.nodes[n.parent?];
-                let parent = parent_node.span;
-                let (child, pstart) = (n.span, parent.start_time);
-                let pend = pstart + parent.duration;
-                let cend = child.start_time + child.duration;
-                let early = child.start_time + TIME_WINDOW_SLACK_US < pstart;
-                let late = cend > pend + TIME_WINDOW_SLACK_US;
-                (early || late).then(|| {
-                    let how = if early {
-                        format!(
-                            "starts {} before",
-                            format_duration(Duration::from_micros(pstart - child.start_time))
-                        )
-                    } else {
-                        format!(
-                            "ends {} after",
-                            format_duration(Duration::from_micros(cend - pend))
-                        )
-                    };
-                    (
-                        Some(format!("{} [{}]", n.label(), child.span_id)),
-                        format!(
-                            "within its parent {}, from {} to {} into the trace (1 ms of slack)",
-                            parent_node.label(),
-                            at(pstart),
-                            at(pend)
-                        ),
-                        format!(
-                            "{} to {} into the trace: it {how} its parent",
-                            at(child.start_time),
-                            at(cend)
-                        ),
-                    )
-                })
-            })
-        },
-    )
+fn unique_span_ids(tree: &TraceTree<'_>) -> Option<Found> {
+    let mut seen = HashSet::new();
+    tree.nodes
+        .iter()
+        .find(|n| !seen.insert(n.span.span_id.as_str()))
+        .map(|n| {
+            (
+                Some(n.span.span_id.clone()),
+                "each span id once".to_string(),
+                format!("span id {} more than once", n.span.span_id),
+            )
+        })
 }
 
-fn outcome(block: &BlockView<'_>, name: &str, check: &'static str) -> Outcome {
-    Outcome {
-        name: name.to_string(),
-        source: OutcomeSource::Integrity { check },
-        traffic: block.name.to_string(),
-        passed: true,
-        observed: String::new(),
-        failures: Vec::new(),
-        failure_count: 0,
-    }
-}
-
-fn one_trace_per_request(block: &BlockView<'_>) -> Outcome {
-    let mut out = outcome(block, "each request is one trace", "integrity.propagation");
-    let mut with_traces = 0;
-    for record in &block.records {
-        let Some(traces) = block.traces_of.get(record.request_id.as_str()) else {
-            continue;
-        };
-        with_traces += 1;
-        if traces.len() > 1 {
-            out.failure_count += 1;
-            if out.failures.len() < SHOWN {
-                out.failures.push(Failure {
-                    trace_id: Some(
-                        traces
-                            .iter()
-                            .map(|t| t.trace_id.clone())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    ),
-                    request_id: Some(record.request_id.clone()),
-                    span: None,
-                    expected: "1 trace".into(),
-                    observed: format!("{} traces: propagation broke", traces.len()),
-                    ..Failure::default()
-                });
-            }
-        }
-    }
-    out.passed = out.failure_count == 0;
-    out.observed = format!(
-        "{} of {with_traces} requests are one trace",
-        with_traces - out.failure_count
-    );
-    out
-}
-
-fn every_sampled_request_has_a_trace(block: &BlockView<'_>) -> Outcome {
-    let mut out = outcome(
-        block,
-        "every sampled request has a trace",
-        "integrity.complete",
-    );
-    let sampled: Vec<_> = block.records.iter().filter(|r| r.sampled).collect();
-    for record in &sampled {
-        if !block.traces_of.contains_key(record.request_id.as_str()) {
-            out.failure_count += 1;
-            if out.failures.len() < SHOWN {
-                out.failures.push(Failure {
-                    trace_id: record.trace_id.clone(),
-                    request_id: Some(record.request_id.clone()),
-                    span: None,
-                    expected: "a trace in the collector".into(),
-                    observed: match record.status {
-                        Some(s) => format!("none (the request answered {s})"),
-                        None => "none (the request got no response)".into(),
-                    },
-                    ..Failure::default()
-                });
-            }
-        }
-    }
-    out.passed = out.failure_count == 0;
-    out.observed = format!(
-        "{} of {} sampled requests have a trace",
-        sampled.len() - out.failure_count,
-        sampled.len()
-    );
-    out
-}
-
-/// A check applied to each trace: `find` returns (span, expected, observed)
-/// for the first problem in a trace.
-fn per_trace(
-    block: &BlockView<'_>,
-    name: &str,
-    check: &'static str,
-    find: impl Fn(&TraceTree<'_>) -> Option<(Option<String>, String, String)>,
-) -> Outcome {
-    let mut out = outcome(block, name, check);
-    for trace in &block.traces {
-        let tree = TraceTree::new(trace);
-        if let Some((span, expected, observed)) = find(&tree) {
-            out.failure_count += 1;
-            if out.failures.len() < SHOWN {
-                out.failures.push(Failure {
-                    trace_id: Some(trace.trace_id.clone()),
-                    request_id: None,
-                    span,
-                    expected,
-                    observed,
-                    ..Failure::default()
-                });
-            }
-        }
-    }
-    out.passed = out.failure_count == 0;
-    out.observed = format!(
-        "{} of {} traces pass",
-        block.traces.len() - out.failure_count,
-        block.traces.len()
-    );
-    out
+fn time_window(tree: &TraceTree<'_>) -> Option<Found> {
+    // Times as offsets from the trace's start, as a waterfall shows them.
+    let began = tree.nodes.iter().map(|n| n.span.start_time).min()?;
+    let at = |us: u64| format_duration(Duration::from_micros(us.saturating_sub(began)));
+    tree.nodes.iter().find_map(|n| {
+        let parent_node = &tree.nodes[n.parent?];
+        let parent = parent_node.span;
+        let (child, pstart) = (n.span, parent.start_time);
+        let pend = pstart + parent.duration;
+        let cend = child.start_time + child.duration;
+        let early = child.start_time + TIME_WINDOW_SLACK_US < pstart;
+        let late = cend > pend + TIME_WINDOW_SLACK_US;
+        (early || late).then(|| {
+            let how = if early {
+                format!(
+                    "starts {} before",
+                    format_duration(Duration::from_micros(pstart - child.start_time))
+                )
+            } else {
+                format!(
+                    "ends {} after",
+                    format_duration(Duration::from_micros(cend - pend))
+                )
+            };
+            (
+                Some(format!("{} [{}]", n.label(), child.span_id)),
+                format!(
+                    "within its parent {}, from {} to {} into the trace (1 ms of slack)",
+                    parent_node.label(),
+                    at(pstart),
+                    at(pend)
+                ),
+                format!(
+                    "{} to {} into the trace: it {how} its parent",
+                    at(child.start_time),
+                    at(cend)
+                ),
+            )
+        })
+    })
 }
 
 /// The failed check a block gets when the embedded collector evicted
@@ -299,6 +339,26 @@ pub fn delivered_to_the_collector(block: &str, undelivered: u64, ended: u64) -> 
             observed: format!(
                 "{undelivered} spans were refused or never answered, retries included; \
                  this run's traces may be missing or partial"
+            ),
+            ..Failure::default()
+        },
+    )
+}
+
+/// The failed propagation check a streaming run gets when the mesh began
+/// traces that no request of it claimed: a call that lost the trace
+/// context started a trace of its own.
+pub fn unclaimed_traces(block: &str, traces: usize) -> Outcome {
+    run_lost_spans(
+        block,
+        "each request is one trace",
+        "integrity.propagation",
+        format!("{traces} traces began inside the mesh, apart from any request's"),
+        Failure {
+            expected: "each request's spans in the trace the edge began".into(),
+            observed: format!(
+                "{traces} traces began inside the mesh without the edge's trace context: \
+                 propagation broke (run with --judge-at-end to see which requests)"
             ),
             ..Failure::default()
         },

@@ -18,10 +18,12 @@ pub mod counts;
 pub mod critical_path;
 pub mod gather;
 pub mod integrity;
+pub mod judge;
 pub mod predicates;
 pub mod responses;
 pub mod select;
 pub mod shape;
+pub mod stream;
 pub mod timing;
 pub mod tree;
 
@@ -130,86 +132,120 @@ impl Outcome {
     }
 }
 
-/// A traffic block's requests and the traces they produced. Requests an
-/// interrupt cut off in flight are left out (their traces are cut short
-/// by design) and only counted.
-pub struct BlockView<'a> {
-    pub name: &'a str,
-    pub records: Vec<&'a RequestRecord>,
-    pub traces: Vec<&'a Trace>,
-    pub traces_of: HashMap<&'a str, Vec<&'a Trace>>,
-    pub counts: BlockCounts,
+/// One request of a block and the traces read back for it: what every
+/// check is fed, one at a time, so that a run of a million requests never
+/// holds them all. `new` are the traces no earlier request of the block
+/// had (a trace two requests share is judged once).
+pub struct Unit<'a> {
+    pub record: &'a RequestRecord,
+    pub traces: &'a [&'a Trace],
+    pub new: &'a [&'a Trace],
 }
 
-impl<'a> BlockView<'a> {
-    pub fn new(run: &'a TrafficRun, gathered: &'a Gathered) -> BlockView<'a> {
-        let mut traces_of: HashMap<&str, Vec<&Trace>> = HashMap::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut traces = Vec::new();
-        let mut counts = BlockCounts::default();
-        let mut records = Vec::with_capacity(run.records.len());
-        for record in &run.records {
-            let ids = gathered
-                .by_request
-                .get(&record.request_id)
-                .filter(|_| !record.interrupted);
-            counts.add(record, ids.is_some());
-            if record.interrupted {
-                continue;
-            }
-            records.push(record);
-            let Some(ids) = ids else {
-                continue;
-            };
-            let list: Vec<&Trace> = ids
-                .iter()
-                .filter_map(|id| gathered.traces.get(id))
-                .collect();
-            for trace in &list {
-                if seen.insert(trace.trace_id.as_str()) {
-                    traces.push(*trace);
-                }
-            }
-            traces_of.insert(record.request_id.as_str(), list);
+/// The traces failures point at, kept in full for the report (trees side
+/// by side, the failing example) after the rest have gone.
+#[derive(Default)]
+pub struct Kept {
+    pub traces: HashMap<String, Trace>,
+}
+
+impl Kept {
+    pub fn keep(&mut self, trace: &Trace) {
+        if !self.traces.contains_key(&trace.trace_id) {
+            self.traces.insert(trace.trace_id.clone(), trace.clone());
         }
-        BlockView {
-            name: &run.name,
-            records,
-            traces,
-            traces_of,
-            counts,
+    }
+}
+
+/// A check judged one request at a time: `add` each, then `finish`.
+pub trait Accumulate: Send {
+    fn add(&mut self, unit: &Unit<'_>, kept: &mut Kept);
+    fn finish(self: Box<Self>, counts: &BlockCounts) -> Vec<Outcome>;
+    /// Failed already, whatever is still to come.
+    fn failed_for_sure(&self) -> bool {
+        false
+    }
+}
+
+/// How many failing traces each check lists (the count has them all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    pub expectations: usize,
+    pub integrity: usize,
+}
+
+impl Default for Shown {
+    fn default() -> Self {
+        Shown {
+            expectations: SHOWN,
+            integrity: integrity::SHOWN,
         }
+    }
+}
+
+impl Shown {
+    /// `--failures N`: the same for every check.
+    pub fn all(n: usize) -> Shown {
+        Shown {
+            expectations: n,
+            integrity: n,
+        }
+    }
+}
+
+/// Every request of `run` with its traces from `gathered`, in order, fed
+/// to `feed` (traces two requests share are `new` only the first time).
+pub fn for_each_unit(run: &TrafficRun, gathered: &Gathered, mut feed: impl FnMut(&Unit<'_>)) {
+    let mut seen = std::collections::HashSet::new();
+    for record in &run.records {
+        let traces: Vec<&Trace> = gathered
+            .by_request
+            .get(&record.request_id)
+            .filter(|_| !record.interrupted)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| gathered.traces.get(id))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let new: Vec<&Trace> = traces
+            .iter()
+            .copied()
+            .filter(|t| seen.insert(t.trace_id.as_str()))
+            .collect();
+        feed(&Unit {
+            record,
+            traces: &traces,
+            new: &new,
+        });
     }
 }
 
 /// Every expectation of the scenario, then the integrity checks of every
-/// traffic block (those the script left on).
+/// traffic block (those the script left on), judged on traces gathered at
+/// the end: the same [`judge::Judge`] a streaming run feeds as traces
+/// complete, fed here all at once.
 pub fn evaluate(scenario: &Scenario, runs: &[TrafficRun], gathered: &Gathered) -> Vec<Outcome> {
-    let views: Vec<BlockView<'_>> = runs.iter().map(|r| BlockView::new(r, gathered)).collect();
-    let mut outcomes: Vec<Outcome> = scenario
-        .expectations
-        .iter()
-        .filter_map(|e| {
-            let view = views.iter().find(|v| v.name == e.traffic)?;
-            Some(expectation(e, view))
-        })
-        .collect();
-    for view in &views {
-        let checks = integrity_checks(scenario, view.name);
-        outcomes.extend(block_checks(scenario, view, &checks));
-        outcomes.extend(integrity::check(view, &checks));
+    let mut judge = judge::Judge::new(scenario, Shown::default());
+    for run in runs {
+        for_each_unit(run, gathered, |unit| judge.add(&run.name, unit));
     }
-    outcomes
+    judge.finish().outcomes
 }
 
 /// The built-in checks made from the block's counts: something to judge,
 /// and answers as expected. A block that sent nothing was interrupted
 /// before its first request: there is nothing to say of it.
-fn block_checks(scenario: &Scenario, view: &BlockView<'_>, on: &IntegrityChecks) -> Vec<Outcome> {
-    let Some(block) = scenario.traffic_block(view.name) else {
+pub(crate) fn block_checks(
+    scenario: &Scenario,
+    name: &str,
+    counts: &BlockCounts,
+    on: &IntegrityChecks,
+) -> Vec<Outcome> {
+    let Some(block) = scenario.traffic_block(name) else {
         return Vec::new();
     };
-    if view.counts.sent == 0 {
+    if counts.sent == 0 {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -217,14 +253,14 @@ fn block_checks(scenario: &Scenario, view: &BlockView<'_>, on: &IntegrityChecks)
         let sampling = scenario
             .component(&block.target)
             .map_or(1.0, |c| c.sampling);
-        out.push(responses::judged(block, &view.counts, sampling));
+        out.push(responses::judged(block, counts, sampling));
     }
     if on.responses {
         let designed = crate::scenario::statuses::designed(scenario, block);
         let named: Vec<StatusPattern> = scenario
             .expectations
             .iter()
-            .filter(|e| e.traffic == view.name)
+            .filter(|e| e.traffic == name)
             .filter_map(|e| match &e.check {
                 Check::Responses { statuses, .. } => Some(statuses.iter().copied()),
                 _ => None,
@@ -243,11 +279,7 @@ fn block_checks(scenario: &Scenario, view: &BlockView<'_>, on: &IntegrityChecks)
             .into_iter()
             .collect();
         out.push(responses::responses(
-            block,
-            &view.counts,
-            &designed,
-            &named,
-            &hints,
+            block, counts, &designed, &named, &hints,
         ));
     }
     out
@@ -255,7 +287,7 @@ fn block_checks(scenario: &Scenario, view: &BlockView<'_>, on: &IntegrityChecks)
 
 /// The block's integrity checks; `expect_broken` takes over the
 /// propagation check (broken propagation is then what passes).
-fn integrity_checks(scenario: &Scenario, block: &str) -> IntegrityChecks {
+pub(crate) fn integrity_checks(scenario: &Scenario, block: &str) -> IntegrityChecks {
     let mut checks = scenario
         .traffic_block(block)
         .map(|t| t.integrity)
@@ -270,31 +302,43 @@ fn integrity_checks(scenario: &Scenario, block: &str) -> IntegrityChecks {
     checks
 }
 
-fn expectation(e: &Expectation, block: &BlockView<'_>) -> Outcome {
-    let mut outcome = Outcome::new(e);
+/// The accumulator that judges expectation `e`.
+pub(crate) fn expectation<'s>(e: &'s Expectation, shown: usize) -> Box<dyn Accumulate + 's> {
+    let outcome = Outcome::new(e);
     match &e.check {
         Check::TraceShape {
             quantifier,
             mode,
             pattern,
-        } => shape::judge(&mut outcome, block, *quantifier, *mode, pattern),
+        } => Box::new(shape::ShapeJudge::new(
+            outcome,
+            *quantifier,
+            *mode,
+            pattern,
+            shown,
+        )),
         Check::SpanCount {
             selector,
             count,
             scope,
-        } => counts::span_count(&mut outcome, block, selector, *count, *scope),
+        } => Box::new(counts::SpanCountJudge::new(
+            outcome, selector, *count, *scope, shown,
+        )),
         Check::BrokenPropagation { quantifier } => {
-            counts::broken_propagation(&mut outcome, block, *quantifier)
+            Box::new(counts::BrokenJudge::new(outcome, *quantifier, shown))
         }
         Check::Duration { measured, bounds } => {
-            timing::durations(&mut outcome, block, measured, bounds)
+            Box::new(timing::DurationJudge::new(outcome, measured, bounds, shown))
         }
-        Check::Responses { statuses, count } => {
-            responses::expect_responses(&mut outcome, &block.counts, statuses, *count)
+        Check::Responses { statuses, count } => Box::new(responses::ResponsesJudge {
+            outcome,
+            statuses,
+            count: *count,
+        }),
+        Check::CriticalPath(check) => {
+            Box::new(critical_path::PathJudge::new(outcome, check, shown))
         }
-        Check::CriticalPath(check) => critical_path::judge(&mut outcome, block, check),
     }
-    outcome
 }
 
 #[cfg(test)]

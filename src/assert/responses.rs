@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Failure, Outcome, OutcomeSource};
+use super::{Accumulate, Failure, Kept, Outcome, OutcomeSource, Unit};
 use crate::scenario::model::{
     Amount, CompareOp, ResponseCount, StatusPattern, Traffic, counted, format_duration,
 };
@@ -338,6 +338,24 @@ pub fn expect_responses(
             observed: format!("{matching} of {total}: {}", counts.summary()),
             ..Failure::default()
         });
+    }
+}
+
+/// `expect_responses` as a check fed request by request: it reads the
+/// block's counts, which the judge keeps, at the end.
+pub struct ResponsesJudge<'a> {
+    pub outcome: Outcome,
+    pub statuses: &'a [StatusPattern],
+    pub count: ResponseCount,
+}
+
+impl Accumulate for ResponsesJudge<'_> {
+    fn add(&mut self, _: &Unit<'_>, _: &mut Kept) {}
+
+    fn finish(self: Box<Self>, counts: &BlockCounts) -> Vec<Outcome> {
+        let mut outcome = self.outcome;
+        expect_responses(&mut outcome, counts, self.statuses, self.count);
+        vec![outcome]
     }
 }
 

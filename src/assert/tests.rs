@@ -56,8 +56,28 @@ fn expect(quantifier: Quantifier) -> Expectation {
     }
 }
 
+/// Feed every request of `r` to `check`, as the judge does.
+fn feed(mut check: Box<dyn Accumulate + '_>, g: &Gathered, r: &TrafficRun) -> Vec<Outcome> {
+    let mut kept = Kept::default();
+    let mut counts = BlockCounts::default();
+    for_each_unit(r, g, |unit| {
+        counts.add(unit.record, !unit.traces.is_empty());
+        if !unit.record.interrupted {
+            check.add(unit, &mut kept);
+        }
+    });
+    check.finish(&counts)
+}
+
 pub(crate) fn judge(e: Expectation, g: &Gathered, r: &TrafficRun) -> Outcome {
-    expectation(&e, &BlockView::new(r, g))
+    feed(expectation(&e, SHOWN), g, r).remove(0)
+}
+
+/// The built-in per-request and per-trace checks of block `r`.
+fn integrity_of(r: &TrafficRun, g: &Gathered) -> Vec<Outcome> {
+    let check =
+        integrity::IntegrityJudge::new(&r.name, IntegrityChecks::default(), integrity::SHOWN);
+    feed(Box::new(check), g, r)
 }
 
 fn wrong_trace() -> Trace {
@@ -124,10 +144,7 @@ fn a_request_split_over_two_traces_fails_the_propagation_check() {
         ("d", Some("c"), "service2", "checkStock", "server"),
     ]);
     let g = gathered(vec![("r1", first), ("r1", second)]);
-    let outcomes = integrity::check(
-        &BlockView::new(&run(&["r1"]), &g),
-        &IntegrityChecks::default(),
-    );
+    let outcomes = integrity_of(&run(&["r1"]), &g);
     let propagation = outcomes
         .iter()
         .find(|o| o.name == "each request is one trace")
@@ -145,10 +162,7 @@ fn a_request_split_over_two_traces_fails_the_propagation_check() {
 #[test]
 fn a_sampled_request_without_a_trace_fails_completeness() {
     let g = gathered(vec![("r1", sandbox_trace())]);
-    let outcomes = integrity::check(
-        &BlockView::new(&run(&["r1", "r2"]), &g),
-        &IntegrityChecks::default(),
-    );
+    let outcomes = integrity_of(&run(&["r1", "r2"]), &g);
     let complete = outcomes
         .iter()
         .find(|o| o.name == "every sampled request has a trace")
@@ -166,10 +180,7 @@ fn orphans_and_time_windows_are_caught() {
     ]);
     t.spans[1].duration = 10_000; // child ends long after its parent
     let g = gathered(vec![("r1", t)]);
-    let outcomes = integrity::check(
-        &BlockView::new(&run(&["r1"]), &g),
-        &IntegrityChecks::default(),
-    );
+    let outcomes = integrity_of(&run(&["r1"]), &g);
     let failed: BTreeMap<&str, bool> = outcomes
         .iter()
         .map(|o| (o.name.as_str(), o.passed))
@@ -312,10 +323,7 @@ fn two_roots_without_orphans_fail_only_the_single_root_check() {
         ("b", None, "service1", "checkAvailability", "server"),
     ]);
     let g = gathered(vec![("r1", t)]);
-    let outcomes = integrity::check(
-        &BlockView::new(&run(&["r1"]), &g),
-        &IntegrityChecks::default(),
-    );
+    let outcomes = integrity_of(&run(&["r1"]), &g);
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.passed).collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0].name, "one root span per trace");
@@ -331,10 +339,7 @@ fn a_duplicate_span_id_fails_the_unique_ids_check_and_names_it() {
         ("b", Some("a"), "service1", "checkAvailability", "server"),
     ]);
     let g = gathered(vec![("r1", t)]);
-    let outcomes = integrity::check(
-        &BlockView::new(&run(&["r1"]), &g),
-        &IntegrityChecks::default(),
-    );
+    let outcomes = integrity_of(&run(&["r1"]), &g);
     let unique = outcomes
         .iter()
         .find(|o| o.name == "unique span ids")
@@ -349,7 +354,7 @@ fn an_unsampled_request_without_a_trace_is_not_missing() {
     let mut r = run(&["r1", "r2"]);
     r.records[1].sampled = false;
     let g = gathered(vec![("r1", sandbox_trace())]);
-    let outcomes = integrity::check(&BlockView::new(&r, &g), &IntegrityChecks::default());
+    let outcomes = integrity_of(&r, &g);
     let complete = outcomes
         .iter()
         .find(|o| o.name == "every sampled request has a trace")

@@ -55,6 +55,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
 
+    /// Stop sending at the first check that has failed for good (an `all`
+    /// that met a differing trace, an integrity check that failed), and
+    /// report. Works where traces are judged as they complete.
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// How many failing traces or requests each check lists in full
+    /// (default: 3 per expectation, 5 per built-in check).
+    #[arg(long, value_name = "N")]
+    pub failures: Option<usize>,
+
+    /// Gather every trace after the traffic and judge them then, instead of
+    /// judging each trace as soon as it is complete (for comparing the two).
+    #[arg(long)]
+    pub judge_at_end: bool,
+
     /// Listen on the ports scenarios fix (e.g. the sandbox's 8000) instead
     /// of free ones.
     #[arg(long)]
@@ -252,6 +268,12 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
             show_trace: args.show_trace,
             targets,
             otlp_protocol: protocol,
+            judge_at_end: args.judge_at_end,
+            fail_fast: args.fail_fast,
+            shown: args
+                .failures
+                .map(crate::assert::Shown::all)
+                .unwrap_or_default(),
         },
         verbosity,
         reports: args.reports,

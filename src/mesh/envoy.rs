@@ -118,6 +118,9 @@ impl EnvoySpan {
             .start_with_context(tracer, &parent_cx);
         if span.span_context().is_sampled() {
             counters.started.fetch_add(1, Ordering::SeqCst);
+            counters.ledger.started(u128::from_be_bytes(
+                span.span_context().trace_id().to_bytes(),
+            ));
         }
         EnvoySpan {
             span: Some(span),

@@ -10,6 +10,7 @@
 
 pub mod component;
 pub mod envoy;
+pub mod ledger;
 pub mod process;
 pub mod propagation;
 pub mod proxy;
@@ -107,6 +108,7 @@ pub struct RunningMesh {
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     processes: Vec<RunningProcess>,
+    ledger: Arc<ledger::SpanLedger>,
 }
 
 impl RunningMesh {
@@ -158,6 +160,7 @@ impl RunningMesh {
 
         let stop = CancellationToken::new();
         let upstream = Upstream::default();
+        let ledger = Arc::new(ledger::SpanLedger::default());
         let mut telemetry = Vec::new();
         let mut tasks = Vec::new();
         let mut programs = Vec::new();
@@ -167,7 +170,10 @@ impl RunningMesh {
                 programs.push((component, listener));
                 continue;
             }
-            let counters = Arc::new(ExportCounters::default());
+            let counters = Arc::new(ExportCounters {
+                ledger: Arc::clone(&ledger),
+                ..ExportCounters::default()
+            });
             let provider = if options.tracing {
                 Some(telemetry::provider(
                     &component.name,
@@ -214,6 +220,7 @@ impl RunningMesh {
             stop,
             tasks,
             processes: Vec::new(),
+            ledger,
         };
         // Programs start last: whatever they call is already serving.
         if let Err(e) = mesh.start_programs(programs, options).await {
@@ -311,6 +318,21 @@ impl RunningMesh {
             let _ = wait.await;
         }
         self.delivery()
+    }
+
+    /// What the mesh knows of one trace's spans (hex trace id): whether the
+    /// collector holds all of them yet. A settled trace leaves the ledger.
+    pub fn take_trace(&self, trace_id: &str) -> ledger::TraceState {
+        match u128::from_str_radix(trace_id, 16) {
+            Ok(id) => self.ledger.take(id),
+            Err(_) => ledger::TraceState::Unknown,
+        }
+    }
+
+    /// Traces the mesh began that no request claimed (see
+    /// [`ledger::SpanLedger::untaken`]).
+    pub fn untaken_traces(&self) -> usize {
+        self.ledger.untaken()
     }
 
     /// How many spans the collector holds from this mesh, when that is

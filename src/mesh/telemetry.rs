@@ -161,6 +161,8 @@ pub struct ExportCounters {
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
     pub last_error: Mutex<Option<String>>,
+    /// Per trace, shared by every component of the mesh.
+    pub ledger: Arc<super::ledger::SpanLedger>,
 }
 
 /// A snapshot of [`ExportCounters`], summed over components when needed.
@@ -229,12 +231,17 @@ struct CountingExporter<E> {
 impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let n = batch.len() as u64;
+        let traces: Vec<u128> = batch
+            .iter()
+            .map(|s| u128::from_be_bytes(s.span_context.trace_id().to_bytes()))
+            .collect();
         let result = if self.gone.load(Ordering::Relaxed) {
             self.once.export(batch).await
         } else {
             self.retrying.export(batch).await
         };
         self.gone.store(result.is_err(), Ordering::Relaxed);
+        self.counters.ledger.exported(traces, result.is_ok());
         match &result {
             Ok(()) => {
                 self.counters.delivered.fetch_add(n, Ordering::SeqCst);

@@ -2,6 +2,10 @@
 //! gather → assertions → report model. Whatever fails, the mesh and the
 //! collector are stopped (spans flushed) before the error is returned.
 //!
+//! Traces are judged as they complete while the traffic runs (`streaming`)
+//! wherever the mesh can vouch for each trace's spans, and otherwise all
+//! at once after the traffic (`at_end`); both feed one judge (`tally`).
+//!
 //! A run told to stop (Ctrl-C: [`run_scenario_until`]) sends no more
 //! requests, gives those in flight [`traffic::STOP_GRACE`] to finish (then
 //! cuts them off: their traces are not read back nor judged), flushes,
@@ -11,17 +15,23 @@
 //! the slowest trace, expected-beside-actual trees of failed shapes) here,
 //! so renderers never query a collector.
 
-use std::collections::{HashMap, HashSet};
+mod at_end;
+mod streaming;
+mod tally;
+
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::analysis::span_stats::SpanStatsBuilder;
-use crate::assert::gather::{self, Gathered, WaitSettings, Wanted};
-use crate::assert::{self, Outcome, OutcomeSource};
+use self::tally::Tally;
+use crate::assert::gather::WaitSettings;
+use crate::assert::judge::Judge;
+use crate::assert::{self, Outcome, OutcomeSource, Shown};
 use crate::backend::{Backend, BackendChoice};
 use crate::error::Error;
+use crate::jaeger::model::Trace;
 use crate::mesh::telemetry::{DeliveryStats, ExportSettings, OtlpProtocol};
 use crate::mesh::{MeshError, MeshOptions, RunningMesh};
 use crate::report::compare::TreeComparison;
@@ -29,11 +39,11 @@ use crate::report::model::{
     CollectorInfo, ComponentInfo, ScenarioReport, ShownReason, ShownTrace, TraceStats,
     TrafficReport,
 };
-use crate::report::waterfall::{self, Waterfall};
+use crate::report::waterfall::Waterfall;
 use crate::scenario::Scenario;
 use crate::scenario::model::Check;
 use crate::traffic::stats::TrafficSummary;
-use crate::traffic::{self, RequestRecord, TrafficRun};
+use crate::traffic::{self, RequestRecord};
 
 #[derive(Debug, Clone)]
 pub struct RunSettings {
@@ -51,6 +61,14 @@ pub struct RunSettings {
     pub targets: HashMap<String, String>,
     /// How the mesh and programs export spans (`--otlp-protocol`).
     pub otlp_protocol: OtlpProtocol,
+    /// Gather every trace once the traffic is done, even where the run
+    /// could judge each trace as it completes (`--judge-at-end`).
+    pub judge_at_end: bool,
+    /// Stop the traffic at the first check that has failed for good
+    /// (`--fail-fast`; only where traces are judged as they complete).
+    pub fail_fast: bool,
+    /// How many failures each check lists (`--failures`).
+    pub shown: Shown,
 }
 
 impl RunSettings {
@@ -64,6 +82,9 @@ impl RunSettings {
             show_trace: None,
             targets: HashMap::new(),
             otlp_protocol: OtlpProtocol::default(),
+            judge_at_end: false,
+            fail_fast: false,
+            shown: Shown::default(),
         }
     }
 }
@@ -77,6 +98,8 @@ pub trait Observer: Send + Sync {
     /// A trace of `block` was judged (each once; `tracelab record` reads
     /// their shapes here).
     fn trace_judged(&self, _block: &str, _trace: &crate::jaeger::model::Trace) {}
+    /// Traces judged so far, and checks already failed for good.
+    fn judged(&self, _traces: u64, _failed: usize) {}
 }
 
 /// An observer that ignores everything (tests, `-q`).
@@ -150,15 +173,32 @@ pub async fn run_scenario_until(
         .await
         .map_err(|e| mesh_error(scenario, e))?;
 
-    let result = drive(
-        scenario,
-        settings,
-        backend,
-        &mut mesh,
-        Arc::clone(&observer),
-        stop,
-    )
-    .await;
+    let components = components(scenario, settings, &mesh);
+    let mut tally = Tally::new(Judge::new(scenario, settings.shown), Arc::clone(&observer));
+    let streaming = streaming::streams(scenario, settings, &mesh);
+    let result = if streaming {
+        streaming::drive(
+            scenario,
+            settings,
+            backend,
+            &mesh,
+            &mut tally,
+            Arc::clone(&observer),
+            stop,
+        )
+        .await
+    } else {
+        at_end::drive(
+            scenario,
+            settings,
+            backend,
+            &mut mesh,
+            &mut tally,
+            Arc::clone(&observer),
+            stop,
+        )
+        .await
+    };
     let delivery = mesh.stop().await;
     let evicted = backend.evicted_traces() - evicted_before;
     let info = CollectorInfo {
@@ -167,15 +207,23 @@ pub async fn run_scenario_until(
         otlp_traces_url: export.url.clone(),
         otlp_protocol: export.protocol,
     };
-    let (runs, gathered, components) = result?;
+    let (runs, gathering) = result?;
     let interrupted = stop.is_cancelled();
-
-    let mut outcomes = assert::evaluate(scenario, &runs, &gathered);
-    for run in &runs {
-        for trace in assert::BlockView::new(run, &gathered).traces {
-            observer.trace_judged(&run.name, trace);
-        }
-    }
+    let failed_fast = !interrupted && tally.failed() > 0 && settings.fail_fast && {
+        let planned: u64 = scenario.traffic.iter().map(|t| t.requests).sum();
+        (runs.iter().map(|r| r.records.len() as u64).sum::<u64>()) < planned
+    };
+    let Tally {
+        judge,
+        spans,
+        slowest,
+        trace_ids,
+        traces: trace_count,
+        span_count,
+        ..
+    } = tally;
+    let verdict = judge.finish();
+    let mut outcomes = verdict.outcomes;
     // A closure of the script that failed while judging stops the run as
     // a script error would (exit 2), at its place.
     if let Some(failure) = scenario.closure_failure() {
@@ -203,7 +251,7 @@ pub async fn run_scenario_until(
                 total.ended,
             ));
         }
-        if evicted > 0 && !gathered.exact {
+        if evicted > 0 && !gathering.exact {
             outcomes.push(assert::integrity::kept_by_the_collector(
                 &run.name,
                 evicted,
@@ -211,8 +259,27 @@ pub async fn run_scenario_until(
             ));
         }
     }
+    // Streaming reads each request's trace by the id the edge gave; traces
+    // the mesh began that no request claimed mean propagation broke
+    // somewhere (unless some request never said its trace: no response).
+    let all_answered = runs.iter().all(|r| {
+        r.records
+            .iter()
+            .all(|rec| rec.status.is_some() && !rec.interrupted)
+    });
+    if gathering.untaken > 0
+        && all_answered
+        && let Some(run) = runs
+            .iter()
+            .find(|r| assert::integrity_checks(scenario, &r.name).propagation)
+    {
+        outcomes.push(assert::integrity::unclaimed_traces(
+            &run.name,
+            gathering.untaken,
+        ));
+    }
     let mut warnings = Vec::new();
-    if interrupted {
+    if interrupted || failed_fast {
         let sent: usize = runs.iter().map(|r| r.records.len()).sum();
         let planned: u64 = scenario.traffic.iter().map(|t| t.requests).sum();
         let cut = runs
@@ -220,12 +287,17 @@ pub async fn run_scenario_until(
             .flat_map(|r| &r.records)
             .filter(|r| r.interrupted)
             .count();
+        let why = if failed_fast {
+            "stopped at the first failed check (--fail-fast)"
+        } else {
+            "interrupted"
+        };
         warnings.push(match cut {
             0 => format!(
-                "interrupted: {sent} of {planned} requests sent; the checks judged what arrived from them"
+                "{why}: {sent} of {planned} requests sent; the checks judged what arrived from them"
             ),
             n => format!(
-                "interrupted: {sent} of {planned} requests sent, {n} of them cut off in flight after {} s \
+                "{why}: {sent} of {planned} requests sent, {n} of them cut off in flight after {} s \
                  (not judged); the checks judged what arrived from the others",
                 traffic::STOP_GRACE.as_secs()
             ),
@@ -249,25 +321,22 @@ pub async fn run_scenario_until(
             backend.max_search_depth()
         ));
     }
-    if !gathered.complete {
+    if !gathering.complete {
         warnings.push(format!(
             "traces may be incomplete: the span count was still changing or requests lacked traces after {:.1} s",
-            gathered.waited.as_secs_f64()
+            gathering.waited.as_secs_f64()
         ));
     }
     let passed = !interrupted && outcomes.iter().all(|o| o.passed);
     let shown_trace = match settings.show_trace {
         Some(_) => None,
-        None => waterfall::slowest(gathered.traces.values()).map(|t| ShownTrace {
+        None => slowest.as_ref().map(|t| ShownTrace {
             reason: ShownReason::Slowest,
             waterfall: Waterfall::of(t),
         }),
     };
-    let comparisons = comparisons(scenario, &outcomes, &gathered);
-    let mut spans = SpanStatsBuilder::default();
-    for trace in gathered.traces.values() {
-        spans.add(trace);
-    }
+    let comparisons = comparisons(scenario, &outcomes, &verdict.kept);
+    let mut trace_ids = trace_ids;
     Ok(ScenarioReport {
         name: scenario.name.clone(),
         file: scenario.file.display().to_string(),
@@ -279,20 +348,16 @@ pub async fn run_scenario_until(
                 name: run.name.clone(),
                 target: run.target.clone(),
                 summary: TrafficSummary::of(run),
-                trace_ids: run
-                    .records
-                    .iter()
-                    .filter_map(|r| r.trace_id.clone().filter(|_| r.sampled))
-                    .collect(),
+                trace_ids: trace_ids.remove(&run.name).unwrap_or_default(),
             })
             .collect(),
         traces: TraceStats {
-            traces: gathered.traces.len(),
-            spans: gathered.spans,
-            complete: gathered.complete,
+            traces: trace_count,
+            spans: span_count as usize,
+            complete: gathering.complete,
             evicted,
-            waited_ms: gathered.waited.as_secs_f64() * 1000.0,
-            polls: gathered.polls,
+            waited_ms: gathering.waited.as_secs_f64() * 1000.0,
+            polls: gathering.polls,
         },
         spans: spans.finish(),
         delivery: total,
@@ -304,6 +369,71 @@ pub async fn run_scenario_until(
         interrupted,
         duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
     })
+}
+
+/// How the run's traces were read back.
+pub(crate) struct Gathering {
+    /// Every request's traces were whole when judged (else the wait ran out).
+    pub complete: bool,
+    /// The traces judged held exactly the spans delivered.
+    pub exact: bool,
+    /// From the end of the traffic to the last trace read.
+    pub waited: Duration,
+    pub polls: u32,
+    /// Streaming: traces the mesh began that no request claimed.
+    pub untaken: usize,
+}
+
+/// Where a block's requests go: its target's URL (or `--target`'s), or
+/// the component's listen address.
+fn authority_of(
+    scenario: &Scenario,
+    settings: &RunSettings,
+    mesh: &RunningMesh,
+    target: &str,
+) -> Result<String, Error> {
+    Ok(match scenario.target(target) {
+        Some(target) => settings
+            .targets
+            .get(&target.name)
+            .unwrap_or(&target.authority)
+            .clone(),
+        None => mesh
+            .authority_of(target)
+            .ok_or_else(|| Error::Infra(format!("{target} is not running")))?
+            .to_string(),
+    })
+}
+
+/// What the report lists as the run's components.
+fn components(
+    scenario: &Scenario,
+    settings: &RunSettings,
+    mesh: &RunningMesh,
+) -> Vec<ComponentInfo> {
+    let peers = mesh.peers().iter().map(|(name, authority)| ComponentInfo {
+        name: name.clone(),
+        role: scenario
+            .component(name)
+            .map(|c| format!("{} peer", c.role))
+            .unwrap_or_else(|| "peer".into()),
+        address: authority.clone(),
+    });
+    let targets = scenario.targets.iter().map(|t| ComponentInfo {
+        name: t.name.clone(),
+        role: "target".into(),
+        address: settings
+            .targets
+            .get(&t.name)
+            .unwrap_or(&t.authority)
+            .clone(),
+    });
+    mesh.endpoints()
+        .iter()
+        .map(ComponentInfo::from)
+        .chain(peers)
+        .chain(targets)
+        .collect()
 }
 
 /// A selection that does not fit the scenario is the user's to fix (exit
@@ -321,7 +451,7 @@ pub fn mesh_error(scenario: &Scenario, error: MeshError) -> Error {
 fn comparisons(
     scenario: &Scenario,
     outcomes: &[Outcome],
-    gathered: &Gathered,
+    kept: &HashMap<String, Trace>,
 ) -> Vec<TreeComparison> {
     outcomes
         .iter()
@@ -347,7 +477,7 @@ fn comparisons(
                 return None;
             };
             o.failures.iter().find_map(|f| {
-                let trace = gathered.traces.get(f.trace_id.as_deref()?)?;
+                let trace = kept.get(f.trace_id.as_deref()?)?;
                 TreeComparison::build(i, pattern, trace, f)
             })
         })
@@ -369,157 +499,6 @@ pub async fn requested_trace(
         reason: ShownReason::Requested,
         waterfall: Waterfall::of(&t),
     }))
-}
-
-type Driven = (Vec<TrafficRun>, Gathered, Vec<ComponentInfo>);
-
-async fn drive(
-    scenario: &Scenario,
-    settings: &RunSettings,
-    backend: &Backend,
-    mesh: &mut RunningMesh,
-    observer: Arc<dyn Observer>,
-    stop: &CancellationToken,
-) -> Result<Driven, Error> {
-    let peers = mesh.peers().iter().map(|(name, authority)| ComponentInfo {
-        name: name.clone(),
-        role: scenario
-            .component(name)
-            .map(|c| format!("{} peer", c.role))
-            .unwrap_or_else(|| "peer".into()),
-        address: authority.clone(),
-    });
-    let targets = scenario.targets.iter().map(|t| ComponentInfo {
-        name: t.name.clone(),
-        role: "target".into(),
-        address: settings
-            .targets
-            .get(&t.name)
-            .unwrap_or(&t.authority)
-            .clone(),
-    });
-    let components = mesh
-        .endpoints()
-        .iter()
-        .map(ComponentInfo::from)
-        .chain(peers)
-        .chain(targets)
-        .collect();
-
-    let mut runs = Vec::new();
-    for block in &scenario.traffic {
-        if stop.is_cancelled() {
-            break;
-        }
-        let authority = match scenario.target(&block.target) {
-            Some(target) => settings
-                .targets
-                .get(&target.name)
-                .unwrap_or(&target.authority)
-                .clone(),
-            None => mesh
-                .authority_of(&block.target)
-                .ok_or_else(|| Error::Infra(format!("{} is not running", block.target)))?
-                .to_string(),
-        };
-        observer.traffic_started(&block.name, block.requests);
-        let obs = Arc::clone(&observer);
-        let on_done = Arc::new(move |r: &RequestRecord| obs.request_done(r));
-        let run = traffic::run_until(block, &authority, on_done, stop).await;
-        observer.traffic_finished(&block.name);
-        runs.push(run);
-    }
-
-    observer.phase(&scenario.name, "flushing spans");
-    mesh.flush().await;
-    // Programs flush their own spans when they stop; stop them before
-    // reading traces back, and give their spans time to land.
-    let programs = mesh.has_processes();
-    if programs {
-        observer.phase(&scenario.name, "stopping programs");
-        mesh.stop_processes()
-            .await
-            .map_err(|e| Error::Infra(format!("{}: {e}", scenario.file.display())))?;
-    }
-
-    observer.phase(&scenario.name, "reading traces back");
-    // Requests an interrupt cut off left traces cut short: not judged.
-    let request_ids: HashSet<String> = runs
-        .iter()
-        .flat_map(|r| r.records.iter().filter(|rec| !rec.interrupted))
-        .map(|rec| rec.request_id.clone())
-        .collect();
-    let sampled_ids: HashSet<String> = runs
-        .iter()
-        .flat_map(|r| r.records.iter().filter(|rec| rec.sampled))
-        .map(|rec| rec.request_id.clone())
-        .collect();
-    let client = backend.client().map_err(|e| Error::Infra(e.to_string()))?;
-    let services = services_to_search(scenario, &client).await?;
-    // Traces the traffic started for external targets: their systems'
-    // spans are their own, on their own schedule.
-    let started: HashMap<String, String> = runs
-        .iter()
-        .flat_map(|r| r.records.iter().filter(|rec| !rec.interrupted))
-        .filter_map(|rec| Some((rec.sent.as_ref()?.trace_id.clone(), rec.request_id.clone())))
-        .collect();
-    let external = runs.iter().any(|r| scenario.target(&r.target).is_some());
-    // A second of slack for clocks that disagree by a little.
-    let start_us = runs
-        .iter()
-        .map(|r| {
-            r.started
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_micros() as u64
-        })
-        .min()
-        .unwrap_or_else(gather::now_us)
-        .saturating_sub(1_000_000);
-    let trace_ids: Vec<String> = runs
-        .iter()
-        .flat_map(|r| r.records.iter().filter(|rec| rec.sampled))
-        .filter_map(|rec| rec.trace_id.clone())
-        .collect();
-    let mesh: &RunningMesh = mesh;
-    // Programs' and targets' spans are their own: no exact count with them.
-    let settled = move || {
-        if programs || external {
-            None
-        } else {
-            mesh.settled_spans()
-        }
-    };
-    let wanted = Wanted {
-        services: &services,
-        request_ids: &request_ids,
-        sampled_ids: &sampled_ids,
-        start_us,
-        max_limit: backend.max_search_depth(),
-        settle_always: programs || external,
-        trace_ids: &trace_ids,
-        settled: &settled,
-        started: &started,
-    };
-    let mut wait = settings.wait.clone();
-    for target in &scenario.targets {
-        wait.settle = wait.settle.max(target.settle);
-    }
-    if stop.is_cancelled() {
-        wait.timeout = wait.timeout.min(INTERRUPTED_WAIT);
-    }
-    let mut gathered = if request_ids.is_empty() {
-        Gathered {
-            complete: true,
-            ..Default::default()
-        }
-    } else {
-        gather::gather(&client, &wanted, &wait)
-            .await
-            .map_err(|e| Error::Infra(format!("reading traces back failed: {e}")))?
-    };
-    assert::client_span::add(&mut gathered, &runs, scenario, &settings.targets);
-    Ok((runs, gathered, components))
 }
 
 /// The services whose traces may hold the run's: every component, and
