@@ -1,0 +1,133 @@
+//! Judging each trace as it completes gives the verdict judging everything
+//! at the end gives: every scenario in `scenarios/` both ways, check by
+//! check, and a failing variant of the sandbox both ways. And
+//! `--fail-fast` stops the traffic at the first failed check.
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+
+use tracelab::report::model::ScenarioReport;
+use tracelab::run::{RunSettings, Silent, run_scenario, start_backend};
+
+/// Each check's name, block, verdict and failure count.
+fn verdicts(report: &ScenarioReport) -> Vec<(String, String, bool, usize)> {
+    report
+        .outcomes
+        .iter()
+        .map(|o| (o.name.clone(), o.traffic.clone(), o.passed, o.failure_count))
+        .collect()
+}
+
+async fn both_ways(scenario: &tracelab::scenario::Scenario) -> (ScenarioReport, ScenarioReport) {
+    let streaming = RunSettings::embedded();
+    let at_end = RunSettings {
+        judge_at_end: true,
+        ..RunSettings::embedded()
+    };
+    let backend = start_backend(&streaming).await.unwrap();
+    let a = run_scenario(scenario, &backend, &streaming, Arc::new(Silent))
+        .await
+        .unwrap();
+    let b = run_scenario(scenario, &backend, &at_end, Arc::new(Silent))
+        .await
+        .unwrap();
+    backend.stop().await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn every_scenario_gets_the_same_verdict_streamed_as_judged_at_the_end() {
+    let mut files: Vec<_> = std::fs::read_dir(common::root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
+        .collect();
+    files.sort();
+    let mut compared = 0;
+    for file in &files {
+        let scenario = tracelab::scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+        // Programs and external targets are always judged at the end.
+        if common::uses_flask_example(&scenario)
+            || !scenario.targets.is_empty()
+            || scenario.components.iter().any(|c| c.program.is_some())
+        {
+            continue;
+        }
+        let (streamed, at_end) = both_ways(&scenario).await;
+        assert!(streamed.passed, "{}", file.display());
+        assert_eq!(verdicts(&streamed), verdicts(&at_end), "{}", file.display());
+        assert_eq!(streamed.traces.traces, at_end.traces.traces);
+        compared += 1;
+    }
+    assert!(compared >= 8, "only {compared} scenarios compared");
+}
+
+#[tokio::test]
+async fn a_failing_scenario_fails_the_same_checks_on_the_same_traces_either_way() {
+    // The sandbox, expecting a response flag its spans never have.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(common::root().join("scenarios/jaeger.rhai"))
+        .unwrap()
+        .replace("\"response_flags\": \"-\"", "\"response_flags\": \"UH\"");
+    let file = dir.path().join("failing.rhai");
+    std::fs::write(&file, text).unwrap();
+    let scenario = tracelab::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let (streamed, at_end) = both_ways(&scenario).await;
+    assert!(!streamed.passed && !at_end.passed);
+    assert_eq!(verdicts(&streamed), verdicts(&at_end));
+    let failing = |r: &ScenarioReport| -> Vec<String> {
+        let mut ids: Vec<String> = r
+            .outcomes
+            .iter()
+            .filter(|o| !o.passed)
+            .flat_map(|o| o.failures.iter().filter_map(|f| f.span.clone()))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert!(!failing(&streamed).is_empty());
+    assert_eq!(
+        failing(&streamed).len(),
+        failing(&at_end).len(),
+        "as many failures listed"
+    );
+}
+
+#[test]
+fn fail_fast_stops_the_traffic_at_the_first_failed_check() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2000 requests at 100 a second: 20 s of traffic, against a first
+    // failing trace judged a moment after the first answer.
+    let text = std::fs::read_to_string(common::root().join("scenarios/jaeger.rhai"))
+        .unwrap()
+        .replace("\"response_flags\": \"-\"", "\"response_flags\": \"UH\"")
+        .replace("requests: 10,", "rate: 100, duration: \"20s\",");
+    let file = dir.path().join("failing.rhai");
+    std::fs::write(&file, text).unwrap();
+    let report = dir.path().join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_tracelab"))
+        .args(["run", "--fail-fast", "--report"])
+        .arg(format!("json={}", report.display()))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("stopped at the first failed check (--fail-fast)"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let sent = json["scenarios"][0]["traffic"][0]["requests"]
+        .as_u64()
+        .unwrap();
+    assert!(sent < 2000, "{sent} requests sent");
+}
