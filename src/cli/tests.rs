@@ -472,3 +472,27 @@ fn serve_over_grpc_exports_to_the_server_url_as_given() {
     );
     assert_eq!(serve.otlp.to_string(), "grpc http://jaeger:4317");
 }
+
+#[test]
+fn a_run_lets_read_traces_go_unless_told_to_keep_them() {
+    let release = |args: &[&str]| {
+        let Mode::Run(run) = mode(args).unwrap() else {
+            panic!("not a run");
+        };
+        let BackendChoice::Embedded(config) = run.settings.backend else {
+            panic!("not embedded");
+        };
+        config.release_read_traces_after
+    };
+    assert_eq!(
+        release(&["tracelab", "a.rhai"]),
+        Some(crate::collector::DEFAULT_RELEASE_AFTER)
+    );
+    assert_eq!(release(&["tracelab", "run", "--keep-traces", "a.rhai"]), None);
+    // --show-trace reads a trace again after the run.
+    assert_eq!(release(&["tracelab", "--show-trace", "abc", "a.rhai"]), None);
+    let Mode::Collector(c) = mode(&["tracelab", "collector"]).unwrap() else {
+        panic!("not collector");
+    };
+    assert_eq!(c.collector.release_read_traces_after, None);
+}

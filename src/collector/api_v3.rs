@@ -99,7 +99,7 @@ fn get_trace(store: &Store, id: &str, params: &Params) -> ApiResponse {
         Ok(raw) => raw,
         Err(e) => return e,
     };
-    match store.trace(id) {
+    match store.read(id) {
         Some(trace) => traces_response(&[trace], raw),
         None => no_traces(),
     }

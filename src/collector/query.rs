@@ -157,7 +157,7 @@ fn get_trace(store: &Store, id: &str, params: &Params) -> ApiResponse {
         Ok(raw) => raw,
         Err(e) => return ApiResponse::error(400, e),
     };
-    match store.trace(id) {
+    match store.read(id) {
         None => ApiResponse::error(404, "trace not found"),
         Some(trace) => traces_response(&[trace], Vec::new(), raw, params.pretty()),
     }
@@ -172,7 +172,7 @@ fn search(store: &Store, params: &Params) -> ApiResponse {
         let mut traces = Vec::new();
         let mut errors = Vec::new();
         for id in &query.trace_ids {
-            match store.trace(*id) {
+            match store.read(*id) {
                 Some(trace) => traces.push(trace),
                 None => errors.push(ApiError {
                     code: 0,
