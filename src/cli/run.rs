@@ -14,8 +14,8 @@ use super::parse::{
 };
 use crate::assert::gather::WaitSettings;
 use crate::backend::BackendChoice;
-use crate::collector::DEFAULT_RELEASE_AFTER;
 use crate::backend::jaeger_process::JaegerSettings;
+use crate::collector::DEFAULT_RELEASE_AFTER;
 use crate::config::{self, Config, VerbosityName};
 use crate::error::Error;
 use crate::report::human::Verbosity;

@@ -488,9 +488,15 @@ fn a_run_lets_read_traces_go_unless_told_to_keep_them() {
         release(&["tracelab", "a.rhai"]),
         Some(crate::collector::DEFAULT_RELEASE_AFTER)
     );
-    assert_eq!(release(&["tracelab", "run", "--keep-traces", "a.rhai"]), None);
+    assert_eq!(
+        release(&["tracelab", "run", "--keep-traces", "a.rhai"]),
+        None
+    );
     // --show-trace reads a trace again after the run.
-    assert_eq!(release(&["tracelab", "--show-trace", "abc", "a.rhai"]), None);
+    assert_eq!(
+        release(&["tracelab", "--show-trace", "abc", "a.rhai"]),
+        None
+    );
     let Mode::Collector(c) = mode(&["tracelab", "collector"]).unwrap() else {
         panic!("not collector");
     };

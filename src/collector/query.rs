@@ -350,7 +350,7 @@ fn render_span(span: &AdjustedSpan, process_id: String) -> Result<model::Span, S
         span_id: span_id_string(span.span_id),
         // Jaeger's OTLP translation never carries the flags over.
         flags: 0,
-        operation_name: span.operation.clone(),
+        operation_name: span.operation.to_string(),
         references: span
             .references
             .iter()
@@ -389,7 +389,7 @@ fn render_tags(tags: &[Tag]) -> Result<Vec<KeyValue>, String> {
     tags.iter()
         .map(|tag| {
             let (value_type, value) = match &tag.value {
-                TagValue::Str(s) => (ValueType::String, s.clone().into()),
+                TagValue::Str(s) => (ValueType::String, s.to_string().into()),
                 TagValue::Bool(b) => (ValueType::Bool, (*b).into()),
                 TagValue::Int(i) if (-MAX_SAFE..=MAX_SAFE).contains(i) => {
                     (ValueType::Int64, (*i).into())
@@ -409,7 +409,7 @@ fn render_tags(tags: &[Tag]) -> Result<Vec<KeyValue>, String> {
                 ),
             };
             Ok(KeyValue {
-                key: tag.key.clone(),
+                key: tag.key.to_string(),
                 value_type,
                 value,
             })

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::span::{SpanKind, StatusCode, StoredSpan, TraceId};
+use super::span::{SpanKind, StatusCode, StoredSpan, Text, TraceId};
 
 /// What a search asks for, as Jaeger's memory storage reads it: times and
 /// durations in nanoseconds, a duration of 0 meaning no bound.
@@ -60,7 +60,7 @@ impl SpanFilter {
         if self
             .operation
             .as_ref()
-            .is_some_and(|o| *o != span.operation)
+            .is_some_and(|o| **o != *span.operation)
         {
             return false;
         }
@@ -118,7 +118,7 @@ struct Inner {
     /// not per span; the counts let released traces take their names
     /// along (only with release on; without, the index keeps every name
     /// as Jaeger's does).
-    operations: BTreeMap<String, BTreeMap<String, BTreeMap<SpanKind, u64>>>,
+    operations: BTreeMap<String, BTreeMap<Text, BTreeMap<SpanKind, u64>>>,
     evicted: u64,
     released: u64,
 }
@@ -290,7 +290,7 @@ impl Store {
                 ops.iter()
                     .flat_map(|(name, kinds)| kinds.keys().map(move |k| (name, *k)))
                     .filter(|(_, k)| kind.is_none_or(|want| *k == want))
-                    .map(|(name, k)| (name.clone(), k))
+                    .map(|(name, k)| (name.to_string(), k))
                     .collect()
             })
             .unwrap_or_default()
@@ -314,10 +314,7 @@ impl Inner {
             self.operations.insert(service.clone(), BTreeMap::new());
         }
         let operations = self.operations.get_mut(service).expect("just inserted");
-        if !operations.contains_key(&span.operation) {
-            operations.insert(span.operation.clone(), BTreeMap::new());
-        }
-        let kinds = operations.get_mut(&span.operation).expect("just inserted");
+        let kinds = operations.entry(Arc::clone(&span.operation)).or_default();
         *kinds.entry(span.kind).or_default() += 1;
     }
 
@@ -360,7 +357,7 @@ impl Inner {
         let Some(operations) = self.operations.get_mut(service) else {
             return;
         };
-        if let Some(kinds) = operations.get_mut(span.operation.as_str()) {
+        if let Some(kinds) = operations.get_mut(&*span.operation) {
             if let Some(count) = kinds.get_mut(&span.kind) {
                 *count -= 1;
                 if *count == 0 {
@@ -368,7 +365,7 @@ impl Inner {
                 }
             }
             if kinds.is_empty() {
-                operations.remove(span.operation.as_str());
+                operations.remove(&*span.operation);
             }
         }
         if operations.is_empty() {
@@ -553,7 +550,10 @@ pub(crate) mod tests {
         assert_eq!(stats.evicted_traces, 0);
         // Its names went with it; trace 2's stay.
         assert_eq!(store.services(), ["a"]);
-        assert_eq!(store.operations("a", None), [("z".into(), SpanKind::Server)]);
+        assert_eq!(
+            store.operations("a", None),
+            [("z".into(), SpanKind::Server)]
+        );
     }
 
     #[test]
@@ -574,7 +574,11 @@ pub(crate) mod tests {
         store.insert(vec![span(1, 2, "b", "y")]);
         let after_first = Instant::now();
         store.sweep(after_first + LINGER);
-        assert_eq!(store.trace(TraceId(1)).unwrap().len(), 2, "not all read yet");
+        assert_eq!(
+            store.trace(TraceId(1)).unwrap().len(),
+            2,
+            "not all read yet"
+        );
         store.read(TraceId(1));
         store.sweep(Instant::now() + LINGER);
         assert!(store.trace(TraceId(1)).is_none());
