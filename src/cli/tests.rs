@@ -166,6 +166,25 @@ fn serve_without_an_otlp_endpoint_is_a_usage_error() {
 }
 
 #[test]
+fn serve_without_tracing_needs_no_otlp_endpoint() {
+    let Mode::Serve(serve) = mode(&["tracelab", "serve", "a.rhai", "--no-tracing"]).unwrap() else {
+        panic!("not serve");
+    };
+    assert!(!serve.tracing);
+    let Mode::Serve(serve) = mode(&[
+        "tracelab",
+        "serve",
+        "a.rhai",
+        "--otlp-endpoint",
+        "http://j:4318",
+    ])
+    .unwrap() else {
+        panic!("not serve");
+    };
+    assert!(serve.tracing);
+}
+
+#[test]
 fn a_peer_must_be_name_equals_host_colon_port() {
     assert_eq!(
         parse_peer("service2=10.0.0.2:8000").unwrap(),
