@@ -36,6 +36,9 @@ pub struct ServeOptions {
     pub bind_ip: IpAddr,
     /// Where spans go: OTLP/HTTP's traces URL, or an OTLP/gRPC server.
     pub otlp: OtlpEndpoint,
+    /// Off (`--no-tracing`): no spans, no context passed on, nothing
+    /// exported (to measure what tracing costs).
+    pub tracing: bool,
 }
 
 /// Components started and serving, until [`Serving::run_until`] stops them.
@@ -43,6 +46,7 @@ pub struct Serving {
     scenario: Scenario,
     mesh: RunningMesh,
     otlp: OtlpEndpoint,
+    tracing: bool,
 }
 
 impl Serving {
@@ -56,6 +60,7 @@ impl Serving {
         mesh_options.ports = options.ports.clone();
         mesh_options.bind_ip = options.bind_ip;
         mesh_options.ephemeral_ports = false;
+        mesh_options.tracing = options.tracing;
         let mesh = RunningMesh::start(&scenario, &mesh_options)
             .await
             .map_err(|e| mesh_error(&scenario, e))?;
@@ -70,6 +75,7 @@ impl Serving {
             scenario,
             mesh,
             otlp: options.otlp.clone(),
+            tracing: options.tracing,
         })
     }
 
@@ -133,7 +139,11 @@ impl Serving {
         for (name, authority) in self.mesh.peers() {
             let _ = writeln!(out, "  {name:width$}  peer     at {authority}");
         }
-        let _ = writeln!(out, "  spans to {}", self.otlp);
+        if self.tracing {
+            let _ = writeln!(out, "  spans to {}", self.otlp);
+        } else {
+            out.push_str("  tracing off: no spans\n");
+        }
         out.push_str("ready; SIGINT (Ctrl-C) or SIGTERM stops\n");
         out
     }

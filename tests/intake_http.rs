@@ -5,6 +5,8 @@
 //! passes the limit; none of them stores anything or loses what was
 //! stored. Spans with an all-zero id are left out alone and counted in
 //! OTLP's `partial_success`.
+//! Last, the release of traces read by id (what `tracelab run` turns on),
+//! end to end over HTTP.
 
 mod common;
 
@@ -255,4 +257,57 @@ fn spans_with_an_all_zero_id_are_left_out_and_counted_as_a_partial_success() {
             .len(),
         1
     );
+}
+
+/// With release on (as `tracelab run` sets it), a trace read by id through
+/// any of the query API's by-id reads leaves the store after the linger; a
+/// trace only found by a search stays. Waits for the sweep by polling the
+/// store's counts, never by sleeping a guessed time.
+#[test]
+fn traces_read_by_id_are_released_after_the_linger_and_searched_ones_stay() {
+    use std::time::{Duration, Instant};
+    use tracelab::collector::{CollectorConfig, RunningCollector};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = CollectorConfig {
+        release_read_traces_after: Some(Duration::from_millis(20)),
+        ..CollectorConfig::default()
+    };
+    let collector = runtime
+        .block_on(RunningCollector::start_ephemeral(&config))
+        .unwrap();
+    let base = collector.base_url();
+    let spans = (1..=4).map(|t| span(t, 1)).collect();
+    let body = request("shop", spans).encode_to_vec();
+    let otlp = collector.otlp_traces_url();
+    let otlp = otlp.trim_end_matches("/v1/traces");
+    assert_eq!(
+        http(otlp, "POST", "/v1/traces", Some(PROTOBUF), &body).status,
+        200
+    );
+    let get = |path: &str| http(&base, "GET", path, None, b"");
+    // A search marks nothing read.
+    let search = "/api/traces?service=shop&start=0";
+    assert_eq!(get(search).json()["data"].as_array().unwrap().len(), 4);
+    for path in [
+        "/api/traces/0000000000000001",
+        "/api/traces?traceID=0000000000000002",
+        "/api/v3/traces/00000000000000000000000000000003",
+    ] {
+        assert_eq!(get(path).status, 200, "{path}");
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while collector.store().stats().released_traces < 3 {
+        assert!(Instant::now() < deadline, "{:?}", collector.store().stats());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stats = collector.store().stats();
+    assert_eq!((stats.traces, stats.evicted_traces), (1, 0), "{stats:?}");
+    assert_eq!(get("/api/traces/0000000000000001").status, 404);
+    let left = get(search).json();
+    let left = left["data"].as_array().unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["traceID"], "0000000000000004");
+    runtime.block_on(collector.stop());
 }

@@ -15,6 +15,7 @@ use super::parse::{
 use crate::assert::gather::WaitSettings;
 use crate::backend::BackendChoice;
 use crate::backend::jaeger_process::JaegerSettings;
+use crate::collector::DEFAULT_RELEASE_AFTER;
 use crate::config::{self, Config, VerbosityName};
 use crate::error::Error;
 use crate::report::human::Verbosity;
@@ -80,6 +81,12 @@ pub struct RunArgs {
     /// evicting the oldest.
     #[arg(long, value_name = "N")]
     pub max_traces: Option<usize>,
+
+    /// Keep every trace in the embedded collector until the run ends. By
+    /// default a trace leaves it 2 s after the run read it by id, so long
+    /// runs stay in flat memory (kept anyway with --show-trace).
+    #[arg(long)]
+    pub keep_traces: bool,
 
     /// The largest export body the embedded collector accepts (413 above
     /// it), e.g. 16MiB.
@@ -173,7 +180,13 @@ pub(crate) fn run_mode(args: RunArgs) -> Result<Mode, Error> {
         ));
     }
     let config: Config = config::load(args.config.as_deref())?;
-    let collector = collector_config(args.max_traces, args.max_body_size, &config)?;
+    let mut collector = collector_config(args.max_traces, args.max_body_size, &config)?;
+    // A run reads each trace by id once it is complete and keeps only what
+    // it judged: the collector may let it go. --show-trace reads one again
+    // at the end.
+    if !args.keep_traces && args.show_trace.is_none() {
+        collector.release_read_traces_after = Some(DEFAULT_RELEASE_AFTER);
+    }
     let script_limits = script_limits(args.max_script_size, &config);
     let jaeger_url = args.jaeger_url.or(config.collector.jaeger_url);
     let otlp = args.otlp_endpoint.or(config.collector.otlp_endpoint);

@@ -48,6 +48,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PROTOCOL", value_parser = parse_protocol)]
     pub otlp_protocol: Option<OtlpProtocol>,
 
+    /// Switch tracing off: components create and export no spans and pass
+    /// no trace context on (to measure what tracing costs); no
+    /// --otlp-endpoint needed.
+    #[arg(long)]
+    pub no_tracing: bool,
+
     /// Defaults file (else $TRACELAB_CONFIG, else ./tracelab.toml).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -57,6 +63,8 @@ pub(crate) fn serve_mode(args: ServeArgs) -> Result<Mode, Error> {
     let otlp = args
         .otlp_endpoint
         .or(config.collector.otlp_endpoint)
+        // Never exported to: a placeholder for the options' sake.
+        .or_else(|| args.no_tracing.then(|| "http://127.0.0.1:4318".to_string()))
         .ok_or_else(|| {
             Error::Usage(
                 "serve needs --otlp-endpoint: where should spans be exported? (e.g. http://jaeger:4318)"
@@ -84,5 +92,6 @@ pub(crate) fn serve_mode(args: ServeArgs) -> Result<Mode, Error> {
                 url: crate::backend::otlp_traces_url(&otlp),
             },
         },
+        tracing: !args.no_tracing,
     }))
 }

@@ -166,6 +166,25 @@ fn serve_without_an_otlp_endpoint_is_a_usage_error() {
 }
 
 #[test]
+fn serve_without_tracing_needs_no_otlp_endpoint() {
+    let Mode::Serve(serve) = mode(&["tracelab", "serve", "a.rhai", "--no-tracing"]).unwrap() else {
+        panic!("not serve");
+    };
+    assert!(!serve.tracing);
+    let Mode::Serve(serve) = mode(&[
+        "tracelab",
+        "serve",
+        "a.rhai",
+        "--otlp-endpoint",
+        "http://j:4318",
+    ])
+    .unwrap() else {
+        panic!("not serve");
+    };
+    assert!(serve.tracing);
+}
+
+#[test]
 fn a_peer_must_be_name_equals_host_colon_port() {
     assert_eq!(
         parse_peer("service2=10.0.0.2:8000").unwrap(),
@@ -471,4 +490,34 @@ fn serve_over_grpc_exports_to_the_server_url_as_given() {
         crate::mesh::telemetry::OtlpEndpoint::grpc("http://jaeger:4317")
     );
     assert_eq!(serve.otlp.to_string(), "grpc http://jaeger:4317");
+}
+
+#[test]
+fn a_run_lets_read_traces_go_unless_told_to_keep_them() {
+    let release = |args: &[&str]| {
+        let Mode::Run(run) = mode(args).unwrap() else {
+            panic!("not a run");
+        };
+        let BackendChoice::Embedded(config) = run.settings.backend else {
+            panic!("not embedded");
+        };
+        config.release_read_traces_after
+    };
+    assert_eq!(
+        release(&["tracelab", "a.rhai"]),
+        Some(crate::collector::DEFAULT_RELEASE_AFTER)
+    );
+    assert_eq!(
+        release(&["tracelab", "run", "--keep-traces", "a.rhai"]),
+        None
+    );
+    // --show-trace reads a trace again after the run.
+    assert_eq!(
+        release(&["tracelab", "--show-trace", "abc", "a.rhai"]),
+        None
+    );
+    let Mode::Collector(c) = mode(&["tracelab", "collector"]).unwrap() else {
+        panic!("not collector");
+    };
+    assert_eq!(c.collector.release_read_traces_after, None);
 }

@@ -19,8 +19,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use super::go_text;
 use super::intake::otlp::WARNINGS_ATTRIBUTE;
 use super::span::{
-    SpanAttributes, StoredLog, StoredRef, StoredSpan, Tag, TagValue, TraceId, parent_of, sort_tags,
-    span_id_string,
+    SpanAttributes, StoredLog, StoredRef, StoredSpan, Tag, TagValue, Text, TraceId, parent_of,
+    sort_tags, span_id_string,
 };
 
 /// Jaeger's `query.max-clock-skew-adjustment` default: never move spans.
@@ -53,7 +53,7 @@ pub struct AdjustedSpan {
     /// not only links; a shared server span gets its client as one.
     pub has_parent: bool,
     pub flags: u32,
-    pub operation: String,
+    pub operation: Text,
     pub start_unix_nano: i64,
     pub duration_nanos: i64,
     pub tags: Vec<Tag>,
@@ -61,7 +61,7 @@ pub struct AdjustedSpan {
     pub process: ProcessView,
     pub warnings: Vec<String>,
     /// Keys of `telemetry.*` span attributes moved to the process.
-    pub moved_to_process: Vec<String>,
+    pub moved_to_process: Vec<Text>,
     /// Where the span's attributes had `@jaeger@warnings` and what it
     /// was, when it came with the span: (its index among the attributes,
     /// whether it was a list).
@@ -124,8 +124,8 @@ impl AdjustedSpan {
     fn has_kind(&self, kind: &str) -> bool {
         self.tags
             .iter()
-            .find(|t| t.key == "span.kind")
-            .is_some_and(|t| t.value == TagValue::Str(kind.to_string()))
+            .find(|t| &*t.key == "span.kind")
+            .is_some_and(|t| matches!(&t.value, TagValue::Str(s) if **s == *kind))
     }
 
     /// `model.Span.ReplaceParentID`.
@@ -204,7 +204,7 @@ fn adjust_with(
         }
         let (library, rest): (Vec<Tag>, Vec<Tag>) = std::mem::take(&mut span.tags)
             .into_iter()
-            .partition(|t| LIBRARY_KEYS.contains(&t.key.as_str()));
+            .partition(|t| LIBRARY_KEYS.contains(&&*t.key));
         span.tags = rest;
         span.moved_to_process = library.iter().map(|t| t.key.clone()).collect();
         span.process.tags.extend(library);
@@ -263,7 +263,7 @@ fn sort_log_fields(fields: &mut [Tag]) {
     let mut offset = 0;
     if let Some(i) = fields
         .iter()
-        .position(|f| f.key == "event" && matches!(f.value, TagValue::Str(_)))
+        .position(|f| &*f.key == "event" && matches!(f.value, TagValue::Str(_)))
     {
         fields.swap(0, i);
         offset = 1;
@@ -364,16 +364,16 @@ fn host_key(span: &AdjustedSpan) -> String {
         .process
         .tags
         .iter()
-        .find(|t| t.key == "ip")
+        .find(|t| &*t.key == "ip")
         .map(|t| &t.value)
     {
-        Some(TagValue::Str(s)) => s.clone(),
+        Some(TagValue::Str(s)) => s.to_string(),
         Some(TagValue::Int(i)) => Ipv4Addr::from(*i as u32).to_string(),
         Some(TagValue::Binary(b)) if b.len() == 4 => {
-            Ipv4Addr::from(<[u8; 4]>::try_from(b.as_slice()).expect("4 bytes")).to_string()
+            Ipv4Addr::from(<[u8; 4]>::try_from(&b[..]).expect("4 bytes")).to_string()
         }
         Some(TagValue::Binary(b)) if b.len() == 16 => {
-            let v6 = Ipv6Addr::from(<[u8; 16]>::try_from(b.as_slice()).expect("16 bytes"));
+            let v6 = Ipv6Addr::from(<[u8; 16]>::try_from(&b[..]).expect("16 bytes"));
             match v6.to_ipv4_mapped() {
                 Some(v4) => v4.to_string(),
                 None => v6.to_string(),
@@ -386,10 +386,10 @@ fn host_key(span: &AdjustedSpan) -> String {
 /// Jaeger v2's `hostKey`: pdata's `Str()` is "" for other types; a list
 /// `host.ip` (kept as its JSON text) gives its first element.
 fn host_key_v2(tags: &[Tag]) -> String {
-    let first = |key: &str| tags.iter().find(|t| t.key == key).map(|t| &t.value);
+    let first = |key: &str| tags.iter().find(|t| &*t.key == key).map(|t| &t.value);
     if let Some(value) = first("host.id") {
         return match value {
-            TagValue::Str(s) => s.clone(),
+            TagValue::Str(s) => s.to_string(),
             _ => String::new(),
         };
     }
@@ -404,11 +404,11 @@ fn host_key_v2(tags: &[Tag]) -> String {
                 };
             }
         } else {
-            return s.clone();
+            return s.to_string();
         }
     }
     match first("host.name") {
-        Some(TagValue::Str(s)) => s.clone(),
+        Some(TagValue::Str(s)) => s.to_string(),
         _ => String::new(),
     }
 }
@@ -457,7 +457,7 @@ fn apply_skew(span: &mut AdjustedSpan, delta: i64) {
 /// `ip` and `peer.ipv4` given as numbers become dotted IPv4 text.
 fn dotted_ip_tags(tags: &mut [Tag]) {
     for tag in tags.iter_mut() {
-        if tag.key != "ip" && tag.key != "peer.ipv4" {
+        if &*tag.key != "ip" && &*tag.key != "peer.ipv4" {
             continue;
         }
         let number = match tag.value {
@@ -465,7 +465,7 @@ fn dotted_ip_tags(tags: &mut [Tag]) {
             TagValue::Float(f) => f as u32,
             _ => continue,
         };
-        tag.value = TagValue::Str(Ipv4Addr::from(number).to_string());
+        tag.value = TagValue::Str(Ipv4Addr::from(number).to_string().into());
     }
 }
 
@@ -537,7 +537,7 @@ mod tests {
                 })
                 .into_iter()
                 .collect(),
-            operation: format!("op{id}"),
+            operation: format!("op{id}").into(),
             kind: SpanKind::Unspecified,
             status: StatusCode::Unset,
             start_unix_nano: start,
@@ -567,7 +567,7 @@ mod tests {
         );
         let server = spans
             .iter()
-            .find(|s| s.operation == "op86" && s.span_id == 1);
+            .find(|s| &*s.operation == "op86" && s.span_id == 1);
         let server = server.expect("the shared server span renamed to 1");
         assert_eq!(server.parent(), 0x56);
         let child = spans.iter().find(|s| s.span_id == 0x57).unwrap();
@@ -609,7 +609,7 @@ mod tests {
             Tag::string("event", "named"),
         ];
         sort_log_fields(&mut fields);
-        let keys: Vec<_> = fields.iter().map(|f| f.key.as_str()).collect();
+        let keys: Vec<_> = fields.iter().map(|f| &*f.key).collect();
         assert_eq!(keys, ["event", "a", "b"]);
     }
 }

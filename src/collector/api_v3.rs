@@ -20,7 +20,7 @@ use super::go_json;
 pub use super::go_text::rfc3339;
 use super::go_text::{self, parse_rfc3339};
 use super::query::{ApiResponse, Params};
-use super::span::{Tag, TagValue, TraceId, parent_of};
+use super::span::{Tag, TagValue, Text, TraceId, parent_of};
 use super::store::{SearchError, SpanFilter, Store, StoredTrace};
 
 /// Derived tags Jaeger's translator adds, which are OTLP fields, not attributes.
@@ -99,7 +99,7 @@ fn get_trace(store: &Store, id: &str, params: &Params) -> ApiResponse {
         Ok(raw) => raw,
         Err(e) => return e,
     };
-    match store.trace(id) {
+    match store.read(id) {
         Some(trace) => traces_response(&[trace], raw),
         None => no_traces(),
     }
@@ -352,17 +352,17 @@ fn to_otlp(span: AdjustedSpan, raw: bool) -> (Vec<KeyValue>, Vec<KeyValue>, Scop
     let is_error = span
         .tags
         .iter()
-        .any(|t| t.key == STATUS_CODE && t.value == TagValue::Str("ERROR".into()));
+        .any(|t| &*t.key == STATUS_CODE && matches!(&t.value, TagValue::Str(s) if &**s == "ERROR"));
     let mut error_tag_taken = false;
     for tag in span.tags {
-        match (tag.key.as_str(), &tag.value) {
-            (SCOPE_NAME, TagValue::Str(s)) if scope.name.is_empty() => scope.name = s.clone(),
+        match (&*tag.key, &tag.value) {
+            (SCOPE_NAME, TagValue::Str(s)) if scope.name.is_empty() => scope.name = s.to_string(),
             (SCOPE_VERSION, TagValue::Str(s)) if scope.version.is_empty() => {
-                scope.version = s.clone()
+                scope.version = s.to_string()
             }
             (SPAN_KIND, TagValue::Str(s)) if kind == 0 => kind = kind_number(s),
             (STATUS_CODE, TagValue::Str(s)) if status.code == 0 => {
-                status.code = match s.as_str() {
+                status.code = match &**s {
                     "OK" => 1,
                     "ERROR" => 2,
                     _ => 0,
@@ -372,9 +372,11 @@ fn to_otlp(span: AdjustedSpan, raw: bool) -> (Vec<KeyValue>, Vec<KeyValue>, Scop
                 error_tag_taken = true
             }
             (STATUS_MESSAGE, TagValue::Str(s)) if status.message.is_empty() => {
-                status.message = s.clone()
+                status.message = s.to_string()
             }
-            (TRACE_STATE, TagValue::Str(s)) if trace_state.is_empty() => trace_state = s.clone(),
+            (TRACE_STATE, TagValue::Str(s)) if trace_state.is_empty() => {
+                trace_state = s.to_string()
+            }
             _ => attributes.push(key_value(&tag)),
         }
     }
@@ -446,10 +448,10 @@ fn to_otlp(span: AdjustedSpan, raw: bool) -> (Vec<KeyValue>, Vec<KeyValue>, Scop
             // The translator put the event's name first, as `event`.
             let named = matches!(
                 fields.first(),
-                Some(Tag { key, value: TagValue::Str(_) }) if key == "event"
+                Some(Tag { key, value: TagValue::Str(_) }) if &**key == "event"
             );
             let name = match named.then(|| fields.remove(0).value) {
-                Some(TagValue::Str(s)) => s,
+                Some(TagValue::Str(s)) => s.to_string(),
                 _ => String::new(),
             };
             Event {
@@ -486,7 +488,7 @@ fn to_otlp(span: AdjustedSpan, raw: bool) -> (Vec<KeyValue>, Vec<KeyValue>, Scop
         trace_state,
         parent_span_id: parent.map(|p| format!("{p:016x}")).unwrap_or_default(),
         flags: span.flags,
-        name: span.operation,
+        name: span.operation.to_string(),
         kind,
         start: nanos_text(span.start_unix_nano),
         end: nanos_text(span.start_unix_nano + span.duration_nanos),
@@ -515,7 +517,7 @@ fn sort_attributes(list: &mut Vec<KeyValue>) {
 /// unless raw, and those the adjuster moved there from the span.
 fn resource_of(
     process: &ProcessView,
-    moved: &[String],
+    moved: &[Text],
     service_name_at: usize,
     raw: bool,
 ) -> (Vec<KeyValue>, Vec<KeyValue>) {
@@ -570,7 +572,7 @@ fn key_value(tag: &Tag) -> KeyValue {
         }
     };
     KeyValue {
-        key: tag.key.clone(),
+        key: tag.key.to_string(),
         value,
     }
 }

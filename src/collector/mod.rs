@@ -34,6 +34,7 @@ pub use intake::{otlp, zipkin};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
@@ -48,10 +49,18 @@ use self::store::Store;
 pub const DEFAULT_MAX_TRACES: usize = 100_000;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// How long a run's collector keeps a trace after it was read by id.
+pub const DEFAULT_RELEASE_AFTER: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
     pub max_traces: usize,
     pub max_body_bytes: usize,
+    /// Let a trace go this long after it was read by id (`/api/traces/{id}`,
+    /// `/api/traces?traceID=...`, `/api/v3/traces/{id}`), unless spans
+    /// arrived since. `None` (the default) keeps every trace, as Jaeger
+    /// does: `tracelab up`, `tracelab collector` and the viewer need them.
+    pub release_read_traces_after: Option<Duration>,
 }
 
 impl Default for CollectorConfig {
@@ -59,6 +68,7 @@ impl Default for CollectorConfig {
         CollectorConfig {
             max_traces: DEFAULT_MAX_TRACES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            release_read_traces_after: None,
         }
     }
 }
@@ -164,12 +174,22 @@ pub struct RunningCollector {
 impl RunningCollector {
     /// Serve on already-bound sockets.
     pub fn start(config: &CollectorConfig, bound: BoundSockets) -> RunningCollector {
-        let store = Arc::new(Store::new(config.max_traces));
+        let store = Arc::new(Store::with_release(
+            config.max_traces,
+            config.release_read_traces_after,
+        ));
+        let stop = CancellationToken::new();
+        let mut tasks = Vec::new();
+        if let Some(linger) = config.release_read_traces_after {
+            tasks.push(tokio::spawn(sweep(
+                Arc::clone(&store),
+                linger,
+                stop.clone(),
+            )));
+        }
         let intake = Arc::new(IntakeContext::new(store, config.max_body_bytes));
         let udp_routes = intake::udp_routes();
-        let stop = CancellationToken::new();
         let mut addrs = BTreeMap::new();
-        let mut tasks = Vec::new();
         for (listeners, socket) in bound.sockets {
             let addr = match &socket {
                 BoundSocket::Tcp(s) => s.local_addr(),
@@ -275,6 +295,19 @@ impl RunningCollector {
         self.stop.cancel();
         for task in self.tasks {
             let _ = task.await;
+        }
+    }
+}
+
+/// Release read traces as they come due, a few times per linger.
+async fn sweep(store: Arc<Store>, linger: Duration, stop: CancellationToken) {
+    let period = (linger / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => store.sweep(std::time::Instant::now()),
         }
     }
 }

@@ -157,7 +157,7 @@ fn get_trace(store: &Store, id: &str, params: &Params) -> ApiResponse {
         Ok(raw) => raw,
         Err(e) => return ApiResponse::error(400, e),
     };
-    match store.trace(id) {
+    match store.read(id) {
         None => ApiResponse::error(404, "trace not found"),
         Some(trace) => traces_response(&[trace], Vec::new(), raw, params.pretty()),
     }
@@ -172,7 +172,7 @@ fn search(store: &Store, params: &Params) -> ApiResponse {
         let mut traces = Vec::new();
         let mut errors = Vec::new();
         for id in &query.trace_ids {
-            match store.trace(*id) {
+            match store.read(*id) {
                 Some(trace) => traces.push(trace),
                 None => errors.push(ApiError {
                     code: 0,
@@ -350,7 +350,7 @@ fn render_span(span: &AdjustedSpan, process_id: String) -> Result<model::Span, S
         span_id: span_id_string(span.span_id),
         // Jaeger's OTLP translation never carries the flags over.
         flags: 0,
-        operation_name: span.operation.clone(),
+        operation_name: span.operation.to_string(),
         references: span
             .references
             .iter()
@@ -389,7 +389,7 @@ fn render_tags(tags: &[Tag]) -> Result<Vec<KeyValue>, String> {
     tags.iter()
         .map(|tag| {
             let (value_type, value) = match &tag.value {
-                TagValue::Str(s) => (ValueType::String, s.clone().into()),
+                TagValue::Str(s) => (ValueType::String, s.to_string().into()),
                 TagValue::Bool(b) => (ValueType::Bool, (*b).into()),
                 TagValue::Int(i) if (-MAX_SAFE..=MAX_SAFE).contains(i) => {
                     (ValueType::Int64, (*i).into())
@@ -409,7 +409,7 @@ fn render_tags(tags: &[Tag]) -> Result<Vec<KeyValue>, String> {
                 ),
             };
             Ok(KeyValue {
-                key: tag.key.clone(),
+                key: tag.key.to_string(),
                 value_type,
                 value,
             })

@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -101,14 +102,37 @@ pub enum StatusCode {
     Error,
 }
 
-/// A tag value with its Jaeger type.
+/// Shared text. Keys, names and most values repeat from span to span, so
+/// each export request keeps one copy of each (an [`Interner`]), shared by
+/// its spans: most of a stored span is then pointers, not strings.
+pub type Text = Arc<str>;
+
+/// One copy of each text of an export request.
+#[derive(Default)]
+pub struct Interner {
+    texts: HashSet<Text, foldhash::fast::RandomState>,
+}
+
+impl Interner {
+    pub fn text(&mut self, text: &str) -> Text {
+        if let Some(shared) = self.texts.get(text) {
+            return Arc::clone(shared);
+        }
+        let shared: Text = Arc::from(text);
+        self.texts.insert(Arc::clone(&shared));
+        shared
+    }
+}
+
+/// A tag value with its Jaeger type (16 bytes and a tag: a span keeps
+/// dozens of these).
 #[derive(Debug, Clone, PartialEq)]
 pub enum TagValue {
-    Str(String),
+    Str(Text),
     Bool(bool),
     Int(i64),
     Float(f64),
-    Binary(Vec<u8>),
+    Binary(Box<[u8]>),
 }
 
 impl TagValue {
@@ -126,19 +150,19 @@ impl TagValue {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tag {
-    pub key: String,
+    pub key: Text,
     pub value: TagValue,
 }
 
 impl Tag {
-    pub fn new(key: impl Into<String>, value: TagValue) -> Self {
+    pub fn new(key: impl Into<Text>, value: TagValue) -> Self {
         Tag {
             key: key.into(),
             value,
         }
     }
 
-    pub fn string(key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn string(key: impl Into<Text>, value: impl Into<Text>) -> Self {
         Tag::new(key, TagValue::Str(value.into()))
     }
 
@@ -250,7 +274,7 @@ pub struct StoredSpan {
     /// OTLP's span flags (W3C trace flags and the remote-parent bits),
     /// which Jaeger's v3 API returns and its v1 API drops.
     pub flags: u32,
-    pub operation: String,
+    pub operation: Text,
     pub kind: SpanKind,
     pub status: StatusCode,
     pub start_unix_nano: u64,
@@ -298,7 +322,7 @@ impl StoredSpan {
             SpanAttributes::Tags(range) => self
                 .tags
                 .get(range.clone())
-                .and_then(|tags| tags.iter().find(|t| t.key == key))
+                .and_then(|tags| tags.iter().find(|t| &*t.key == key))
                 .is_some_and(|t| t.search_text() == value),
         };
         in_span
@@ -367,7 +391,7 @@ mod tests {
             Tag::new("B", TagValue::Str("upper".into())),
         ];
         sort_tags(&mut tags);
-        let order: Vec<_> = tags.iter().map(|t| (t.key.as_str(), &t.value)).collect();
+        let order: Vec<_> = tags.iter().map(|t| (&*t.key, &t.value)).collect();
         assert_eq!(
             order,
             [

@@ -472,7 +472,7 @@ mod tests {
         assert_eq!(root.process.service_name, "api");
         assert_eq!(root.start_unix_nano, 1_700_000_000_000_005_000);
         assert_eq!(root.duration_nanos(), 3_000_000);
-        let odd = root.tags.iter().find(|t| t.key == "odd").unwrap();
+        let odd = root.tags.iter().find(|t| &*t.key == "odd").unwrap();
         assert_eq!(
             odd.value,
             crate::collector::span::TagValue::Str("<Unknown Jaeger TagType \"9\">".into())

@@ -536,7 +536,7 @@ mod tests {
         assert_eq!(span.status, StatusCode::Error);
         assert_eq!(span.parent_span_id(), Some(1));
         assert_eq!(span.process.service_name, "checkout");
-        let process_keys: Vec<_> = span.process.tags.iter().map(|t| t.key.as_str()).collect();
+        let process_keys: Vec<_> = span.process.tags.iter().map(|t| &*t.key).collect();
         // `hostname` gives way to `host.name`, the last tag taking its
         // slot; then `jaeger.version` to the exporter version, likewise.
         assert_eq!(
@@ -547,7 +547,7 @@ mod tests {
             span.process.tags[1].value,
             TagValue::Str("Jaeger-Go-2.30.0".into())
         );
-        let keys: Vec<_> = span.tags.iter().map(|t| t.key.as_str()).collect();
+        let keys: Vec<_> = span.tags.iter().map(|t| &*t.key).collect();
         assert_eq!(
             keys,
             [

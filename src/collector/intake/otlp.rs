@@ -23,8 +23,8 @@ use prost::Message;
 use crate::collector::go_json;
 use crate::collector::go_text;
 use crate::collector::span::{
-    SearchAttributes, SpanAttributes, SpanKind, StatusCode, StoredLog, StoredProcess, StoredRef,
-    StoredSpan, Tag, TagValue, TraceId, span_id_from_bytes,
+    Interner, SearchAttributes, SpanAttributes, SpanKind, StatusCode, StoredLog, StoredProcess,
+    StoredRef, StoredSpan, Tag, TagValue, TraceId, span_id_from_bytes,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +101,9 @@ pub fn translate(request: ExportTraceServiceRequest) -> Result<Vec<StoredSpan>, 
 pub fn translate_partial(request: ExportTraceServiceRequest) -> Result<Translated, DecodeError> {
     let mut out = Translated::default();
     let mut index = 0;
+    // One copy of each key, name and value of this request, shared by its
+    // spans (the decoded request's own strings are dropped with it).
+    let mut texts = Interner::default();
     for resource_spans in request.resource_spans {
         let mut attrs = resource_spans
             .resource
@@ -122,7 +125,7 @@ pub fn translate_partial(request: ExportTraceServiceRequest) -> Result<Translate
                     }
                     None => out
                         .spans
-                        .push(translate_span(span, &scope, &process, index)?),
+                        .push(translate_span(span, &scope, &process, index, &mut texts)?),
                 }
                 index += 1;
             }
@@ -206,6 +209,7 @@ fn translate_span(
     scope: &InstrumentationScope,
     process: &Arc<StoredProcess>,
     index: usize,
+    texts: &mut Interner,
 ) -> Result<StoredSpan, DecodeError> {
     let invalid = |field, want| DecodeError::InvalidId { index, field, want };
     let trace_id = TraceId::from_bytes(&span.trace_id).ok_or(invalid("traceId", 16))?;
@@ -280,7 +284,18 @@ fn translate_span(
     }
     let warnings = warnings_of(&span.attributes);
 
-    let mut tags = Vec::with_capacity(span.attributes.len() + 6);
+    // Exactly the tags it gets: the store keeps this vector as it is.
+    let derived = usize::from(!scope.name.is_empty())
+        + usize::from(!scope.version.is_empty())
+        + usize::from(kind != SpanKind::Unspecified)
+        + match status {
+            StatusCode::Error => 2,
+            StatusCode::Ok => 1,
+            StatusCode::Unset => 0,
+        }
+        + usize::from(!status_message.is_empty())
+        + usize::from(!span.trace_state.is_empty());
+    let mut tags = Vec::with_capacity(span.attributes.len() + derived);
     if !scope.name.is_empty() {
         tags.push(Tag::string("otel.scope.name", scope.name.clone()));
     }
@@ -290,12 +305,11 @@ fn translate_span(
     // Searches read the attributes from their tags unless one is left out.
     let text_search = (!warnings.is_empty()).then(|| search_attributes(&span.attributes));
     let first_attribute_tag = tags.len();
-    // Moved, not copied: the decoded request is dropped after this.
     tags.extend(
-        std::mem::take(&mut span.attributes)
-            .into_iter()
+        span.attributes
+            .iter()
             .filter(|kv| warnings.is_empty() || kv.key != WARNINGS_ATTRIBUTE)
-            .map(owned_attribute_tag),
+            .map(|kv| shared_attribute_tag(kv, texts)),
     );
     let span_search = match text_search {
         None => SpanAttributes::Tags(first_attribute_tag..tags.len()),
@@ -341,7 +355,7 @@ fn translate_span(
         has_parent: parent != 0,
         flags: span.flags,
         references,
-        operation: span.name,
+        operation: texts.text(&span.name),
         kind,
         status,
         start_unix_nano: start,
@@ -418,32 +432,36 @@ fn warnings_of(attrs: &[KeyValue]) -> Vec<String> {
     }
 }
 
-/// [`attribute_tag`], moving a string attribute's key and value.
-fn owned_attribute_tag(mut kv: KeyValue) -> Tag {
+/// [`attribute_tag`], with the key and a string value shared through the
+/// request's interner.
+fn shared_attribute_tag(kv: &KeyValue, texts: &mut Interner) -> Tag {
+    let key = texts.text(&kv.key);
     if let Some(any_value::Value::StringValue(value)) =
-        kv.value.as_mut().and_then(|v| v.value.as_mut())
+        kv.value.as_ref().and_then(|v| v.value.as_ref())
     {
-        let value = std::mem::take(value);
-        return Tag::new(std::mem::take(&mut kv.key), TagValue::Str(value));
+        return Tag::new(key, TagValue::Str(texts.text(value)));
     }
-    attribute_tag(&kv)
+    Tag::new(key, attribute_value(kv.value.as_ref()))
 }
 
 /// An attribute as a Jaeger tag of the matching type.
 pub(crate) fn attribute_tag(kv: &KeyValue) -> Tag {
-    let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => TagValue::Str(s.clone()),
+    Tag::new(kv.key.as_str(), attribute_value(kv.value.as_ref()))
+}
+
+fn attribute_value(value: Option<&AnyValue>) -> TagValue {
+    match value.and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => TagValue::Str(s.as_str().into()),
         Some(any_value::Value::BoolValue(b)) => TagValue::Bool(*b),
         Some(any_value::Value::IntValue(i)) => TagValue::Int(*i),
         Some(any_value::Value::DoubleValue(f)) => TagValue::Float(*f),
-        Some(any_value::Value::BytesValue(b)) => TagValue::Binary(b.clone()),
+        Some(any_value::Value::BytesValue(b)) => TagValue::Binary(b.as_slice().into()),
         Some(any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_)) => {
-            TagValue::Str(value_text(kv.value.as_ref()))
+            TagValue::Str(value_text(value).into())
         }
         // Empty values (and profiles' string-table indices) read as "".
-        Some(any_value::Value::StringValueStrindex(_)) | None => TagValue::Str(String::new()),
-    };
-    Tag::new(kv.key.clone(), value)
+        Some(any_value::Value::StringValueStrindex(_)) | None => TagValue::Str("".into()),
+    }
 }
 
 /// pdata's `Value.AsString`: the text a value is searched by, and the
@@ -560,7 +578,7 @@ mod tests {
     #[test]
     fn a_span_gets_its_attributes_then_kind_status_and_error_as_jaegers_translator_orders_them() {
         let spans = translate(request(sandbox_resource(), server_span())).unwrap();
-        let keys: Vec<_> = spans[0].tags.iter().map(|t| t.key.as_str()).collect();
+        let keys: Vec<_> = spans[0].tags.iter().map(|t| &*t.key).collect();
         assert_eq!(
             keys,
             [
@@ -616,7 +634,7 @@ mod tests {
               1970-01-01 00:00:01 +0000 UTC, adjusted to: 1970-01-01 00:00:01.000000001 +0000 UTC"
             ]
         );
-        assert!(spans[0].tags.iter().all(|t| t.key != WARNINGS_ATTRIBUTE));
+        assert!(spans[0].tags.iter().all(|t| &*t.key != WARNINGS_ATTRIBUTE));
     }
 
     #[test]

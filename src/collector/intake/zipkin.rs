@@ -662,7 +662,7 @@ mod tests {
         assert_eq!(span.status, StatusCode::Error);
         assert_eq!(span.duration_us(), 2500);
         assert_eq!(span.process.service_name, "front-proxy");
-        let tag = |key: &str| span.tags.iter().find(|t| t.key == key).map(|t| &t.value);
+        let tag = |key: &str| span.tags.iter().find(|t| &*t.key == key).map(|t| &t.value);
         assert_eq!(tag("http.status_code"), Some(&TagValue::Str("503".into())));
         assert_eq!(
             tag("net.host.ip"),
@@ -675,7 +675,7 @@ mod tests {
         );
         assert_eq!(tag("error"), Some(&TagValue::Bool(true)), "from the status");
         assert_eq!(tag("host.name"), None, "a resource tag");
-        assert!(span.process.tags.iter().any(|t| t.key == "host.name"));
+        assert!(span.process.tags.iter().any(|t| &*t.key == "host.name"));
     }
 
     #[test]

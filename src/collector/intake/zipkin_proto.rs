@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(span.kind, SpanKind::Client);
         assert_eq!(span.process.service_name, "front-proxy");
         assert_eq!(span.duration_us(), 2_500);
-        let tag = |key: &str| span.tags.iter().find(|t| t.key == key).map(|t| &t.value);
+        let tag = |key: &str| span.tags.iter().find(|t| &*t.key == key).map(|t| &t.value);
         assert_eq!(
             tag("net.host.ip"),
             Some(&TagValue::Str("172.18.0.2".into()))

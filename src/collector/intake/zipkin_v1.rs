@@ -493,13 +493,16 @@ mod tests {
         assert_eq!(attribute(&client.attributes, "error"), None);
         assert_eq!(client.status.as_ref().unwrap().code, 2);
         let stored = otlp::translate(request).unwrap();
-        let server = stored.iter().find(|s| s.operation == "reserve").unwrap();
+        let server = stored.iter().find(|s| &*s.operation == "reserve").unwrap();
         assert_eq!(server.kind, Kind::Server);
         assert_eq!(server.duration_us(), 1000, "from sr to ss");
         assert_eq!(server.process.service_name, "stock");
-        let client = stored.iter().find(|s| s.operation == "get /stock").unwrap();
+        let client = stored
+            .iter()
+            .find(|s| &*s.operation == "get /stock")
+            .unwrap();
         assert_eq!(client.status, StatusCode::Error);
-        let process_keys: Vec<_> = client.process.tags.iter().map(|t| t.key.as_str()).collect();
+        let process_keys: Vec<_> = client.process.tags.iter().map(|t| &*t.key).collect();
         assert_eq!(process_keys, ["ipv4", "port"]);
     }
 
