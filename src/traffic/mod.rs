@@ -2,7 +2,7 @@
 //! records, per request, its id, status, latency and trace id.
 //!
 //! Closed model: `concurrency` workers, each with its own keep-alive
-//! connection (`connection`), sending its next request when the last one
+//! connection (`http_client::Connection`), sending its next request when the last one
 //! answered (slow answers slow the load). Open model: requests
 //! leave on a fixed schedule, `rate` per second, however slow the answers
 //! (what real users do; latency then includes queueing).
@@ -19,7 +19,6 @@
 //! (`trace_context`): the trace id it sent finds it in a system that does
 //! not pass `x-request-id` on.
 
-pub mod connection;
 pub mod stats;
 pub mod trace_context;
 
@@ -31,9 +30,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tokio_util::sync::CancellationToken;
 
-use self::connection::Connection;
-use crate::mesh::component::new_request_id;
-use crate::mesh::upstream::{Upstream, UpstreamFailure, UpstreamResponse};
+use crate::http_client::{
+    Client, Connection, Failure, REQUEST_ID_HEADER, Response, new_request_id,
+};
 use crate::scenario::model::Traffic;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,7 +88,7 @@ pub async fn run_until(
 ) -> TrafficRun {
     let started = SystemTime::now();
     let clock = Instant::now();
-    let client = Upstream::default();
+    let client = Client::default();
     let method = Method::from_bytes(block.method.as_bytes()).unwrap_or(Method::GET);
     let body = Bytes::from(block.body.clone());
     let mut base_headers = HeaderMap::new();
@@ -155,7 +154,7 @@ struct Shared {
     trace_context: Option<Vec<crate::scenario::model::HeaderFormat>>,
     /// Cancelled when requests in flight must stop waiting.
     cut: CancellationToken,
-    client: Upstream,
+    client: Client,
     authority: String,
     method: Method,
     path: String,
@@ -172,7 +171,7 @@ impl Shared {
         let request_id = new_request_id();
         let mut headers = self.headers.clone();
         headers.insert(
-            "x-request-id",
+            REQUEST_ID_HEADER,
             HeaderValue::from_str(&request_id).expect("a uuid is a valid header value"),
         );
         let sent = self
@@ -313,7 +312,7 @@ async fn open_model(
 fn record(
     request_id: String,
     latency: Duration,
-    result: Result<UpstreamResponse, UpstreamFailure>,
+    result: Result<Response, Failure>,
 ) -> RequestRecord {
     match result {
         Ok(response) => {
