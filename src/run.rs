@@ -425,7 +425,9 @@ async fn drive(
         observer.traffic_started(&block.name, block.requests);
         let obs = Arc::clone(&observer);
         let on_done = Arc::new(move |r: &RequestRecord| obs.request_done(r));
-        let run = traffic::run_until(block, &authority, on_done, stop).await;
+        let run = traffic::run_until(block, &authority, on_done, stop, traffic::Retain::Records)
+            .await
+            .run;
         observer.traffic_finished(&block.name);
         runs.push(run);
     }
