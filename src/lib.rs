@@ -11,6 +11,8 @@
 //! - [`scenario`]: Rhai script → [`scenario::Scenario`] (plain data).
 //! - [`mesh`]: the scenario's components as HTTP servers with tracers.
 //! - [`traffic`]: the requests, with per-request records and statistics.
+//! - [`http_client`]: the HTTP client the traffic and the mesh's sidecars
+//!   send with (it knows URLs, not the mesh).
 //! - [`collector`]: the embedded collector (OTLP in, Jaeger API out).
 //! - [`jaeger`]: Jaeger's query API model and client (read side).
 //! - [`analysis`]: critical path, self time and span statistics of traces.
@@ -41,6 +43,7 @@ pub mod config;
 pub mod diff;
 pub mod error;
 pub mod fuzzing;
+pub mod http_client;
 pub mod jaeger;
 pub mod mesh;
 pub mod record;

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method};
 use tokio::process::{Child, Command};
 
-use crate::mesh::upstream::Upstream;
+use crate::http_client::Client;
 
 /// How long a started Jaeger gets to report healthy.
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -194,7 +194,7 @@ impl JaegerProcess {
 
     async fn wait_healthy(&mut self, timeout: Duration) -> Result<(), JaegerProcessError> {
         let started = Instant::now();
-        let client = Upstream::default();
+        let client = Client::default();
         let authority = format!("127.0.0.1:{}", self.ports.health);
         loop {
             if let Some(status) = self.exit_status() {

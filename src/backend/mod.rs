@@ -13,9 +13,9 @@ use http::{HeaderMap, HeaderValue, Method};
 
 use self::jaeger_process::{JaegerProcess, JaegerProcessError, JaegerSettings};
 use crate::collector::{CollectorConfig, RunningCollector};
+use crate::http_client::Client;
 use crate::jaeger::JaegerClient;
 use crate::mesh::telemetry::{OtlpEndpoint, OtlpProtocol};
-use crate::mesh::upstream::Upstream;
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -172,7 +172,7 @@ impl Backend {
             HeaderValue::from_static("application/x-protobuf"),
         );
         // An empty ExportTraceServiceRequest: every OTLP receiver accepts it.
-        let answer = Upstream::default()
+        let answer = Client::default()
             .send(
                 authority,
                 &Method::POST,

@@ -14,6 +14,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 
 use super::model::{Envelope, Trace};
+use crate::http_client::error_chain;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -200,7 +201,6 @@ fn encode_path(segment: &str) -> String {
         .replace('+', "%20")
 }
 
-/// "error sending request: connection refused" rather than just the outer layer.
 /// Why a request got no answer, in plain words where hyper's are cryptic:
 /// its connect timeout surfaces as "deadline has elapsed".
 fn connect_failure(e: &hyper_util::client::legacy::Error) -> String {
@@ -213,20 +213,6 @@ fn connect_failure(e: &hyper_util::client::legacy::Error) -> String {
     } else {
         chain
     }
-}
-
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        let inner_text = inner.to_string();
-        if !text.contains(&inner_text) {
-            text.push_str(": ");
-            text.push_str(&inner_text);
-        }
-        source = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -13,11 +13,11 @@ use hyper::body::Incoming;
 use opentelemetry::trace::SpanContext;
 use opentelemetry_sdk::trace::SdkTracer;
 
-use super::envoy::REQUEST_ID_HEADER;
 use super::seeded::FaultDice;
 use super::telemetry::ExportCounters;
 use super::upstream::Upstream;
 use super::{proxy, service};
+use crate::http_client::{REQUEST_ID_HEADER, new_request_id};
 use crate::scenario::model::{Component, HeaderFormat, Propagation, Role, Route};
 use crate::server::{Body, Handler, text};
 
@@ -156,48 +156,10 @@ pub fn traceresponse(context: &SpanContext) -> Option<HeaderValue> {
     .ok()
 }
 
-/// A random UUID v4, as Envoy generates for `x-request-id`.
-/// Written digit by digit: one per request, and `format!` per byte showed
-/// in profiles of the traffic generator.
-pub fn new_request_id() -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut bytes: [u8; 16] = rand::random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let mut id = String::with_capacity(36);
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            id.push('-');
-        }
-        id.push(HEX[usize::from(b >> 4)] as char);
-        id.push(HEX[usize::from(b & 0x0f)] as char);
-    }
-    id
-}
-
 pub fn respond(status: u16, headers: HeaderMap, body: Bytes) -> Response<Body> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     *response.headers_mut() = headers;
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_ids_are_uuid_v4_shaped_and_differ() {
-        let a = new_request_id();
-        let b = new_request_id();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 36);
-        assert_eq!(&a[14..15], "4");
-        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
-        assert_eq!(a.matches('-').count(), 4);
-        let groups: Vec<usize> = a.split('-').map(str::len).collect();
-        assert_eq!(groups, [8, 4, 4, 4, 12]);
-        assert!(a.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
-    }
 }

@@ -21,7 +21,6 @@ use super::telemetry::ExportCounters;
 
 /// Header an egress Envoy sends so the next hop names its span the same.
 pub const DECORATOR_HEADER: &str = "x-envoy-decorator-operation";
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const DOWNSTREAM_CLUSTER_HEADER: &str = "x-envoy-downstream-service-cluster";
 
 /// What Envoy knows about a request when it starts the span.

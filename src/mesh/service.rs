@@ -13,9 +13,10 @@ use http::{HeaderMap, HeaderValue, Method, Response};
 use opentelemetry::trace::{SpanContext, SpanKind};
 
 use super::component::{ComponentRuntime, Inbound, respond, traceresponse};
-use super::envoy::{DECORATOR_HEADER, EnvoySpan, REQUEST_ID_HEADER, RequestFacts, ResponseFacts};
+use super::envoy::{DECORATOR_HEADER, EnvoySpan, RequestFacts, ResponseFacts};
 use super::propagation;
 use super::seeded::Roll;
+use crate::http_client::REQUEST_ID_HEADER;
 use crate::scenario::model::{Action, Call, Handler, Step};
 use crate::server::Body;
 

@@ -18,7 +18,7 @@ use crate::backend::Backend;
 use crate::error::Error;
 use crate::mesh::RunningMesh;
 use crate::scenario::Scenario;
-use crate::traffic::{self, RequestRecord, TrafficRun};
+use crate::traffic::{self, Finished, RequestRecord, Retain, TrafficRun};
 
 pub async fn drive(
     scenario: &Scenario,
@@ -28,8 +28,8 @@ pub async fn drive(
     tally: &mut Tally<'_>,
     observer: Arc<dyn Observer>,
     stop: &CancellationToken,
-) -> Result<(Vec<TrafficRun>, Gathering), Error> {
-    let mut runs = Vec::new();
+) -> Result<(Vec<Finished>, Gathering), Error> {
+    let mut finished = Vec::new();
     for block in &scenario.traffic {
         if stop.is_cancelled() {
             break;
@@ -38,10 +38,11 @@ pub async fn drive(
         observer.traffic_started(&block.name, block.requests);
         let obs = Arc::clone(&observer);
         let on_done = Arc::new(move |r: &RequestRecord| obs.request_done(r));
-        let run = traffic::run_until(block, &authority, on_done, stop).await;
+        let run = traffic::run_until(block, &authority, on_done, stop, Retain::Records).await;
         observer.traffic_finished(&block.name);
-        runs.push(run);
+        finished.push(run);
     }
+    let runs: Vec<TrafficRun> = finished.iter().map(|f| f.run.clone()).collect();
 
     observer.phase(&scenario.name, "flushing spans");
     mesh.flush().await;
@@ -143,5 +144,5 @@ pub async fn drive(
         polls: gathered.polls,
         untaken: 0,
     };
-    Ok((runs, gathering))
+    Ok((finished, gathering))
 }

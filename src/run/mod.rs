@@ -42,7 +42,6 @@ use crate::report::model::{
 use crate::report::waterfall::Waterfall;
 use crate::scenario::Scenario;
 use crate::scenario::model::Check;
-use crate::traffic::stats::TrafficSummary;
 use crate::traffic::{self, RequestRecord};
 
 #[derive(Debug, Clone)]
@@ -207,12 +206,17 @@ pub async fn run_scenario_until(
         otlp_traces_url: export.url.clone(),
         otlp_protocol: export.protocol,
     };
-    let (runs, gathering) = result?;
+    let (finished, gathering) = result?;
     let interrupted = stop.is_cancelled();
-    let failed_fast = !interrupted && tally.failed() > 0 && settings.fail_fast && {
-        let planned: u64 = scenario.traffic.iter().map(|t| t.requests).sum();
-        (runs.iter().map(|r| r.records.len() as u64).sum::<u64>()) < planned
+    let planned: u64 = scenario.traffic.iter().map(|t| t.requests).sum();
+    let sent: u64 = finished.iter().map(|f| f.summary.requests).sum();
+    let count_of = |status: &str| -> u64 {
+        finished
+            .iter()
+            .filter_map(|f| f.summary.statuses.get(status))
+            .sum()
     };
+    let failed_fast = !interrupted && tally.failed() > 0 && settings.fail_fast && sent < planned;
     let Tally {
         judge,
         spans,
@@ -243,7 +247,7 @@ pub async fn run_scenario_until(
     // judged; evictions cost this run spans unless the traces read back
     // held every span it delivered. Either way its checks judged what was
     // left, so they must not pass alone.
-    for run in &runs {
+    for run in finished.iter().map(|f| &f.run) {
         if total.undelivered() > 0 {
             outcomes.push(assert::integrity::delivered_to_the_collector(
                 &run.name,
@@ -262,15 +266,12 @@ pub async fn run_scenario_until(
     // Streaming reads each request's trace by the id the edge gave; traces
     // the mesh began that no request claimed mean propagation broke
     // somewhere (unless some request never said its trace: no response).
-    let all_answered = runs.iter().all(|r| {
-        r.records
-            .iter()
-            .all(|rec| rec.status.is_some() && !rec.interrupted)
-    });
+    let all_answered = count_of("no response") == 0 && count_of("interrupted") == 0;
     if gathering.untaken > 0
         && all_answered
-        && let Some(run) = runs
+        && let Some(run) = finished
             .iter()
+            .map(|f| &f.run)
             .find(|r| assert::integrity_checks(scenario, &r.name).propagation)
     {
         outcomes.push(assert::integrity::unclaimed_traces(
@@ -280,13 +281,7 @@ pub async fn run_scenario_until(
     }
     let mut warnings = Vec::new();
     if interrupted || failed_fast {
-        let sent: usize = runs.iter().map(|r| r.records.len()).sum();
-        let planned: u64 = scenario.traffic.iter().map(|t| t.requests).sum();
-        let cut = runs
-            .iter()
-            .flat_map(|r| &r.records)
-            .filter(|r| r.interrupted)
-            .count();
+        let cut = count_of("interrupted");
         let why = if failed_fast {
             "stopped at the first failed check (--fail-fast)"
         } else {
@@ -342,13 +337,13 @@ pub async fn run_scenario_until(
         file: scenario.file.display().to_string(),
         collector: info,
         components,
-        traffic: runs
+        traffic: finished
             .iter()
-            .map(|run| TrafficReport {
-                name: run.name.clone(),
-                target: run.target.clone(),
-                summary: TrafficSummary::of(run),
-                trace_ids: trace_ids.remove(&run.name).unwrap_or_default(),
+            .map(|f| TrafficReport {
+                name: f.run.name.clone(),
+                target: f.run.target.clone(),
+                summary: f.summary.clone(),
+                trace_ids: trace_ids.remove(&f.run.name).unwrap_or_default(),
             })
             .collect(),
         traces: TraceStats {

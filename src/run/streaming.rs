@@ -25,7 +25,7 @@ use crate::mesh::RunningMesh;
 use crate::mesh::ledger::TraceState;
 use crate::scenario::Scenario;
 use crate::scenario::model::{Check, Propagation};
-use crate::traffic::{self, RequestRecord, TrafficRun};
+use crate::traffic::{self, Finished, RequestRecord, Retain};
 
 /// How often pending traces are looked at.
 const TICK: Duration = Duration::from_millis(20);
@@ -61,7 +61,7 @@ pub async fn drive(
     tally: &mut Tally<'_>,
     observer: Arc<dyn Observer>,
     stop: &CancellationToken,
-) -> Result<(Vec<TrafficRun>, Gathering), Error> {
+) -> Result<(Vec<Finished>, Gathering), Error> {
     let client = backend.client().map_err(|e| Error::Infra(e.to_string()))?;
     // `--fail-fast` cuts the traffic through its own token, so the run is
     // not mistaken for one the user interrupted.
@@ -83,7 +83,10 @@ pub async fn drive(
                 obs.request_done(r);
                 let _ = sender.send(Message::Done(index, r.clone()));
             });
-            let run = traffic::run_until(block, &authority, on_done, &traffic_stop).await;
+            // Each request goes to the judge: the run keeps only its summary.
+            let run =
+                traffic::run_until(block, &authority, on_done, &traffic_stop, Retain::Summary)
+                    .await;
             observer.traffic_finished(&block.name);
             runs.push(run);
         }

@@ -2,7 +2,7 @@
 //! records, per request, its id, status, latency and trace id.
 //!
 //! Closed model: `concurrency` workers, each with its own keep-alive
-//! connection (`connection`), sending its next request when the last one
+//! connection (`http_client::Connection`), sending its next request when the last one
 //! answered (slow answers slow the load). Open model: requests
 //! leave on a fixed schedule, `rate` per second, however slow the answers
 //! (what real users do; latency then includes queueing).
@@ -12,6 +12,11 @@
 //! then are cut off and recorded as interrupted, and the records say what
 //! was sent.
 //!
+//! Every finished request is counted into the run's summary
+//! (`stats::SummaryBuilder`, fixed memory); its record is kept as well
+//! unless the caller asks for the summary only ([`Retain`]), as a run of
+//! millions of requests must.
+//!
 //! Each request carries a fresh `x-request-id`; every span of its trace is
 //! tagged with it (`guid:x-request-id`), which is how the assertions find
 //! the traces of a traffic block in Jaeger, even when propagation broke.
@@ -19,21 +24,23 @@
 //! (`trace_context`): the trace id it sent finds it in a system that does
 //! not pass `x-request-id` on.
 
-pub mod connection;
 pub mod stats;
 pub mod trace_context;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use self::connection::Connection;
-use crate::mesh::component::new_request_id;
-use crate::mesh::upstream::{Upstream, UpstreamFailure, UpstreamResponse};
+use self::stats::{SummaryBuilder, TrafficSummary};
+
+use crate::http_client::{
+    Client, Connection, Failure, REQUEST_ID_HEADER, Response, new_request_id,
+};
 use crate::scenario::model::Traffic;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +71,28 @@ pub struct TrafficRun {
     pub elapsed: Duration,
 }
 
+/// What a run keeps of its requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Retain {
+    /// A [`RequestRecord`] per request, and the summary.
+    #[default]
+    Records,
+    /// The summary only (counts, the first failures, a latency
+    /// histogram): memory stays flat however many requests are sent.
+    Summary,
+}
+
+/// A finished run: what was sent, and its summary.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Its records are empty unless the run kept them ([`Retain::Records`]).
+    pub run: TrafficRun,
+    /// Filled as requests finished, whatever the run kept.
+    pub summary: TrafficSummary,
+    /// The first [`stats::FIRST_ERRORS`] failed requests, in full.
+    pub first_errors: Vec<RequestRecord>,
+}
+
 /// How long requests in flight get to finish once a run is told to stop,
 /// before they are cut off (recorded as interrupted, not as failures).
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -75,21 +104,30 @@ pub async fn run(
     authority: &str,
     on_done: Arc<dyn Fn(&RequestRecord) + Send + Sync>,
 ) -> TrafficRun {
-    run_until(block, authority, on_done, &CancellationToken::new()).await
+    run_until(
+        block,
+        authority,
+        on_done,
+        &CancellationToken::new(),
+        Retain::Records,
+    )
+    .await
+    .run
 }
 
 /// [`run`], sending no new request once `stop` is cancelled (those in
 /// flight get [`STOP_GRACE`], then are cut off); the run then holds what
-/// was sent.
+/// was sent, its records kept as `retain` says.
 pub async fn run_until(
     block: &Traffic,
     authority: &str,
     on_done: Arc<dyn Fn(&RequestRecord) + Send + Sync>,
     stop: &CancellationToken,
-) -> TrafficRun {
+    retain: Retain,
+) -> Finished {
     let started = SystemTime::now();
     let clock = Instant::now();
-    let client = Upstream::default();
+    let client = Client::default();
     let method = Method::from_bytes(block.method.as_bytes()).unwrap_or(Method::GET);
     let body = Bytes::from(block.body.clone());
     let mut base_headers = HeaderMap::new();
@@ -130,18 +168,26 @@ pub async fn run_until(
         body,
         timeout: block.timeout,
         on_done,
+        keep: retain == Retain::Records,
+        summary: Mutex::new(SummaryBuilder::default()),
     });
     let records = match block.rate {
-        Some(rate) => open_model(shared, block.requests, rate, stop).await,
-        None => closed_model(shared, block.requests, block.concurrency, stop).await,
+        Some(rate) => open_model(Arc::clone(&shared), block.requests, rate, stop).await,
+        None => closed_model(Arc::clone(&shared), block.requests, block.concurrency, stop).await,
     };
     cutter.abort();
-    TrafficRun {
-        name: block.name.clone(),
-        target: block.target.clone(),
-        records,
-        started,
-        elapsed: clock.elapsed(),
+    let elapsed = clock.elapsed();
+    let summary = shared.summary.lock().expect("no panic while counting");
+    Finished {
+        summary: summary.finish(elapsed),
+        first_errors: summary.first_errors().to_vec(),
+        run: TrafficRun {
+            name: block.name.clone(),
+            target: block.target.clone(),
+            records,
+            started,
+            elapsed,
+        },
     }
 }
 
@@ -155,7 +201,7 @@ struct Shared {
     trace_context: Option<Vec<crate::scenario::model::HeaderFormat>>,
     /// Cancelled when requests in flight must stop waiting.
     cut: CancellationToken,
-    client: Upstream,
+    client: Client,
     authority: String,
     method: Method,
     path: String,
@@ -163,6 +209,12 @@ struct Shared {
     body: Bytes,
     timeout: Duration,
     on_done: Arc<dyn Fn(&RequestRecord) + Send + Sync>,
+    /// Keep each request's record ([`Retain::Records`]).
+    keep: bool,
+    /// Every finished request is counted here (a lock held for a few
+    /// counter bumps: one builder, not one per worker, whose histograms
+    /// would cost memory per connection).
+    summary: Mutex<SummaryBuilder>,
 }
 
 impl Shared {
@@ -172,7 +224,7 @@ impl Shared {
         let request_id = new_request_id();
         let mut headers = self.headers.clone();
         headers.insert(
-            "x-request-id",
+            REQUEST_ID_HEADER,
             HeaderValue::from_str(&request_id).expect("a uuid is a valid header value"),
         );
         let sent = self
@@ -231,6 +283,10 @@ impl Shared {
             },
         };
         (self.on_done)(&record);
+        self.summary
+            .lock()
+            .expect("no panic while counting")
+            .add(&record);
         record
     }
 }
@@ -254,12 +310,15 @@ async fn closed_model(
             let mut connection = Connection::new(&shared.authority);
             let mut records = Vec::new();
             while !stop.is_cancelled() && next.fetch_add(1, Ordering::Relaxed) < requests {
-                records.push(shared.send_one(Some(&mut connection)).await);
+                let record = shared.send_one(Some(&mut connection)).await;
+                if shared.keep {
+                    records.push(record);
+                }
             }
             records
         }));
     }
-    let mut records = Vec::with_capacity(requests as usize);
+    let mut records = Vec::with_capacity(if shared.keep { requests as usize } else { 0 });
     for task in tasks {
         if let Ok(mut part) = task.await {
             records.append(&mut part);
@@ -270,7 +329,9 @@ async fn closed_model(
 
 /// `requests` sent `rate` per second on a fixed schedule, each on its own
 /// task, whatever the answers take (up to [`OPEN_MODEL_IN_FLIGHT`] at once:
-/// past that the schedule waits, and the report's rate shows it).
+/// past that the schedule waits, and the report's rate shows it). Finished
+/// tasks are reaped as the schedule goes, so only those in flight are held;
+/// kept records come back in the order they were sent.
 async fn open_model(
     shared: Arc<Shared>,
     requests: u64,
@@ -280,7 +341,13 @@ async fn open_model(
     let interval = Duration::from_secs_f64(1.0 / rate);
     let in_flight = Arc::new(tokio::sync::Semaphore::new(OPEN_MODEL_IN_FLIGHT));
     let start = tokio::time::Instant::now();
-    let mut tasks = Vec::with_capacity(requests as usize);
+    let mut tasks = JoinSet::new();
+    let mut sent = Vec::new();
+    let mut keep = |done: Result<(u64, Option<RequestRecord>), _>| {
+        if let Ok((i, Some(record))) = done {
+            sent.push((i, record));
+        }
+    };
     for i in 0..requests {
         // On schedule from the start, so a late wake-up does not slow the rate.
         let permit = tokio::select! {
@@ -295,25 +362,26 @@ async fn open_model(
             break;
         };
         let shared = Arc::clone(&shared);
-        tasks.push(tokio::spawn(async move {
+        tasks.spawn(async move {
             let record = shared.send_one(None).await;
             drop(permit);
-            record
-        }));
-    }
-    let mut records = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        if let Ok(record) = task.await {
-            records.push(record);
+            (i, shared.keep.then_some(record))
+        });
+        while let Some(done) = tasks.try_join_next() {
+            keep(done);
         }
     }
-    records
+    while let Some(done) = tasks.join_next().await {
+        keep(done);
+    }
+    sent.sort_unstable_by_key(|(i, _)| *i);
+    sent.into_iter().map(|(_, record)| record).collect()
 }
 
 fn record(
     request_id: String,
     latency: Duration,
-    result: Result<UpstreamResponse, UpstreamFailure>,
+    result: Result<Response, Failure>,
 ) -> RequestRecord {
     match result {
         Ok(response) => {
@@ -382,5 +450,103 @@ mod tests {
             Some("a3ce929d0e0e4736")
         );
         assert_eq!(trace_id_from_traceresponse("garbage"), None);
+    }
+
+    /// Answers 200, and 503 to every third request, on 127.0.0.1:0.
+    async fn flaky_server() -> (String, CancellationToken) {
+        struct Flaky(AtomicU64);
+        impl crate::server::Handler for Flaky {
+            async fn handle(
+                &self,
+                _: http::Request<hyper::body::Incoming>,
+                _: std::net::SocketAddr,
+            ) -> http::Response<crate::server::Body> {
+                let n = self.0.fetch_add(1, Ordering::Relaxed);
+                crate::server::text(if n % 3 == 2 { 503 } else { 200 }, "hi\n")
+            }
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let authority = listener.local_addr().unwrap().to_string();
+        let stop = CancellationToken::new();
+        tokio::spawn(crate::server::serve(
+            listener,
+            Arc::new(Flaky(AtomicU64::new(0))),
+            stop.clone().cancelled_owned(),
+        ));
+        (authority, stop)
+    }
+
+    fn block(rate: Option<f64>) -> Traffic {
+        Traffic {
+            name: "t".into(),
+            target: "flaky".into(),
+            requests: 30,
+            concurrency: 4,
+            rate,
+            method: "GET".into(),
+            path: "/".into(),
+            headers: Vec::new(),
+            body: String::new(),
+            timeout: Duration::from_secs(10),
+            trace_context: None,
+            integrity: crate::scenario::model::IntegrityChecks::default(),
+            origin: crate::scenario::model::Origin::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_keeping_the_summary_only_counts_every_request_and_keeps_no_record() {
+        let (authority, server) = flaky_server().await;
+        for rate in [None, Some(2000.0)] {
+            let done = Arc::new(AtomicU64::new(0));
+            let on_done = Arc::new({
+                let done = Arc::clone(&done);
+                move |_: &RequestRecord| {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            let finished = run_until(
+                &block(rate),
+                &authority,
+                on_done,
+                &CancellationToken::new(),
+                Retain::Summary,
+            )
+            .await;
+            assert!(finished.run.records.is_empty(), "{rate:?}");
+            assert_eq!(done.load(Ordering::Relaxed), 30);
+            let summary = &finished.summary;
+            assert_eq!(summary.requests, 30, "{rate:?}");
+            assert_eq!(summary.statuses.values().sum::<u64>(), 30);
+            assert_eq!(summary.errors, summary.statuses["503"]);
+            assert_eq!(finished.first_errors.len() as u64, summary.errors.min(10));
+            assert!(summary.latency_ms.max > 0.0);
+        }
+        server.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_run_keeping_records_summarizes_them_as_the_records_do() {
+        let (authority, server) = flaky_server().await;
+        for rate in [None, Some(2000.0)] {
+            let finished = run_until(
+                &block(rate),
+                &authority,
+                Arc::new(|_: &RequestRecord| {}),
+                &CancellationToken::new(),
+                Retain::Records,
+            )
+            .await;
+            assert_eq!(finished.run.records.len(), 30, "{rate:?}");
+            assert_eq!(finished.summary, stats::TrafficSummary::of(&finished.run));
+            let ids: std::collections::HashSet<&str> = finished
+                .run
+                .records
+                .iter()
+                .map(|r| r.request_id.as_str())
+                .collect();
+            assert_eq!(ids.len(), 30, "every request its own id");
+        }
+        server.cancel();
     }
 }

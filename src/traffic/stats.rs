@@ -1,11 +1,17 @@
 //! Summaries of a traffic run: latency percentiles, status counts, rate.
+//!
+//! A [`SummaryBuilder`] is fed each request as it finishes and keeps only
+//! counts, the first few failures and a latency histogram: fixed memory
+//! however many requests a run sends, so a soak-length run need not keep
+//! a record per request to report on them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::TrafficRun;
+use super::{RequestRecord, TrafficRun};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrafficSummary {
@@ -59,34 +65,137 @@ pub fn nearest_rank_index(len: usize, pct: f64) -> usize {
 }
 
 impl TrafficSummary {
+    /// The summary of a run's kept records (latency percentiles as the
+    /// [`SummaryBuilder`] gives them: within 0.05% of the exact ones).
     pub fn of(run: &TrafficRun) -> TrafficSummary {
-        let mut statuses = BTreeMap::new();
-        let mut errors = 0;
+        let mut builder = SummaryBuilder::default();
         for record in &run.records {
-            let key = match record.status {
-                Some(s) => s.to_string(),
-                // Cut off by an interrupt: not the target's failure.
-                None if record.interrupted => "interrupted".into(),
-                None => "no response".into(),
-            };
-            *statuses.entry(key).or_insert(0) += 1;
-            if !record.interrupted && record.status.is_none_or(|s| s >= 500) {
-                errors += 1;
+            builder.add(record);
+        }
+        builder.finish(run.elapsed)
+    }
+}
+
+/// How many failed requests a [`SummaryBuilder`] keeps in full.
+pub const FIRST_ERRORS: usize = 10;
+
+/// A [`TrafficSummary`] built request by request, in fixed memory.
+///
+/// Latencies go into an HDR histogram of nanoseconds with 3 significant
+/// digits: a value is counted in a bucket at most 1/1024 of it wide, and
+/// a percentile is read as its bucket's middle, so it is within 0.05% of
+/// the exact nearest-rank percentile (exact below 2048 ns); the maximum is
+/// kept exactly. The histogram grows with the largest latency seen (tens
+/// of KiB for seconds), not with the number of requests.
+pub struct SummaryBuilder {
+    requests: u64,
+    /// Spelt out only in `finish`: nothing allocated per request.
+    by_status: BTreeMap<u16, u64>,
+    no_response: u64,
+    interrupted: u64,
+    errors: u64,
+    first_errors: Vec<RequestRecord>,
+    latency_ns: Histogram<u64>,
+    max: Duration,
+}
+
+impl Default for SummaryBuilder {
+    fn default() -> Self {
+        let mut latency_ns = Histogram::new(3).expect("3 significant digits are valid");
+        latency_ns.auto(true);
+        SummaryBuilder {
+            requests: 0,
+            by_status: BTreeMap::new(),
+            no_response: 0,
+            interrupted: 0,
+            errors: 0,
+            first_errors: Vec::new(),
+            latency_ns,
+            max: Duration::ZERO,
+        }
+    }
+}
+
+impl SummaryBuilder {
+    /// Count one finished request.
+    pub fn add(&mut self, record: &RequestRecord) {
+        self.requests += 1;
+        match record.status {
+            Some(status) => *self.by_status.entry(status).or_insert(0) += 1,
+            // Cut off by an interrupt: not the target's failure.
+            None if record.interrupted => self.interrupted += 1,
+            None => self.no_response += 1,
+        }
+        if !record.interrupted && record.status.is_none_or(|s| s >= 500) {
+            self.errors += 1;
+            if self.first_errors.len() < FIRST_ERRORS {
+                self.first_errors.push(record.clone());
             }
         }
-        let latencies: Vec<Duration> = run.records.iter().map(|r| r.latency).collect();
-        let secs = run.elapsed.as_secs_f64();
+        let ns = u64::try_from(record.latency.as_nanos()).unwrap_or(u64::MAX);
+        // Auto-resizing: recording only fails past u64's range.
+        let _ = self.latency_ns.record(ns);
+        self.max = self.max.max(record.latency);
+    }
+
+    /// Requests counted so far.
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// The first [`FIRST_ERRORS`] requests counted as errors (5xx or no
+    /// response), in full.
+    pub fn first_errors(&self) -> &[RequestRecord] {
+        &self.first_errors
+    }
+
+    /// The summary of what was counted, over a run that took `elapsed`.
+    pub fn finish(&self, elapsed: Duration) -> TrafficSummary {
+        let secs = elapsed.as_secs_f64();
+        let mut statuses: BTreeMap<String, u64> = self
+            .by_status
+            .iter()
+            .map(|(status, n)| (status.to_string(), *n))
+            .collect();
+        for (key, n) in [
+            ("no response", self.no_response),
+            ("interrupted", self.interrupted),
+        ] {
+            if n > 0 {
+                statuses.insert(key.to_string(), n);
+            }
+        }
         TrafficSummary {
-            requests: run.records.len() as u64,
+            requests: self.requests,
             statuses,
-            errors,
+            errors: self.errors,
             requests_per_second: if secs > 0.0 {
-                run.records.len() as f64 / secs
+                self.requests as f64 / secs
             } else {
                 0.0
             },
             elapsed_ms: secs * 1000.0,
-            latency_ms: Percentiles::of(&latencies),
+            latency_ms: self.percentiles(),
+        }
+    }
+
+    fn percentiles(&self) -> Percentiles {
+        if self.latency_ns.is_empty() {
+            return Percentiles::default();
+        }
+        let max_ms = self.max.as_secs_f64() * 1000.0;
+        let at = |q: f64| {
+            // The bucket's middle, never past the exact maximum.
+            let ns = self
+                .latency_ns
+                .median_equivalent(self.latency_ns.value_at_quantile(q));
+            (ns as f64 / 1e6).min(max_ms)
+        };
+        Percentiles {
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: max_ms,
         }
     }
 }
@@ -143,5 +252,100 @@ mod tests {
         assert_eq!(s.statuses["no response"], 1);
         assert_eq!(s.errors, 2);
         assert_eq!(s.requests_per_second, 40.0);
+    }
+
+    fn answered(latency: Duration, status: Option<u16>) -> RequestRecord {
+        RequestRecord {
+            request_id: String::new(),
+            status,
+            latency,
+            trace_id: None,
+            sampled: false,
+            error: None,
+            interrupted: false,
+            sent: None,
+        }
+    }
+
+    #[test]
+    fn the_builders_percentiles_are_the_exact_ones_within_its_bound() {
+        // Latencies from 50 µs to about 3 s, spread unevenly.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let latencies: Vec<Duration> = (0..20_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let exponent = (x % 16) as u32;
+                Duration::from_nanos(50_000 + (x >> 40) % (1 << (exponent + 7)) * 1_000)
+            })
+            .collect();
+        let mut builder = SummaryBuilder::default();
+        for latency in &latencies {
+            builder.add(&answered(*latency, Some(200)));
+        }
+        let (got, exact) = (
+            builder.finish(ms(1)).latency_ms,
+            Percentiles::of(&latencies),
+        );
+        for (got, exact) in [
+            (got.p50, exact.p50),
+            (got.p90, exact.p90),
+            (got.p99, exact.p99),
+        ] {
+            assert!((got - exact).abs() <= exact * 0.0005, "{got} vs {exact}");
+        }
+        assert_eq!(got.max, exact.max);
+    }
+
+    #[test]
+    fn the_builder_counts_as_the_records_would_and_keeps_the_first_errors_whole() {
+        let mut builder = SummaryBuilder::default();
+        let mut records = Vec::new();
+        for i in 0..40u64 {
+            let mut record = answered(ms(i % 7), [Some(200), Some(503), None][i as usize % 3]);
+            record.request_id = format!("r{i}");
+            record.interrupted = i == 38;
+            records.push(record);
+        }
+        for record in &records {
+            builder.add(record);
+        }
+        let run = TrafficRun {
+            name: "t".into(),
+            target: "front".into(),
+            records,
+            started: SystemTime::now(),
+            elapsed: ms(40),
+        };
+        let summary = builder.finish(run.elapsed);
+        assert_eq!(summary, TrafficSummary::of(&run));
+        assert_eq!(summary.requests, 40);
+        assert_eq!(summary.statuses["200"], 14);
+        assert_eq!(summary.statuses["503"], 13);
+        assert_eq!(summary.statuses["no response"], 12);
+        assert_eq!(summary.statuses["interrupted"], 1);
+        assert_eq!(summary.errors, 25);
+        assert_eq!(summary.requests_per_second, 1000.0);
+        let first: Vec<&str> = builder
+            .first_errors()
+            .iter()
+            .map(|r| r.request_id.as_str())
+            .collect();
+        assert_eq!(
+            first,
+            [
+                "r1", "r2", "r4", "r5", "r7", "r8", "r10", "r11", "r13", "r14"
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_counted_is_all_zeros() {
+        let summary = SummaryBuilder::default().finish(Duration::ZERO);
+        assert_eq!(summary.requests, 0);
+        assert!(summary.statuses.is_empty());
+        assert_eq!(summary.latency_ms, Percentiles::default());
+        assert_eq!(summary.requests_per_second, 0.0);
     }
 }

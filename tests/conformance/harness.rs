@@ -19,7 +19,7 @@ use serde_json::Value;
 use tonic::codec::CompressionEncoding;
 use tracelab::backend::jaeger_process::{JaegerProcess, JaegerSettings};
 use tracelab::collector::{CollectorConfig, RunningCollector};
-use tracelab::mesh::upstream::Upstream;
+use tracelab::http_client::Client;
 
 /// One HTTP answer, reduced to what a client can observe.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +60,7 @@ pub enum Compare {
 pub struct Pair {
     pub jaeger: JaegerProcess,
     pub embedded: RunningCollector,
-    http: Upstream,
+    http: Client,
     differences: Vec<String>,
     checks: usize,
 }
@@ -79,7 +79,7 @@ impl Pair {
         Some(Pair {
             jaeger,
             embedded,
-            http: Upstream::default(),
+            http: Client::default(),
             differences: Vec::new(),
             checks: 0,
         })

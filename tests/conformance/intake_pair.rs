@@ -10,7 +10,7 @@ use tracelab::collector::intake::jaeger_grpc::{
     POST_SPANS_PATH, PostSpansRequest, PostSpansResponse,
 };
 use tracelab::collector::ports::Listener;
-use tracelab::mesh::upstream::Upstream;
+use tracelab::http_client::Client;
 
 use crate::harness::{Answer, Pair};
 
@@ -114,7 +114,7 @@ impl Pair {
 }
 
 async fn send(authority: &str, path: &str, headers: HeaderMap, body: Bytes) -> Answer {
-    let response = Upstream::default()
+    let response = Client::default()
         .send(
             authority,
             &Method::POST,

@@ -15,7 +15,7 @@ use hyper::{Request, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracelab::backend::BackendChoice;
-use tracelab::mesh::upstream::Upstream;
+use tracelab::http_client::Client;
 use tracelab::run::{RunSettings, Silent, run_scenario, start_backend};
 use tracelab::server::{Body, Handler, serve};
 
@@ -25,7 +25,7 @@ use crate::{Compare, Pair};
 /// and answers with the last one's response (failing if any fails).
 struct Tee {
     targets: Vec<String>,
-    http: Upstream,
+    http: Client,
 }
 
 impl Handler for Tee {
@@ -85,7 +85,7 @@ async fn the_sandbox_scenarios_traces_read_back_from_the_embedded_collector_as_f
             root(pair.jaeger.otlp_traces_url()),
             root(pair.embedded.otlp_traces_url()),
         ],
-        http: Upstream::default(),
+        http: Client::default(),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tee_url = format!("http://{}", listener.local_addr().unwrap());

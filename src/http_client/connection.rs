@@ -1,5 +1,5 @@
-//! One keep-alive HTTP/1.1 connection per closed-model worker, as load
-//! generators (oha, wrk) hold them: no pool to share and lock per request,
+//! One keep-alive HTTP/1.1 connection, as load generators (oha, wrk) hold
+//! one per worker (the traffic's closed model): no pool to share and lock per request,
 //! and the target sees exactly `concurrency` connections. A connection
 //! that fails or times out is dropped and the next request opens another.
 
@@ -12,8 +12,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::jaeger::client::error_chain;
-use crate::mesh::upstream::{UpstreamFailure, UpstreamResponse};
+use super::{Failure, Response, error_chain};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -43,12 +42,12 @@ impl Connection {
         mut headers: HeaderMap,
         body: Bytes,
         timeout: Duration,
-    ) -> Result<UpstreamResponse, UpstreamFailure> {
+    ) -> Result<Response, Failure> {
         let mut request = Request::builder()
             .method(method.clone())
             .uri(path)
             .body(Full::new(body))
-            .map_err(|e| UpstreamFailure::Connect(format!("bad request {path}: {e}")))?;
+            .map_err(|e| Failure::Connect(format!("bad request {path}: {e}")))?;
         headers.insert(http::header::HOST, self.host.clone());
         *request.headers_mut() = headers;
         let exchange = async {
@@ -56,12 +55,12 @@ impl Connection {
             let response = sender
                 .send_request(request)
                 .await
-                .map_err(|e| UpstreamFailure::Connect(error_chain(&e)))?;
-            UpstreamResponse::read(response).await
+                .map_err(|e| Failure::Connect(error_chain(&e)))?;
+            Response::read(response).await
         };
         let result = match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
-            Err(_) => Err(UpstreamFailure::Timeout(timeout)),
+            Err(_) => Err(Failure::Timeout(timeout)),
         };
         if result.is_err() {
             // Its state is unknown: start afresh.
@@ -72,7 +71,7 @@ impl Connection {
 
     /// A connection ready for a request, opened if there is none or the
     /// last one closed.
-    async fn ready(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, UpstreamFailure> {
+    async fn ready(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, Failure> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             self.sender = Some(self.connect().await?);
         }
@@ -80,19 +79,19 @@ impl Connection {
         sender
             .ready()
             .await
-            .map_err(|e| UpstreamFailure::Connect(error_chain(&e)))?;
+            .map_err(|e| Failure::Connect(error_chain(&e)))?;
         Ok(sender)
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, UpstreamFailure> {
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Failure> {
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.authority))
             .await
-            .map_err(|_| UpstreamFailure::Connect("connection timeout".into()))?
-            .map_err(|e| UpstreamFailure::Connect(format!("connection failure: {e}")))?;
+            .map_err(|_| Failure::Connect("connection timeout".into()))?
+            .map_err(|e| Failure::Connect(format!("connection failure: {e}")))?;
         let _ = stream.set_nodelay(true);
         let (sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| UpstreamFailure::Connect(error_chain(&e)))?;
+            .map_err(|e| Failure::Connect(error_chain(&e)))?;
         tokio::spawn(async move {
             // Ends when the peer closes or the sender is dropped.
             let _ = connection.await;
@@ -123,10 +122,7 @@ mod tests {
                 .await
                 .err()
                 .expect("nothing listens");
-            assert!(
-                matches!(failure, UpstreamFailure::Connect(_)),
-                "{failure:?}"
-            );
+            assert!(matches!(failure, Failure::Connect(_)), "{failure:?}");
             assert!(connection.sender.is_none());
         }
     }
