@@ -86,6 +86,16 @@ impl Observer for ProgressBars {
     fn traffic_finished(&self, _block: &str) {
         self.replace(None);
     }
+
+    fn judged(&self, traces: u64, failed: usize) {
+        if let Some(bar) = self.current.lock().expect("progress lock").as_ref() {
+            let block = bar.message();
+            let block = block.split(" · ").next().unwrap_or_default().to_string();
+            bar.set_message(format!(
+                "{block} · {traces} traces judged · {failed} checks failed"
+            ));
+        }
+    }
 }
 
 impl Drop for ProgressBars {
