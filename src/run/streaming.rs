@@ -24,7 +24,7 @@ use crate::jaeger::model::Trace;
 use crate::mesh::RunningMesh;
 use crate::mesh::ledger::TraceState;
 use crate::scenario::Scenario;
-use crate::scenario::model::{Check, Propagation};
+use crate::scenario::model::{Check, HeaderFormat, Propagation};
 use crate::traffic::{self, Finished, RequestRecord, Retain};
 
 /// How often pending traces are looked at.
@@ -38,14 +38,27 @@ pub fn streams(scenario: &Scenario, settings: &RunSettings, mesh: &RunningMesh) 
         && !mesh.has_processes()
         && mesh.peers().is_empty()
         && scenario.targets.is_empty()
-        && scenario
-            .components
-            .iter()
-            .all(|c| c.propagation != Propagation::None)
+        && shares_a_format(scenario)
         && !scenario
             .expectations
             .iter()
             .any(|e| matches!(e.check, Check::BrokenPropagation { .. }))
+}
+
+/// Every component reads a format every other writes: no call can lose
+/// the context and start a trace the edge's id does not name.
+fn shares_a_format(scenario: &Scenario) -> bool {
+    let mut common: Option<Vec<HeaderFormat>> = None;
+    for c in &scenario.components {
+        let Propagation::Formats(formats) = &c.propagation else {
+            return false;
+        };
+        common = Some(match common {
+            None => formats.clone(),
+            Some(seen) => seen.into_iter().filter(|f| formats.contains(f)).collect(),
+        });
+    }
+    common.is_none_or(|c| !c.is_empty())
 }
 
 enum Message {
