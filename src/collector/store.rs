@@ -322,7 +322,7 @@ impl Inner {
     /// (with release on, a read trace leaving early is no loss).
     fn evict_oldest(&mut self, reads: Option<&mut Reads>) -> bool {
         while let Some((id, seq)) = self.order.pop_front() {
-            if !self.traces.get(&id).is_some_and(|e| e.seq == seq) {
+            if self.traces.get(&id).is_none_or(|e| e.seq != seq) {
                 continue;
             }
             return match reads {
