@@ -1,15 +1,18 @@
 //! tracelab's traffic generator against any URL: the same code a
 //! scenario's closed-model `traffic(...)` block runs (a fresh
-//! `x-request-id` per request, a record per request), without a mesh, so
-//! it can be set beside oha on the same endpoint.
+//! `x-request-id` per request, a record per request handed to the
+//! `on_done` callback and counted into the summary, as a run that judges
+//! records as they come keeps them: not at all), without a mesh, so it can
+//! be set beside oha on the same endpoint.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 use tracelab::scenario::model::{IntegrityChecks, Origin, Traffic};
-use tracelab::traffic::{self, stats::TrafficSummary};
+use tracelab::traffic::{self, Retain};
 
 #[derive(Args)]
 pub struct LoadArgs {
@@ -48,8 +51,15 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         integrity: IntegrityChecks::default(),
         origin: Origin::default(),
     };
-    let run = traffic::run(&block, authority, Arc::new(|_| {})).await;
-    let summary = TrafficSummary::of(&run);
+    let finished = traffic::run_until(
+        &block,
+        authority,
+        Arc::new(|_| {}),
+        &CancellationToken::new(),
+        Retain::Summary,
+    )
+    .await;
+    let summary = finished.summary;
     println!(
         "{}",
         json!({

@@ -32,7 +32,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http_body_util::Full;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -146,6 +147,13 @@ pub async fn run_until(
             "tracelab/",
             env!("CARGO_PKG_VERSION")
         )));
+    // Set per request, and by the clients when missing: in the map from
+    // the start, each request's copy is filled in place (scripts may not
+    // set `host`).
+    if let Ok(host) = HeaderValue::from_str(authority) {
+        base_headers.insert(http::header::HOST, host);
+    }
+    base_headers.insert(REQUEST_ID_HEADER, HeaderValue::from_static(""));
 
     // Requests in flight are cut off STOP_GRACE after the stop.
     let cut = CancellationToken::new();
@@ -164,6 +172,7 @@ pub async fn run_until(
         authority: authority.to_string(),
         method,
         path: block.path.clone(),
+        uri: block.path.parse().ok(),
         headers: base_headers,
         body,
         timeout: block.timeout,
@@ -205,6 +214,8 @@ struct Shared {
     authority: String,
     method: Method,
     path: String,
+    /// `path`, parsed once.
+    uri: Option<Uri>,
     headers: HeaderMap,
     body: Bytes,
     timeout: Duration,
@@ -220,8 +231,16 @@ struct Shared {
 impl Shared {
     /// One request, on `connection` (closed model) or the pooled client
     /// (open model).
-    async fn send_one(&self, connection: Option<&mut Connection>) -> RequestRecord {
+    /// `cut` is the run's cut, or a worker's child of it (no lock shared
+    /// by every worker on each poll).
+    async fn send_one(
+        &self,
+        connection: Option<&mut Connection>,
+        cut: &CancellationToken,
+    ) -> RequestRecord {
         let request_id = new_request_id();
+        // Holds every header the request sends: the id replaces the
+        // placeholder in place, nothing grows.
         let mut headers = self.headers.clone();
         headers.insert(
             REQUEST_ID_HEADER,
@@ -234,13 +253,21 @@ impl Shared {
         let started = Instant::now();
         let body = self.body.clone();
         let exchange = async {
-            match connection {
-                Some(connection) => {
+            match (connection, &self.uri) {
+                (Some(connection), Some(uri)) => {
+                    let mut request = http::Request::new(Full::new(body));
+                    *request.method_mut() = self.method.clone();
+                    *request.uri_mut() = uri.clone();
+                    *request.headers_mut() = headers;
+                    connection.send_request(request, self.timeout).await
+                }
+                (Some(connection), None) => {
+                    // Not a path: the connection says why.
                     connection
                         .send(&self.method, &self.path, headers, body, self.timeout)
                         .await
                 }
-                None => {
+                (None, _) => {
                     self.client
                         .send(
                             &self.authority,
@@ -256,7 +283,7 @@ impl Shared {
         };
         let result = tokio::select! {
             biased;
-            () = self.cut.cancelled() => None,
+            () = cut.cancelled() => None,
             result = exchange => Some(result),
         };
         let record = match result {
@@ -308,9 +335,10 @@ async fn closed_model(
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             let mut connection = Connection::new(&shared.authority);
+            let cut = shared.cut.child_token();
             let mut records = Vec::new();
             while !stop.is_cancelled() && next.fetch_add(1, Ordering::Relaxed) < requests {
-                let record = shared.send_one(Some(&mut connection)).await;
+                let record = shared.send_one(Some(&mut connection), &cut).await;
                 if shared.keep {
                     records.push(record);
                 }
@@ -363,7 +391,7 @@ async fn open_model(
         };
         let shared = Arc::clone(&shared);
         tasks.spawn(async move {
-            let record = shared.send_one(None).await;
+            let record = shared.send_one(None, &shared.cut).await;
             drop(permit);
             (i, shared.keep.then_some(record))
         });
