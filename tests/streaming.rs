@@ -39,21 +39,12 @@ async fn both_ways(scenario: &tracelab::scenario::Scenario) -> (ScenarioReport, 
 
 #[tokio::test]
 async fn every_scenario_gets_the_same_verdict_streamed_as_judged_at_the_end() {
-    let mut files: Vec<_> = std::fs::read_dir(common::root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
-        .collect();
-    files.sort();
+    let files = common::scenario_files();
     let mut compared = 0;
     for file in &files {
         let scenario = tracelab::scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
         // Programs and external targets are always judged at the end.
-        // latency.rhai's bounds on the critical path are the machine's to
-        // hold under load: two runs of it get different traces, so one may
-        // pass where the other fails for reasons that are not the judge's.
-        if file.ends_with("latency.rhai")
-            || common::uses_flask_example(&scenario)
+        if common::uses_flask_example(&scenario)
             || !scenario.targets.is_empty()
             || scenario.components.iter().any(|c| c.program.is_some())
         {
@@ -65,7 +56,7 @@ async fn every_scenario_gets_the_same_verdict_streamed_as_judged_at_the_end() {
         assert_eq!(streamed.traces.traces, at_end.traces.traces);
         compared += 1;
     }
-    assert!(compared >= 7, "only {compared} scenarios compared");
+    assert!(compared >= 8, "only {compared} scenarios compared");
 }
 
 #[tokio::test]

@@ -25,10 +25,11 @@ traffic("sandbox", #{ requests: 2, path: "/trace/1" });
 expect_traces("sandbox", shape::chain("service2"), #{ mode: "loose" });
 "#;
 
-fn shape(service: &str) -> String {
+/// The chain, with service2's span of `kind` (the sandbox's is a server).
+fn shape(kind: &str) -> String {
     format!(
         r#"fn chain(s) {{
-    span("front-proxy", "checkAvailability", [span("{service}", "checkStock", #{{ kind: "server" }})])
+    span("front-proxy", "checkAvailability", [span("service2", "checkStock", #{{ kind: "{kind}" }})])
 }}
 "#
     )
@@ -55,7 +56,7 @@ fn watch_reruns_when_an_imported_module_changes_and_ctrl_c_exits_with_the_last_r
     std::fs::create_dir(dir.path().join("lib")).unwrap();
     let module = dir.path().join("lib/shape.rhai");
     // The module's function ignores its argument: the file itself decides.
-    std::fs::write(&module, shape("service2")).unwrap();
+    std::fs::write(&module, shape("server")).unwrap();
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_tracelab"))
         .args(["run", "--watch", "-q", path_str(&main)])
@@ -84,13 +85,15 @@ fn watch_reruns_when_an_imported_module_changes_and_ctrl_c_exits_with_the_last_r
         first,
         "tracelab: watching 2 files for changes (exit 0 so far; Ctrl-C ends)"
     );
-    std::fs::write(&module, shape("service9")).unwrap();
+    // A kind no span has: the run fails (a misspelt service would be
+    // refused at load, exit 2, before any judging).
+    std::fs::write(&module, shape("client")).unwrap();
     let changed = wait_for(&lines, "changed: running again", &mut seen);
     assert!(changed.contains("shape.rhai"), "{changed}");
     let second = wait_for(&lines, "tracelab: watching", &mut seen);
     assert_eq!(
         second, "tracelab: watching 2 files for changes (exit 1 so far; Ctrl-C ends)",
-        "the misspelt service fails the second run"
+        "the wrong kind fails the second run"
     );
 
     kill_process(Pid::from_child(&child), Signal::INT).unwrap();

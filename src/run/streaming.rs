@@ -156,9 +156,18 @@ pub async fn drive(
         }
         Ok::<_, Error>((streamer.stats, drained.elapsed()))
     };
+    // The collector gone mid-run ends the judging with an error: stop the
+    // traffic too, rather than send the rest of a soak to nothing.
+    let judging = async {
+        let judged = judging.await;
+        if judged.is_err() {
+            traffic_stop.cancel();
+        }
+        judged
+    };
     let (runs, judged) = tokio::join!(traffic, judging);
-    let runs = runs?;
     let (stats, waited) = judged?;
+    let runs = runs?;
     Ok((
         runs,
         Gathering {
