@@ -17,8 +17,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown};
+use tokio::net::{TcpListener, TcpStream};
 
 /// Bodies tracelab sends are small and built whole.
 pub type Body = Full<Bytes>;
@@ -39,6 +39,30 @@ pub async fn serve<H: Handler>(
     handler: Arc<H>,
     shutdown: impl Future<Output = ()>,
 ) {
+    accept_until(listener, shutdown, move |stream, peer| {
+        let handler = Arc::clone(&handler);
+        let service = service_fn(move |request| {
+            let handler = Arc::clone(&handler);
+            async move { Ok::<_, Infallible>(handler.handle(request, peer).await) }
+        });
+        http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service)
+    })
+    .await;
+}
+
+/// Accept connections on `listener` until `shutdown`, each served by the
+/// connection `connect` makes of it; then stop accepting and give those
+/// in flight [`DRAIN_TIMEOUT`] to finish. The one accept loop of every
+/// server here, whatever protocols its connections speak.
+pub async fn accept_until<C>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    mut connect: impl FnMut(TcpStream, SocketAddr) -> C,
+) where
+    C: GracefulConnection + Send + 'static,
+{
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -53,15 +77,7 @@ pub async fn serve<H: Handler>(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let handler = Arc::clone(&handler);
-                let service = service_fn(move |request| {
-                    let handler = Arc::clone(&handler);
-                    async move { Ok::<_, Infallible>(handler.handle(request, peer).await) }
-                });
-                let connection = http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
+                let connection = graceful.watch(connect(stream, peer));
                 tokio::spawn(async move {
                     // A client hanging up mid-request is not our error to report.
                     let _ = connection.await;

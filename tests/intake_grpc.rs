@@ -8,14 +8,10 @@
 
 mod common;
 
-use bytes::Bytes;
+use common::otlp::{raw_grpc, request};
 use common::*;
-use http_body_util::{BodyExt, Full};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use std::io::Write as _;
 use tonic::codec::CompressionEncoding;
 
@@ -40,28 +36,6 @@ fn span(trace: u8, id: u8, parent: Option<u8>) -> Span {
     }
 }
 
-fn request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue(service.into())),
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
-
 async fn client(collector: &CollectorProcess) -> TraceServiceClient<tonic::transport::Channel> {
     TraceServiceClient::connect(collector.grpc.clone())
         .await
@@ -78,48 +52,6 @@ fn services(collector: &CollectorProcess) -> Vec<String> {
 fn span_count(collector: &CollectorProcess, trace: u8) -> usize {
     let body = collector.get(&format!("/api/traces/{trace:016x}"));
     body["data"][0]["spans"].as_array().map_or(0, Vec::len)
-}
-
-/// A gRPC call with a hand-made body: (status code, message).
-async fn raw_call(
-    server: &str,
-    path: &str,
-    encoding: Option<&str>,
-    compressed: bool,
-    message: &[u8],
-) -> (tonic::Code, String) {
-    let stream = tokio::net::TcpStream::connect(server.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    let (mut sender, connection) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(connection);
-    let mut frame = vec![u8::from(compressed)];
-    frame.extend((message.len() as u32).to_be_bytes());
-    frame.extend(message);
-    let mut builder = http::Request::post(format!("{server}{path}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers");
-    if let Some(encoding) = encoding {
-        builder = builder.header("grpc-encoding", encoding);
-    }
-    let response = sender
-        .send_request(builder.body(Full::new(Bytes::from(frame))).unwrap())
-        .await
-        .expect("the collector answers");
-    let (parts, body) = response.into_parts();
-    let status = match tonic::Status::from_header_map(&parts.headers) {
-        Some(status) => status,
-        None => {
-            let trailers = body.collect().await.unwrap().trailers().cloned().unwrap();
-            tonic::Status::from_header_map(&trailers).expect("a grpc-status")
-        }
-    };
-    (status.code(), status.message().to_string())
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -190,7 +122,7 @@ async fn bad_grpc_input_gets_a_clear_status_and_loses_nothing_stored() {
         .expect("accepted");
 
     // Not a protobuf message at all.
-    let (code, message) = raw_call(&collector.grpc, EXPORT, None, false, b"\xff\xff\xffjunk").await;
+    let (code, message) = raw_grpc(&collector.grpc, EXPORT, None, false, b"\xff\xff\xffjunk").await;
     assert_eq!(code, tonic::Code::InvalidArgument, "{message}");
 
     // A span whose trace id is 3 bytes long.
@@ -216,15 +148,15 @@ async fn bad_grpc_input_gets_a_clear_status_and_loses_nothing_stored() {
     // A gzip bomb: 64 KiB of limit, 16 MiB of zeros in a few KiB.
     let bomb = gzip(&vec![0u8; 16 << 20]);
     assert!(bomb.len() < 64 << 10);
-    let (code, message) = raw_call(&collector.grpc, EXPORT, Some("gzip"), true, &bomb).await;
+    let (code, message) = raw_grpc(&collector.grpc, EXPORT, Some("gzip"), true, &bomb).await;
     assert_eq!(code, tonic::Code::ResourceExhausted, "{message}");
 
     // A compression the server does not take.
-    let (code, message) = raw_call(&collector.grpc, EXPORT, Some("br"), true, b"x").await;
+    let (code, message) = raw_grpc(&collector.grpc, EXPORT, Some("br"), true, b"x").await;
     assert_eq!(code, tonic::Code::Unimplemented, "{message}");
 
     // Another service on the OTLP port.
-    let (code, message) = raw_call(
+    let (code, message) = raw_grpc(
         &collector.grpc,
         "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
         None,

@@ -19,17 +19,6 @@ use tracelab::backend::BackendChoice;
 use tracelab::backend::jaeger_process::JaegerSettings;
 use tracelab::run::{RunSettings, Silent, run_scenario, start_backend};
 
-fn scenario_files() -> Vec<PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty());
-    files
-}
-
 #[tokio::test]
 async fn every_scenario_in_the_scenarios_folder_passes_on_a_real_jaeger_v2() {
     let Some(bin) = jaeger_bin() else { return };
@@ -41,7 +30,7 @@ async fn every_scenario_in_the_scenarios_folder_passes_on_a_real_jaeger_v2() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(backend.kind(), "jaeger");
     let mut failed = Vec::new();
-    for file in scenario_files() {
+    for file in common::scenario_files() {
         let scenario = tracelab::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
         if (common::uses_flask_example(&scenario) || !scenario.targets.is_empty())
             && !common::flask_example_ready(&format!("{} on Jaeger", file.display()))

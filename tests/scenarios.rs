@@ -13,13 +13,7 @@ use tracelab::run::{RunSettings, Silent, run_scenario, start_backend};
 
 #[tokio::test]
 async fn every_scenario_in_the_scenarios_folder_passes_on_the_embedded_collector() {
-    let mut files: Vec<_> = std::fs::read_dir(common::root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty());
+    let files = common::scenario_files();
     let settings = RunSettings::embedded();
     let backend = start_backend(&settings).await.unwrap();
     let mut failed = Vec::new();

@@ -32,13 +32,10 @@ fn check_reports_every_file_and_fails_if_one_is_wrong() {
 
 #[test]
 fn check_accepts_every_shipped_scenario() {
-    let mut files: Vec<String> = std::fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
+    let files: Vec<String> = scenario_files()
+        .iter()
         .map(|p| p.display().to_string())
         .collect();
-    files.sort();
     let mut args = vec!["check"];
     args.extend(files.iter().map(String::as_str));
     let out = tracelab(&args);

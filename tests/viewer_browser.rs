@@ -97,18 +97,28 @@ fn artifact_dir() -> PathBuf {
     dir
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_viewer_lists_the_sandbox_trace_with_4_spans_and_opens_it_in_chromium() {
-    let Some((chromium, driver)) = browser() else {
-        return;
-    };
+/// The sandbox run (and passed) on an embedded collector that keeps its
+/// traces, for the viewer to show.
+async fn sandbox_on_an_embedded_collector() -> (
+    tracelab::backend::Backend,
+    tracelab::report::model::ScenarioReport,
+) {
     let settings = RunSettings::embedded();
     let backend = start_backend(&settings).await.unwrap();
     let scenario = tracelab::scenario::load(&common::scenario_path("jaeger.rhai")).unwrap();
     let report = run_scenario(&scenario, &backend, &settings, Arc::new(Silent))
         .await
         .unwrap();
-    assert!(report.passed);
+    assert!(report.passed, "{}", common::render(&report));
+    (backend, report)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_viewer_lists_the_sandbox_trace_with_4_spans_and_opens_it_in_chromium() {
+    let Some((chromium, driver)) = browser() else {
+        return;
+    };
+    let (backend, report) = sandbox_on_an_embedded_collector().await;
 
     let artifacts = artifact_dir();
     for name in ["viewer-search.png", "viewer-trace.png"] {
@@ -334,13 +344,7 @@ async fn the_dependency_graph_draws_the_sandbox_calls_in_chromium() {
     let Some((chromium, driver)) = browser() else {
         return;
     };
-    let settings = RunSettings::embedded();
-    let backend = start_backend(&settings).await.unwrap();
-    let scenario = tracelab::scenario::load(&common::scenario_path("jaeger.rhai")).unwrap();
-    let report = run_scenario(&scenario, &backend, &settings, Arc::new(Silent))
-        .await
-        .unwrap();
-    assert!(report.passed);
+    let (backend, _report) = sandbox_on_an_embedded_collector().await;
 
     let _ = std::fs::remove_file(artifact_dir().join("viewer-dependencies.png"));
     let seen = drive(

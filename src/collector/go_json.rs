@@ -4,7 +4,9 @@
 //! Writing: [`to_vec`] is serde_json with Go's choices: `<`, `>`, `&`,
 //! U+2028 and U+2029 escaped, floats in Go's shortest form (`3`, `1e+21`,
 //! `1e-7`). Reading: [`parse_string_map`] reads a `map[string]string` (the
-//! query API's `tags` parameter) and fails with Go's error messages.
+//! query API's `tags` parameter) and fails with Go's error messages;
+//! [`field`] and [`kind`] are the lookups and words the Zipkin intakes'
+//! Go-like decoding shares.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -229,15 +231,37 @@ pub fn parse_string_map(text: &str) -> Result<BTreeMap<String, String>, String> 
 }
 
 fn type_error(value: &serde_json::Value, go_type: &str) -> String {
-    let kind = match value {
+    format!(
+        "json: cannot unmarshal {} into Go value of type {go_type}",
+        kind(value)
+    )
+}
+
+/// What Go's `UnmarshalTypeError` calls a JSON value: "string", "number", ...
+pub fn kind(value: &serde_json::Value) -> &'static str {
+    match value {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "bool",
         serde_json::Value::Number(_) => "number",
         serde_json::Value::String(_) => "string",
         serde_json::Value::Array(_) => "array",
         serde_json::Value::Object(_) => "object",
-    };
-    format!("json: cannot unmarshal {kind} into Go value of type {go_type}")
+    }
+}
+
+/// A struct field as Go's `encoding/json` finds it: by exact name, else
+/// ignoring case; `null` leaves it unset.
+pub fn field<'a>(
+    map: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
+    map.get(name)
+        .or_else(|| {
+            map.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+        .filter(|v| !v.is_null())
 }
 
 /// Go's JSON scanner, for its syntax error messages. At the end of input

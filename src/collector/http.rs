@@ -9,7 +9,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -18,16 +17,12 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use super::intake::{self, GrpcService, HttpIntake, HttpRoute, IntakeContext};
 use super::ports::Listener;
 use super::{query, viewer};
-use crate::server::{Body, text};
-
-/// How long in-flight requests get to finish once shutdown fires.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::server::{Body, accept_until, text};
 
 /// What one socket answers.
 pub struct Front {
@@ -173,38 +168,16 @@ fn api_response(answer: query::ApiResponse) -> Response<Body> {
 /// Serve `front` on `listener` (HTTP/1.1 and HTTP/2, cleartext) until
 /// `shutdown`, then let requests in flight finish.
 pub async fn serve(listener: TcpListener, front: Arc<Front>, shutdown: impl Future<Output = ()>) {
-    let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
-                    Ok(pair) => pair,
-                    // Out of file descriptors and the like: back off, keep serving.
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let front = Arc::clone(&front);
-                let service = service_fn(move |request| {
-                    let front = Arc::clone(&front);
-                    async move { Ok::<_, Infallible>(front.handle(request).await) }
-                });
-                let connection = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    // A client hanging up mid-request is not our error to report.
-                    let _ = connection.await;
-                });
-            }
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+    accept_until(listener, shutdown, move |stream, _peer| {
+        let front = Arc::clone(&front);
+        let service = service_fn(move |request| {
+            let front = Arc::clone(&front);
+            async move { Ok::<_, Infallible>(front.handle(request).await) }
+        });
+        builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned()
+    })
+    .await;
 }

@@ -10,26 +10,13 @@
 // CHROMIUM, TRACE_A, TRACE_B. NODE_PATH must reach playwright-core.
 
 const path = require("path");
-const { chromium } = require("playwright-core");
+const { launch } = require("./launch.cjs");
 
 async function main() {
   const artifacts = process.env.ARTIFACT_DIR;
   const [a, b] = [process.env.TRACE_A, process.env.TRACE_B];
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const { browser, page } = await launch();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-    page.setDefaultTimeout(15000);
     await page.goto(process.env.VIEWER_URL);
     await page.waitForSelector(".trace-result");
     for (const id of [a, b]) {

@@ -9,24 +9,11 @@
 // NODE_PATH must reach playwright-core (scripts/install-browser-driver.sh).
 
 const path = require("path");
-const { chromium } = require("playwright-core");
+const { launch } = require("./launch.cjs");
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const { browser, page } = await launch();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-    page.setDefaultTimeout(15000);
     await page.goto(process.env.VIEWER_URL);
     await page.click('nav a[href="/dependencies"]');
     await page.waitForSelector("svg.graph .node");

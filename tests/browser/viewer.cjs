@@ -8,28 +8,14 @@
 // NODE_PATH must reach playwright-core (scripts/install-browser-driver.sh).
 
 const path = require("path");
-const { chromium } = require("playwright-core");
+const { launch } = require("./launch.cjs");
 
 async function main() {
   const url = process.env.VIEWER_URL;
   const artifacts = process.env.ARTIFACT_DIR;
   const root = process.env.TRACE_ROOT;
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM,
-    // What headless Chromium needs on a closed, root-run CI machine.
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const { browser, page } = await launch();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-    page.setDefaultTimeout(15000);
     await page.goto(url);
     await page.waitForSelector(".trace-result");
     const results = await page.$$eval(".trace-result", (items) =>

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod otlp;
 pub mod shop;
 
 use std::io::{BufRead, Read, Write};
@@ -12,6 +13,18 @@ use std::process::{Child, Command, Output};
 /// The repository root, where `scenarios/` lives.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every scenario shipped in `scenarios/`, sorted.
+pub fn scenario_files() -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no scenarios in scenarios/");
+    files
 }
 
 pub fn scenario_path(name: &str) -> PathBuf {

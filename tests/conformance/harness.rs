@@ -30,6 +30,19 @@ pub struct Answer {
 }
 
 impl Answer {
+    pub fn of(response: tracelab::http_client::Response) -> Answer {
+        Answer {
+            status: response.status,
+            content_type: response
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
+            body: response.body,
+        }
+    }
+
     pub fn json(&self) -> Option<Value> {
         serde_json::from_slice(&self.body).ok()
     }
@@ -112,16 +125,7 @@ impl Pair {
             )
             .await
             .unwrap_or_else(|e| panic!("{base}{path}: {}", e.body()));
-        Answer {
-            status: response.status,
-            content_type: response
-                .headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string(),
-            body: response.body,
-        }
+        Answer::of(response)
     }
 
     /// GET from both: (Jaeger's answer, the embedded collector's answer).

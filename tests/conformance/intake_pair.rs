@@ -125,16 +125,7 @@ async fn send(authority: &str, path: &str, headers: HeaderMap, body: Bytes) -> A
         )
         .await
         .unwrap_or_else(|e| panic!("{authority}{path}: {}", e.body()));
-    Answer {
-        status: response.status,
-        content_type: response
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string(),
-        body: response.body,
-    }
+    Answer::of(response)
 }
 
 async fn post_spans(url: &str, request: PostSpansRequest, gzip: bool) -> GrpcOutcome {

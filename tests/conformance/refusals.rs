@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::Method;
 use prost::Message;
 
+use crate::common::otlp::raw_grpc;
 use crate::harness::{Answer, Pair};
 use crate::otlp::{now_ns, request, resource_spans, service, span, trace_id};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
@@ -135,48 +136,6 @@ async fn refused_otlp_exports_get_the_answers_jaegers_receiver_gives() {
     pair.stop_and_assert().await;
 }
 
-/// A gRPC call with a hand-made body: the status code and message.
-async fn raw_grpc(
-    server: &str,
-    path: &str,
-    encoding: Option<&str>,
-    message: &[u8],
-) -> (tonic::Code, String) {
-    use http_body_util::{BodyExt, Full};
-    let stream = tokio::net::TcpStream::connect(server.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    let (mut sender, connection) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(connection);
-    let mut frame = vec![u8::from(encoding.is_some())];
-    frame.extend((message.len() as u32).to_be_bytes());
-    frame.extend(message);
-    let mut builder = http::Request::post(format!("{server}{path}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers");
-    if let Some(encoding) = encoding {
-        builder = builder.header("grpc-encoding", encoding);
-    }
-    let response = sender
-        .send_request(builder.body(Full::new(Bytes::from(frame))).unwrap())
-        .await
-        .expect("an answer");
-    let (parts, body) = response.into_parts();
-    let status = match tonic::Status::from_header_map(&parts.headers) {
-        Some(status) => status,
-        None => {
-            let trailers = body.collect().await.unwrap().trailers().cloned().unwrap();
-            tonic::Status::from_header_map(&trailers).expect("a grpc-status")
-        }
-    };
-    (status.code(), status.message().to_string())
-}
-
 /// A protobuf field 1 (`resource_spans`) of `n` zero bytes: an oversized,
 /// undecodable message.
 fn oversized(n: usize) -> Vec<u8> {
@@ -231,10 +190,22 @@ async fn refused_otlp_grpc_exports_get_the_status_codes_jaegers_receiver_gives()
         ("a 17 MiB message", EXPORT, None, oversized(17 << 20)),
     ];
     for (what, path, encoding, body) in cases {
-        let (jaeger, jaeger_message) =
-            raw_grpc(&pair.jaeger.otlp_grpc_url(), path, encoding, &body).await;
-        let (embedded, embedded_message) =
-            raw_grpc(&pair.embedded.otlp_grpc_url(), path, encoding, &body).await;
+        let (jaeger, jaeger_message) = raw_grpc(
+            &pair.jaeger.otlp_grpc_url(),
+            path,
+            encoding,
+            encoding.is_some(),
+            &body,
+        )
+        .await;
+        let (embedded, embedded_message) = raw_grpc(
+            &pair.embedded.otlp_grpc_url(),
+            path,
+            encoding,
+            encoding.is_some(),
+            &body,
+        )
+        .await;
         // On purpose: grpc-go answers a message it cannot unmarshal with
         // INTERNAL, which reads as the server's fault; the embedded collector
         // says INVALID_ARGUMENT, the client's (neither is retried).

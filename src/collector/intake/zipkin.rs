@@ -22,6 +22,7 @@ use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use serde_json::{Map, Value};
 
+use crate::collector::go_json::{field, kind};
 use crate::collector::go_text;
 
 /// The service name of a span without a local endpoint.
@@ -115,7 +116,7 @@ pub fn decode(body: &[u8]) -> Result<ExportTraceServiceRequest, String> {
         other => {
             return Err(format!(
                 "json: cannot unmarshal {} into Go value of type []*model.SpanModel",
-                json_kind(&other)
+                kind(&other)
             ));
         }
     };
@@ -127,7 +128,7 @@ pub fn decode(body: &[u8]) -> Result<ExportTraceServiceRequest, String> {
             other => {
                 return Err(format!(
                     "json: cannot unmarshal {} into Go value of type model.SpanModel",
-                    json_kind(&other)
+                    kind(&other)
                 ));
             }
         }
@@ -135,32 +136,10 @@ pub fn decode(body: &[u8]) -> Result<ExportTraceServiceRequest, String> {
     to_otlp(spans)
 }
 
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Go matches JSON keys to fields exactly first, then ignoring case.
-fn field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.get(name)
-        .or_else(|| {
-            map.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        })
-        .filter(|v| !v.is_null())
-}
-
 fn type_error(value: &Value, field: &str, go_type: &str) -> String {
     format!(
         "json: cannot unmarshal {} into Go struct field .{field} of type {go_type}",
-        json_kind(value)
+        kind(value)
     )
 }
 
@@ -551,7 +530,7 @@ fn json_attributes(text: &str) -> Result<Vec<KeyValue>, String> {
         Ok(other) => {
             return Err(format!(
                 "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-                json_kind(&other)
+                kind(&other)
             ));
         }
         Err(e) => return Err(e.to_string()),

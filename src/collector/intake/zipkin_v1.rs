@@ -23,6 +23,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use serde_json::{Map, Value};
 
 use super::pdata_map::{put, put_str};
+use crate::collector::go_json::{field, kind};
 
 const UNKNOWN_SERVICE: &str = "unknown-service";
 const START_TIME_ABSENT: &str = "otel.zipkin.absentField.startTime";
@@ -57,7 +58,7 @@ pub fn decode(body: &[u8]) -> Result<ExportTraceServiceRequest, String> {
         other => {
             return Err(format!(
                 "zipkinv1: json: cannot unmarshal {} into a list of Zipkin v1 spans",
-                kind_of(&other)
+                kind(&other)
             ));
         }
     };
@@ -66,7 +67,7 @@ pub fn decode(body: &[u8]) -> Result<ExportTraceServiceRequest, String> {
         let Value::Object(map) = item else {
             return Err(format!(
                 "zipkinv1: json: cannot unmarshal {} into a Zipkin v1 span",
-                kind_of(item)
+                kind(item)
             ));
         };
         let (span, endpoint) = read_span(map)?;
@@ -110,33 +111,10 @@ fn resource(endpoint: &Endpoint) -> Resource {
     }
 }
 
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Go's `encoding/json` finds a field by exact name, else ignoring case;
-/// `null` leaves it unset.
-fn field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.get(name)
-        .or_else(|| {
-            map.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        })
-        .filter(|v| !v.is_null())
-}
-
 fn type_error(value: &Value, name: &str, go_type: &str) -> String {
     format!(
         "zipkinv1: json: cannot unmarshal {} into field {name} of type {go_type}",
-        kind_of(value)
+        kind(value)
     )
 }
 
