@@ -126,3 +126,55 @@ fn fail_fast_stops_the_traffic_at_the_first_failed_check() {
         .unwrap();
     assert!(sent < 2000, "{sent} requests sent");
 }
+
+/// A trace whose wait runs out is judged as it was, counted as
+/// incomplete, and its producer is told, so that its late spans are not
+/// taken for a trace of their own (which would blame propagation).
+#[tokio::test]
+async fn a_trace_whose_wait_runs_out_is_judged_incomplete_and_its_producer_is_told() {
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use tracelab::assert::stream::{Producer, Ready, Streamer};
+    use tracelab::traffic::RequestRecord;
+
+    /// Spans of every trace are always still to come.
+    #[derive(Default)]
+    struct NeverWhole(Mutex<Vec<String>>);
+    impl Producer for NeverWhole {
+        fn ready(&self, _: &str) -> Ready {
+            Ready::NotYet
+        }
+        fn gave_up(&self, trace_id: &str) {
+            self.0.lock().unwrap().push(trace_id.to_string());
+        }
+    }
+
+    let backend = start_backend(&RunSettings::embedded()).await.unwrap();
+    let client = backend.client().unwrap();
+    let producer = NeverWhole::default();
+    let mut streamer = Streamer::new(&client, &producer, Duration::ZERO);
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let record = RequestRecord {
+        request_id: "r1".into(),
+        status: Some(200),
+        latency: Duration::ZERO,
+        trace_id: Some(trace_id.into()),
+        sampled: true,
+        error: None,
+        interrupted: false,
+        sent: None,
+    };
+    let mut judged = Vec::new();
+    streamer.push(0, record, &mut |_, r, _| judged.push(r.request_id.clone()));
+    assert!(judged.is_empty(), "a sampled request waits for its trace");
+    let mut read = Vec::new();
+    streamer
+        .poll(&mut |block, r, trace| read.push((block, r.request_id.clone(), trace.is_some())))
+        .await
+        .unwrap();
+    assert_eq!(read, vec![(0, "r1".to_string(), false)]);
+    assert_eq!(streamer.stats.incomplete, 1);
+    assert_eq!(streamer.pending(), 0);
+    assert_eq!(*producer.0.lock().unwrap(), vec![trace_id.to_string()]);
+    backend.stop().await;
+}

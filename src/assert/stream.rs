@@ -23,6 +23,14 @@ const IDS_PER_FETCH: usize = 100;
 /// Fetches in flight at once.
 const FETCHES_IN_FLIGHT: usize = 4;
 
+/// Whoever produced the spans: says when a trace is complete, and hears
+/// when one was judged without the rest of it.
+pub trait Producer: Send + Sync {
+    fn ready(&self, trace_id: &str) -> Ready;
+    /// The trace's wait ran out and it was judged as it was.
+    fn gave_up(&self, _trace_id: &str) {}
+}
+
 /// What the producer of the spans knows of a trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ready {
@@ -54,7 +62,7 @@ pub struct StreamStats {
 
 pub struct Streamer<'a> {
     client: &'a JaegerClient,
-    ready: &'a (dyn Fn(&str) -> Ready + Send + Sync),
+    producer: &'a dyn Producer,
     /// How long after its request was answered a trace is judged as it is.
     pub timeout: Duration,
     pending: VecDeque<Pending>,
@@ -62,14 +70,10 @@ pub struct Streamer<'a> {
 }
 
 impl<'a> Streamer<'a> {
-    pub fn new(
-        client: &'a JaegerClient,
-        ready: &'a (dyn Fn(&str) -> Ready + Send + Sync),
-        timeout: Duration,
-    ) -> Self {
+    pub fn new(client: &'a JaegerClient, producer: &'a dyn Producer, timeout: Duration) -> Self {
         Streamer {
             client,
-            ready,
+            producer,
             timeout,
             pending: VecDeque::new(),
             stats: StreamStats::default(),
@@ -116,7 +120,10 @@ impl<'a> Streamer<'a> {
                 continue;
             }
             if p.spans.is_none() && !p.settled {
-                match (self.ready)(p.record.trace_id.as_deref().unwrap_or_default()) {
+                match self
+                    .producer
+                    .ready(p.record.trace_id.as_deref().unwrap_or_default())
+                {
                     Ready::NotYet => {}
                     Ready::Spans(n) => p.spans = Some(n),
                     Ready::Settled => p.settled = true,
@@ -162,6 +169,7 @@ impl<'a> Streamer<'a> {
             if complete || overdue {
                 if !complete {
                     self.stats.incomplete += 1;
+                    self.producer.gave_up(id);
                 }
                 deliver(p.block, &p.record, trace);
             } else {

@@ -91,6 +91,13 @@ impl SpanLedger {
         state
     }
 
+    /// The run judged the trace without waiting for the rest of it: spans
+    /// of it still to come are no one's, and must not count as a trace no
+    /// request claimed.
+    pub fn forget(&self, trace: u128) {
+        self.shard(trace).remove(&trace);
+    }
+
     /// Traces not taken: begun where the run expected none (propagation
     /// that started new traces), or whose request never said its trace.
     pub fn untaken(&self) -> usize {
@@ -126,6 +133,18 @@ mod tests {
         ledger.exported([1], true);
         ledger.exported([1], false);
         assert_eq!(ledger.take(1), TraceState::Lost { delivered: 1 });
+    }
+
+    #[test]
+    fn a_forgotten_trace_is_neither_in_flight_nor_untaken_when_its_late_spans_arrive() {
+        let ledger = SpanLedger::default();
+        ledger.started(3);
+        ledger.started(3);
+        ledger.exported([3], true);
+        ledger.forget(3);
+        ledger.exported([3], true);
+        assert_eq!(ledger.take(3), TraceState::Unknown);
+        assert_eq!(ledger.untaken(), 0);
     }
 
     #[test]

@@ -329,6 +329,14 @@ impl RunningMesh {
         }
     }
 
+    /// The run judged this trace as it was (its wait ran out): late spans
+    /// of it are not a trace of their own.
+    pub fn forget_trace(&self, trace_id: &str) {
+        if let Ok(id) = u128::from_str_radix(trace_id, 16) {
+            self.ledger.forget(id);
+        }
+    }
+
     /// Traces the mesh began that no request claimed (see
     /// [`ledger::SpanLedger::untaken`]).
     pub fn untaken_traces(&self) -> usize {

@@ -56,6 +56,7 @@ fn scenario(name: &str, file: &str) -> ScenarioReport {
             evicted: 0,
             waited_ms: 120.0,
             polls: 2,
+            incomplete: 0,
         },
         spans: {
             let mut stats = SpanStatsBuilder::default();

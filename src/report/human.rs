@@ -173,6 +173,11 @@ fn render_scenario(out: &mut String, s: &ScenarioReport, verbosity: Verbosity) {
                     s.traces.waited_ms
                 ),
             )
+        } else if s.traces.incomplete > 0 {
+            paint(
+                YELLOW,
+                format!("{} judged before they were whole", s.traces.incomplete),
+            )
         } else {
             paint(
                 YELLOW,

@@ -216,6 +216,9 @@ pub struct TraceStats {
     pub evicted: u64,
     pub waited_ms: f64,
     pub polls: u32,
+    /// Traces judged as they were when their wait ran out (judging as the
+    /// traffic runs); 0 when judged at the end.
+    pub incomplete: u64,
 }
 
 /// A running `tracelab up`: what to open and what to curl.

@@ -143,6 +143,7 @@ pub async fn drive(
         waited: gathered.waited,
         polls: gathered.polls,
         untaken: 0,
+        incomplete: 0,
     };
     Ok((finished, gathering))
 }

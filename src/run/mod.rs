@@ -316,7 +316,16 @@ pub async fn run_scenario_until(
             backend.max_search_depth()
         ));
     }
-    if !gathering.complete {
+    if gathering.incomplete > 0 {
+        warnings.push(format!(
+            "{} traces were judged before all their spans reached the collector: {:.0} s after \
+             their request was answered, spans of them were still queued in the mesh's exporters \
+             or the collector (the mesh or the collector could not keep up with the traffic's \
+             rate: lower it, or raise --wait-timeout); their checks judged what had arrived",
+            gathering.incomplete,
+            settings.wait.timeout.as_secs_f64()
+        ));
+    } else if !gathering.complete {
         warnings.push(format!(
             "traces may be incomplete: the span count was still changing or requests lacked traces after {:.1} s",
             gathering.waited.as_secs_f64()
@@ -353,6 +362,7 @@ pub async fn run_scenario_until(
             evicted,
             waited_ms: gathering.waited.as_secs_f64() * 1000.0,
             polls: gathering.polls,
+            incomplete: gathering.incomplete,
         },
         spans: spans.finish(),
         delivery: total,
@@ -377,6 +387,8 @@ pub(crate) struct Gathering {
     pub polls: u32,
     /// Streaming: traces the mesh began that no request claimed.
     pub untaken: usize,
+    /// Streaming: traces judged before they were whole (their wait ran out).
+    pub incomplete: u64,
 }
 
 /// Where a block's requests go: its target's URL (or `--target`'s), or

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::tally::Tally;
 use super::{Gathering, INTERRUPTED_WAIT, Observer, RunSettings};
 use crate::assert::Unit;
-use crate::assert::stream::{Ready, Streamer};
+use crate::assert::stream::{Producer, Ready, Streamer};
 use crate::backend::Backend;
 use crate::error::Error;
 use crate::jaeger::model::Trace;
@@ -109,13 +109,9 @@ pub async fn drive(
         Ok::<_, Error>(runs)
     };
 
-    let ready = |trace_id: &str| match mesh.take_trace(trace_id) {
-        TraceState::InFlight => Ready::NotYet,
-        TraceState::Delivered(n) => Ready::Spans(n),
-        TraceState::Lost { .. } | TraceState::Unknown => Ready::Settled,
-    };
+    let ledger = MeshLedger(mesh);
     let judging = async {
-        let mut streamer = Streamer::new(&client, &ready, settings.wait.timeout);
+        let mut streamer = Streamer::new(&client, &ledger, settings.wait.timeout);
         let mut sink = Sink {
             scenario,
             tally: &mut *tally,
@@ -176,8 +172,26 @@ pub async fn drive(
             waited,
             polls: stats.polls as u32,
             untaken: mesh.untaken_traces(),
+            incomplete: stats.incomplete,
         },
     ))
+}
+
+/// The mesh's span ledger says when each trace is whole.
+struct MeshLedger<'a>(&'a RunningMesh);
+
+impl Producer for MeshLedger<'_> {
+    fn ready(&self, trace_id: &str) -> Ready {
+        match self.0.take_trace(trace_id) {
+            TraceState::InFlight => Ready::NotYet,
+            TraceState::Delivered(n) => Ready::Spans(n),
+            TraceState::Lost { .. } | TraceState::Unknown => Ready::Settled,
+        }
+    }
+
+    fn gave_up(&self, trace_id: &str) {
+        self.0.forget_trace(trace_id);
+    }
 }
 
 /// Where read traces go: the judge, and `--fail-fast`'s watch on it.
