@@ -127,6 +127,38 @@ fn fail_fast_stops_the_traffic_at_the_first_failed_check() {
     assert!(sent < 2000, "{sent} requests sent");
 }
 
+/// A block `--fail-fast` kept from starting is named, since its checks are
+/// not in the report at all.
+#[test]
+fn fail_fast_names_the_traffic_that_never_began() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two-blocks.rhai");
+    std::fs::write(
+        &file,
+        r#"scenario("two blocks, the first fails");
+proxy("front-proxy", #{ routes: [route("/*", #{ to: "service1", operation: "checkAvailability" })] });
+service("service1", #{ routes: [route("/trace/1", #{})] });
+traffic("first", #{ rate: 50, duration: "20s", path: "/trace/1" });
+traffic("second", #{ requests: 20, path: "/trace/1" });
+expect_traces("first", span("front-proxy", "nope"), #{ name: "first fails" });
+expect_traces("second", span("front-proxy", "checkAvailability"), #{ name: "second would pass" });
+"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tracelab"))
+        .args(["run", "--fail-fast"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("traffic second never began and its checks were not judged"),
+        "{text}"
+    );
+    assert!(!text.contains("second would pass"), "{text}");
+}
+
 /// A trace whose wait runs out is judged as it was, counted as
 /// incomplete, and its producer is told, so that its late spans are not
 /// taken for a trace of their own (which would blame propagation).

@@ -287,6 +287,21 @@ pub async fn run_scenario_until(
         } else {
             "interrupted"
         };
+        // Blocks that never began have no checks in the report: say so,
+        // rather than let their absence read as nothing to report.
+        let never: Vec<&str> = scenario
+            .traffic
+            .iter()
+            .filter(|t| !finished.iter().any(|f| f.run.name == t.name))
+            .map(|t| t.name.as_str())
+            .collect();
+        let why = match never.as_slice() {
+            [] => why.to_string(),
+            names => format!(
+                "{why}; traffic {} never began and its checks were not judged",
+                names.join(", ")
+            ),
+        };
         warnings.push(match cut {
             0 => format!(
                 "{why}: {sent} of {planned} requests sent; the checks judged what arrived from them"
