@@ -648,6 +648,11 @@ def main():
     parser.add_argument("--only", default="1,2,3,4,5,6", help="which benchmarks, e.g. 2,3")
     parser.add_argument("--write", metavar="MARKDOWN", help="put the table in this file, between its markers")
     args = parser.parse_args()
+    # Each case sets what it measures: the caller's tracelab defaults (e.g.
+    # TRACELAB_JAEGER_BIN, which scripts/test-env setups export) must not
+    # turn an embedded run into a Jaeger one.
+    for name in [n for n in os.environ if n.startswith("TRACELAB_")]:
+        del os.environ[name]
     if not args.jaeger_bin:
         log("no --jaeger-bin / TRACELAB_JAEGER_BIN: the Jaeger comparisons (1, 4, 6) are left out")
 
