@@ -189,7 +189,7 @@ pub async fn run_until(
     let summary = shared.summary.lock().expect("no panic while counting");
     Finished {
         summary: summary.finish(elapsed),
-        first_errors: summary.first_errors().to_vec(),
+        first_errors: summary.first_errors(),
         run: TrafficRun {
             name: block.name.clone(),
             target: block.target.clone(),
@@ -222,9 +222,9 @@ struct Shared {
     on_done: Arc<dyn Fn(&RequestRecord) + Send + Sync>,
     /// Keep each request's record ([`Retain::Records`]).
     keep: bool,
-    /// Every finished request is counted here (a lock held for a few
-    /// counter bumps: one builder, not one per worker, whose histograms
-    /// would cost memory per connection).
+    /// Every finished request is counted here: at once by the open
+    /// model's tasks, at the end by the closed model's workers (each
+    /// counts its own, no lock shared per request).
     summary: Mutex<SummaryBuilder>,
 }
 
@@ -310,10 +310,6 @@ impl Shared {
             },
         };
         (self.on_done)(&record);
-        self.summary
-            .lock()
-            .expect("no panic while counting")
-            .add(&record);
         record
     }
 }
@@ -337,19 +333,26 @@ async fn closed_model(
             let mut connection = Connection::new(&shared.authority);
             let cut = shared.cut.child_token();
             let mut records = Vec::new();
+            let mut summary = SummaryBuilder::default();
             while !stop.is_cancelled() && next.fetch_add(1, Ordering::Relaxed) < requests {
                 let record = shared.send_one(Some(&mut connection), &cut).await;
+                summary.add(&record);
                 if shared.keep {
                     records.push(record);
                 }
             }
-            records
+            (records, summary)
         }));
     }
     let mut records = Vec::with_capacity(if shared.keep { requests as usize } else { 0 });
     for task in tasks {
-        if let Ok(mut part) = task.await {
+        if let Ok((mut part, summary)) = task.await {
             records.append(&mut part);
+            shared
+                .summary
+                .lock()
+                .expect("no panic while counting")
+                .merge(summary);
         }
     }
     records
@@ -393,6 +396,11 @@ async fn open_model(
         tasks.spawn(async move {
             let record = shared.send_one(None, &shared.cut).await;
             drop(permit);
+            shared
+                .summary
+                .lock()
+                .expect("no panic while counting")
+                .add(&record);
             (i, shared.keep.then_some(record))
         });
         while let Some(done) = tasks.try_join_next() {
