@@ -334,6 +334,8 @@ async fn closed_model(
             let cut = shared.cut.child_token();
             let mut records = Vec::new();
             let mut summary = SummaryBuilder::default();
+            // Its own child: checking it locks no mutex every worker shares.
+            let stop = stop.child_token();
             while !stop.is_cancelled() && next.fetch_add(1, Ordering::Relaxed) < requests {
                 let record = shared.send_one(Some(&mut connection), &cut).await;
                 summary.add(&record);
