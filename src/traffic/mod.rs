@@ -1,9 +1,10 @@
 //! The traffic generator: sends a scenario's requests into the mesh and
 //! records, per request, its id, status, latency and trace id.
 //!
-//! Closed model: `concurrency` workers, each with its own keep-alive
-//! connection (`http_client::Connection`), sending its next request when the last one
-//! answered (slow answers slow the load). Open model: requests
+//! Closed model (`closed`): `concurrency` workers, each with its own
+//! keep-alive connection (`http_client::Connection`), sending its next
+//! request when the last one answered (slow answers slow the load), on
+//! generator threads of their own. Open model: requests
 //! leave on a fixed schedule, `rate` per second, however slow the answers
 //! (what real users do; latency then includes queueing).
 //!
@@ -24,10 +25,10 @@
 //! (`trace_context`): the trace id it sent finds it in a system that does
 //! not pass `x-request-id` on.
 
+mod closed;
 pub mod stats;
 pub mod trace_context;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -182,7 +183,7 @@ pub async fn run_until(
     });
     let records = match block.rate {
         Some(rate) => open_model(Arc::clone(&shared), block.requests, rate, stop).await,
-        None => closed_model(Arc::clone(&shared), block.requests, block.concurrency, stop).await,
+        None => closed::run(Arc::clone(&shared), block.requests, block.concurrency, stop).await,
     };
     cutter.abort();
     let elapsed = clock.elapsed();
@@ -223,8 +224,8 @@ struct Shared {
     /// Keep each request's record ([`Retain::Records`]).
     keep: bool,
     /// Every finished request is counted here: at once by the open
-    /// model's tasks, at the end by the closed model's workers (each
-    /// counts its own, no lock shared per request).
+    /// model's tasks, at the end by the closed model's generator threads
+    /// (each counts its own, no lock shared per request).
     summary: Mutex<SummaryBuilder>,
 }
 
@@ -312,52 +313,6 @@ impl Shared {
         (self.on_done)(&record);
         record
     }
-}
-
-/// `concurrency` workers, each sending its next request when its last one
-/// answered, until `requests` are sent.
-async fn closed_model(
-    shared: Arc<Shared>,
-    requests: u64,
-    concurrency: usize,
-    stop: &CancellationToken,
-) -> Vec<RequestRecord> {
-    let next = Arc::new(AtomicU64::new(0));
-    let workers = concurrency.min(requests as usize).max(1);
-    let mut tasks = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        let next = Arc::clone(&next);
-        let shared = Arc::clone(&shared);
-        let stop = stop.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut connection = Connection::new(&shared.authority);
-            let cut = shared.cut.child_token();
-            let mut records = Vec::new();
-            let mut summary = SummaryBuilder::default();
-            // Its own child: checking it locks no mutex every worker shares.
-            let stop = stop.child_token();
-            while !stop.is_cancelled() && next.fetch_add(1, Ordering::Relaxed) < requests {
-                let record = shared.send_one(Some(&mut connection), &cut).await;
-                summary.add(&record);
-                if shared.keep {
-                    records.push(record);
-                }
-            }
-            (records, summary)
-        }));
-    }
-    let mut records = Vec::with_capacity(if shared.keep { requests as usize } else { 0 });
-    for task in tasks {
-        if let Ok((mut part, summary)) = task.await {
-            records.append(&mut part);
-            shared
-                .summary
-                .lock()
-                .expect("no panic while counting")
-                .merge(summary);
-        }
-    }
-    records
 }
 
 /// `requests` sent `rate` per second on a fixed schedule, each on its own
@@ -474,6 +429,7 @@ pub fn normalize_trace_id(hex: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     #[test]
     fn traceresponse_gives_the_trace_id_in_jaegers_spelling() {
