@@ -11,6 +11,7 @@
 //! summary, merged when they are done.
 
 use std::ops::Range;
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -144,10 +145,11 @@ impl Share {
                     // Its own children: waiting on or checking them locks
                     // no mutex every worker shares.
                     let cut = shared.cut.child_token();
+                    let mut cut = pin!(cut.cancelled());
                     let stop = stop.child_token();
                     let mut records = Vec::new();
                     while !stop.is_cancelled() && next.fetch_add(1, Ordering::Relaxed) < requests {
-                        let record = shared.send_one(Some(&mut connection), &cut).await;
+                        let record = shared.send_one(Some(&mut connection), cut.as_mut()).await;
                         summary
                             .lock()
                             .expect("no panic while counting")

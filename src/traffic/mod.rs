@@ -29,6 +29,7 @@ mod closed;
 pub mod stats;
 pub mod trace_context;
 
+use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -36,7 +37,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use http_body_util::Full;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use self::stats::{SummaryBuilder, TrafficSummary};
 
@@ -232,12 +233,13 @@ struct Shared {
 impl Shared {
     /// One request, on `connection` (closed model) or the pooled client
     /// (open model).
-    /// `cut` is the run's cut, or a worker's child of it (no lock shared
-    /// by every worker on each poll).
+    /// `cut` waits for the run's cut, or a worker's child of it (no lock
+    /// shared by every worker on each poll); a worker waits on one for
+    /// all its requests, not registering anew for each.
     async fn send_one(
         &self,
         connection: Option<&mut Connection>,
-        cut: &CancellationToken,
+        cut: Pin<&mut WaitForCancellationFuture<'_>>,
     ) -> RequestRecord {
         let request_id = new_request_id();
         // Holds every header the request sends: the id replaces the
@@ -284,7 +286,7 @@ impl Shared {
         };
         let result = tokio::select! {
             biased;
-            () = cut.cancelled() => None,
+            () = cut => None,
             result = exchange => Some(result),
         };
         let record = match result {
@@ -351,7 +353,8 @@ async fn open_model(
         };
         let shared = Arc::clone(&shared);
         tasks.spawn(async move {
-            let record = shared.send_one(None, &shared.cut).await;
+            let cut = pin!(shared.cut.cancelled());
+            let record = shared.send_one(None, cut).await;
             drop(permit);
             shared
                 .summary
