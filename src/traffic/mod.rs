@@ -1,9 +1,10 @@
 //! The traffic generator: sends a scenario's requests into the mesh and
 //! records, per request, its id, status, latency and trace id.
 //!
-//! Closed model: `concurrency` workers, each with its own keep-alive
-//! connection (`http_client::Connection`), sending its next request when the last one
-//! answered (slow answers slow the load). Open model: requests
+//! Closed model (`closed`): `concurrency` workers, each with its own
+//! keep-alive connection (`http_client::Connection`), sending its next
+//! request when the last one answered (slow answers slow the load), on
+//! generator threads of their own. Open model: requests
 //! leave on a fixed schedule, `rate` per second, however slow the answers
 //! (what real users do; latency then includes queueing).
 //!
@@ -24,10 +25,11 @@
 //! (`trace_context`): the trace id it sent finds it in a system that does
 //! not pass `x-request-id` on.
 
+mod closed;
 pub mod stats;
 pub mod trace_context;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -35,7 +37,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use http_body_util::Full;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use self::stats::{SummaryBuilder, TrafficSummary};
 
@@ -182,14 +184,14 @@ pub async fn run_until(
     });
     let records = match block.rate {
         Some(rate) => open_model(Arc::clone(&shared), block.requests, rate, stop).await,
-        None => closed_model(Arc::clone(&shared), block.requests, block.concurrency, stop).await,
+        None => closed::run(Arc::clone(&shared), block.requests, block.concurrency, stop).await,
     };
     cutter.abort();
     let elapsed = clock.elapsed();
     let summary = shared.summary.lock().expect("no panic while counting");
     Finished {
         summary: summary.finish(elapsed),
-        first_errors: summary.first_errors().to_vec(),
+        first_errors: summary.first_errors(),
         run: TrafficRun {
             name: block.name.clone(),
             target: block.target.clone(),
@@ -222,21 +224,22 @@ struct Shared {
     on_done: Arc<dyn Fn(&RequestRecord) + Send + Sync>,
     /// Keep each request's record ([`Retain::Records`]).
     keep: bool,
-    /// Every finished request is counted here (a lock held for a few
-    /// counter bumps: one builder, not one per worker, whose histograms
-    /// would cost memory per connection).
+    /// Every finished request is counted here: at once by the open
+    /// model's tasks, at the end by the closed model's generator threads
+    /// (each counts its own, no lock shared per request).
     summary: Mutex<SummaryBuilder>,
 }
 
 impl Shared {
     /// One request, on `connection` (closed model) or the pooled client
     /// (open model).
-    /// `cut` is the run's cut, or a worker's child of it (no lock shared
-    /// by every worker on each poll).
+    /// `cut` waits for the run's cut, or a worker's child of it (no lock
+    /// shared by every worker on each poll); a worker waits on one for
+    /// all its requests, not registering anew for each.
     async fn send_one(
         &self,
         connection: Option<&mut Connection>,
-        cut: &CancellationToken,
+        cut: Pin<&mut WaitForCancellationFuture<'_>>,
     ) -> RequestRecord {
         let request_id = new_request_id();
         // Holds every header the request sends: the id replaces the
@@ -283,7 +286,7 @@ impl Shared {
         };
         let result = tokio::select! {
             biased;
-            () = cut.cancelled() => None,
+            () = cut => None,
             result = exchange => Some(result),
         };
         let record = match result {
@@ -310,49 +313,8 @@ impl Shared {
             },
         };
         (self.on_done)(&record);
-        self.summary
-            .lock()
-            .expect("no panic while counting")
-            .add(&record);
         record
     }
-}
-
-/// `concurrency` workers, each sending its next request when its last one
-/// answered, until `requests` are sent.
-async fn closed_model(
-    shared: Arc<Shared>,
-    requests: u64,
-    concurrency: usize,
-    stop: &CancellationToken,
-) -> Vec<RequestRecord> {
-    let next = Arc::new(AtomicU64::new(0));
-    let workers = concurrency.min(requests as usize).max(1);
-    let mut tasks = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        let next = Arc::clone(&next);
-        let shared = Arc::clone(&shared);
-        let stop = stop.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut connection = Connection::new(&shared.authority);
-            let cut = shared.cut.child_token();
-            let mut records = Vec::new();
-            while !stop.is_cancelled() && next.fetch_add(1, Ordering::Relaxed) < requests {
-                let record = shared.send_one(Some(&mut connection), &cut).await;
-                if shared.keep {
-                    records.push(record);
-                }
-            }
-            records
-        }));
-    }
-    let mut records = Vec::with_capacity(if shared.keep { requests as usize } else { 0 });
-    for task in tasks {
-        if let Ok(mut part) = task.await {
-            records.append(&mut part);
-        }
-    }
-    records
 }
 
 /// `requests` sent `rate` per second on a fixed schedule, each on its own
@@ -391,8 +353,14 @@ async fn open_model(
         };
         let shared = Arc::clone(&shared);
         tasks.spawn(async move {
-            let record = shared.send_one(None, &shared.cut).await;
+            let cut = pin!(shared.cut.cancelled());
+            let record = shared.send_one(None, cut).await;
             drop(permit);
+            shared
+                .summary
+                .lock()
+                .expect("no panic while counting")
+                .add(&record);
             (i, shared.keep.then_some(record))
         });
         while let Some(done) = tasks.try_join_next() {
@@ -464,6 +432,7 @@ pub fn normalize_trace_id(hex: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     #[test]
     fn traceresponse_gives_the_trace_id_in_jaegers_spelling() {

@@ -6,6 +6,7 @@
 //! a record per request to report on them.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -79,6 +80,11 @@ impl TrafficSummary {
 /// How many failed requests a [`SummaryBuilder`] keeps in full.
 pub const FIRST_ERRORS: usize = 10;
 
+/// Numbers failures in the order they were counted, across builders, so
+/// merged builders keep the run's first failures (not each one's).
+/// Touched on failures only.
+static FAILURE_ORDER: AtomicU64 = AtomicU64::new(0);
+
 /// A [`TrafficSummary`] built request by request, in fixed memory.
 ///
 /// Latencies go into an HDR histogram of nanoseconds with 3 significant
@@ -87,6 +93,9 @@ pub const FIRST_ERRORS: usize = 10;
 /// the exact nearest-rank percentile (exact below 2048 ns); the maximum is
 /// kept exactly. The histogram grows with the largest latency seen (tens
 /// of KiB for seconds), not with the number of requests.
+///
+/// Builders fed side by side (one per generator thread, no lock shared
+/// per request) are combined with [`SummaryBuilder::merge`].
 pub struct SummaryBuilder {
     requests: u64,
     /// Spelt out only in `finish`: nothing allocated per request.
@@ -94,7 +103,8 @@ pub struct SummaryBuilder {
     no_response: u64,
     interrupted: u64,
     errors: u64,
-    first_errors: Vec<RequestRecord>,
+    /// With their place in [`FAILURE_ORDER`].
+    first_errors: Vec<(u64, RequestRecord)>,
     latency_ns: Histogram<u64>,
     max: Duration,
 }
@@ -129,7 +139,8 @@ impl SummaryBuilder {
         if !record.interrupted && record.status.is_none_or(|s| s >= 500) {
             self.errors += 1;
             if self.first_errors.len() < FIRST_ERRORS {
-                self.first_errors.push(record.clone());
+                let order = FAILURE_ORDER.fetch_add(1, Ordering::Relaxed);
+                self.first_errors.push((order, record.clone()));
             }
         }
         let ns = u64::try_from(record.latency.as_nanos()).unwrap_or(u64::MAX);
@@ -145,8 +156,26 @@ impl SummaryBuilder {
 
     /// The first [`FIRST_ERRORS`] requests counted as errors (5xx or no
     /// response), in full.
-    pub fn first_errors(&self) -> &[RequestRecord] {
-        &self.first_errors
+    pub fn first_errors(&self) -> Vec<RequestRecord> {
+        self.first_errors.iter().map(|(_, r)| r.clone()).collect()
+    }
+
+    /// Count what `other` counted too; the first errors stay the first
+    /// counted by either.
+    pub fn merge(&mut self, other: SummaryBuilder) {
+        self.requests += other.requests;
+        for (status, n) in other.by_status {
+            *self.by_status.entry(status).or_insert(0) += n;
+        }
+        self.no_response += other.no_response;
+        self.interrupted += other.interrupted;
+        self.errors += other.errors;
+        self.first_errors.extend(other.first_errors);
+        self.first_errors.sort_unstable_by_key(|(order, _)| *order);
+        self.first_errors.truncate(FIRST_ERRORS);
+        // Auto-resizing: adding only fails past u64's range.
+        let _ = self.latency_ns.add(&other.latency_ns);
+        self.max = self.max.max(other.max);
     }
 
     /// The summary of what was counted, over a run that took `elapsed`.
@@ -327,10 +356,10 @@ mod tests {
         assert_eq!(summary.statuses["interrupted"], 1);
         assert_eq!(summary.errors, 25);
         assert_eq!(summary.requests_per_second, 1000.0);
-        let first: Vec<&str> = builder
+        let first: Vec<String> = builder
             .first_errors()
-            .iter()
-            .map(|r| r.request_id.as_str())
+            .into_iter()
+            .map(|r| r.request_id)
             .collect();
         assert_eq!(
             first,
@@ -338,6 +367,25 @@ mod tests {
                 "r1", "r2", "r4", "r5", "r7", "r8", "r10", "r11", "r13", "r14"
             ]
         );
+    }
+
+    #[test]
+    fn merged_builders_count_as_one_and_keep_the_first_errors_of_all() {
+        let (mut one, mut a, mut b) = (
+            SummaryBuilder::default(),
+            SummaryBuilder::default(),
+            SummaryBuilder::default(),
+        );
+        for i in 0..60u64 {
+            let mut record = answered(ms(i % 11), [Some(200), Some(503), None][i as usize % 3]);
+            record.request_id = format!("r{i}");
+            one.add(&record);
+            // Unevenly split: b sees every failure after its fifth.
+            if i % 4 == 0 || i > 20 { &mut b } else { &mut a }.add(&record);
+        }
+        a.merge(b);
+        assert_eq!(a.finish(ms(60)), one.finish(ms(60)));
+        assert_eq!(a.first_errors(), one.first_errors());
     }
 
     #[test]
