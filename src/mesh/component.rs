@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, request::Parts};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use opentelemetry::StringValue;
 use opentelemetry::trace::SpanContext;
 use opentelemetry_sdk::trace::SdkTracer;
 
@@ -28,6 +29,8 @@ pub type Directory = HashMap<String, String>;
 
 pub struct ComponentRuntime {
     pub spec: Component,
+    /// The component's name as a span tag value, shared by all its spans.
+    pub node_id: StringValue,
     /// `None` when tracing is switched off: no spans, no trace context.
     pub tracer: Option<SdkTracer>,
     pub counters: Arc<ExportCounters>,
@@ -42,7 +45,8 @@ pub struct ComponentRuntime {
 pub struct Inbound {
     pub parts: Parts,
     pub body: Bytes,
-    pub request_id: String,
+    /// Shared with every span the request makes here (one copy, not one a span).
+    pub request_id: Arc<str>,
     pub peer: SocketAddr,
 }
 
@@ -63,8 +67,8 @@ impl Handler for ComponentRuntime {
             .get(REQUEST_ID_HEADER)
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
-            .map(str::to_string)
-            .unwrap_or_else(new_request_id);
+            .map(Arc::from)
+            .unwrap_or_else(|| new_request_id().into());
         let inbound = Inbound {
             parts,
             body,
@@ -147,13 +151,12 @@ pub fn traceresponse(context: &SpanContext) -> Option<HeaderValue> {
     if !context.is_valid() {
         return None;
     }
-    let flags = if context.is_sampled() { "01" } else { "00" };
-    HeaderValue::from_str(&format!(
-        "00-{}-{}-{flags}",
+    let value = super::propagation::traceparent(
         context.trace_id(),
-        context.span_id()
-    ))
-    .ok()
+        context.span_id(),
+        context.is_sampled(),
+    );
+    HeaderValue::from_maybe_shared(Bytes::from(value)).ok()
 }
 
 pub fn respond(status: u16, headers: HeaderMap, body: Bytes) -> Response<Body> {

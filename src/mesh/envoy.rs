@@ -6,7 +6,7 @@
 //! through the span status, as OpenTelemetry apps do).
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use opentelemetry::trace::{
     Span as _, SpanContext, SpanKind, Status, TraceContextExt, Tracer as _,
 };
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_sdk::trace::{SdkTracer, Span};
 
 use super::telemetry::ExportCounters;
@@ -25,7 +25,8 @@ pub const DOWNSTREAM_CLUSTER_HEADER: &str = "x-envoy-downstream-service-cluster"
 
 /// What Envoy knows about a request when it starts the span.
 pub struct RequestFacts<'a> {
-    pub request_id: &'a str,
+    /// Shared: a service's server span and its calls' client spans carry it.
+    pub request_id: &'a Arc<str>,
     pub method: &'a str,
     pub url: String,
     pub user_agent: Option<&'a str>,
@@ -41,20 +42,65 @@ pub struct ResponseFacts {
     pub status: Option<u16>,
     pub response_size: usize,
     /// Envoy's response flags (`UF`, `UT`, `NR`, ...), `-` when none.
-    pub flags: String,
+    pub flags: Cow<'static, str>,
+}
+
+/// The user agent a service's app sends on its calls.
+pub const APP_USER_AGENT: &str = concat!("tracelab/", env!("CARGO_PKG_VERSION"));
+
+/// Tag values most spans carry, kept as statics: a tag built from one of
+/// them copies no string (each span has ~15 tags; copies add up).
+const COMMON_VALUES: [&str; 14] = [
+    "-",
+    "0",
+    "200",
+    "404",
+    "500",
+    "503",
+    "GET",
+    "POST",
+    "PUT",
+    "DELETE",
+    "HEAD",
+    "127.0.0.1",
+    "local_service",
+    APP_USER_AGENT,
+];
+
+/// `text` as a tag value: a static when it is a common one, a copy otherwise.
+fn tag_value(text: &str) -> StringValue {
+    match COMMON_VALUES.iter().find(|common| **common == text) {
+        Some(common) => StringValue::from(*common),
+        None => StringValue::from(Arc::<str>::from(text)),
+    }
+}
+
+/// A number as a tag value (Envoy sends numbers as strings).
+fn number_value(n: usize) -> StringValue {
+    let mut digits = itoa::Buffer::new();
+    tag_value(digits.format(n))
+}
+
+/// The peer's address as a tag value, without formatting the loopback one.
+fn peer_value(peer: Option<SocketAddr>) -> StringValue {
+    match peer.map(|p| p.ip()) {
+        Some(IpAddr::V4(ip)) if ip == Ipv4Addr::LOCALHOST => StringValue::from("127.0.0.1"),
+        Some(ip) => StringValue::from(ip.to_string()),
+        None => StringValue::from(""),
+    }
 }
 
 /// Envoy's response flags joined as it prints them (`DI,UF`), `-` when none.
-pub fn response_flags(flags: &[&str]) -> String {
+pub fn response_flags(flags: &[&'static str]) -> Cow<'static, str> {
     let set: Vec<&str> = flags
         .iter()
         .copied()
         .filter(|f| !f.is_empty() && *f != "-")
         .collect();
-    if set.is_empty() {
-        "-".to_string()
-    } else {
-        set.join(",")
+    match set.as_slice() {
+        [] => Cow::Borrowed("-"),
+        [one] => Cow::Borrowed(*one),
+        _ => Cow::Owned(set.join(",")),
     }
 }
 
@@ -73,9 +119,9 @@ impl EnvoySpan {
         counters: &Arc<ExportCounters>,
         operation: impl Into<Cow<'static, str>>,
         kind: SpanKind,
-        node_id: &str,
+        node_id: &StringValue,
         parent: Option<&SpanContext>,
-        facts: &RequestFacts<'_>,
+        facts: RequestFacts<'_>,
     ) -> EnvoySpan {
         let Some(tracer) = tracer else {
             return EnvoySpan {
@@ -89,25 +135,23 @@ impl EnvoySpan {
         };
         // Room for the three tags `end` adds, so the list is never regrown.
         let mut attributes = Vec::with_capacity(15);
+        let upstream_cluster = tag_value(facts.upstream_cluster);
         attributes.extend([
             KeyValue::new("component", "proxy"),
-            KeyValue::new("node_id", node_id.to_string()),
-            KeyValue::new("guid:x-request-id", facts.request_id.to_string()),
-            KeyValue::new("http.url", facts.url.clone()),
-            KeyValue::new("http.method", facts.method.to_string()),
+            KeyValue::new("node_id", node_id.clone()),
+            KeyValue::new("guid:x-request-id", Arc::clone(facts.request_id)),
+            KeyValue::new("http.url", facts.url),
+            KeyValue::new("http.method", tag_value(facts.method)),
             KeyValue::new("http.protocol", "HTTP/1.1"),
             KeyValue::new(
                 "downstream_cluster",
-                facts.downstream_cluster.unwrap_or("-").to_string(),
+                tag_value(facts.downstream_cluster.unwrap_or("-")),
             ),
-            KeyValue::new("user_agent", facts.user_agent.unwrap_or("-").to_string()),
-            KeyValue::new(
-                "peer.address",
-                facts.peer.map(|p| p.ip().to_string()).unwrap_or_default(),
-            ),
-            KeyValue::new("request_size", facts.request_size.to_string()),
-            KeyValue::new("upstream_cluster", facts.upstream_cluster.to_string()),
-            KeyValue::new("upstream_cluster.name", facts.upstream_cluster.to_string()),
+            KeyValue::new("user_agent", tag_value(facts.user_agent.unwrap_or("-"))),
+            KeyValue::new("peer.address", peer_value(facts.peer)),
+            KeyValue::new("request_size", number_value(facts.request_size)),
+            KeyValue::new("upstream_cluster", upstream_cluster.clone()),
+            KeyValue::new("upstream_cluster.name", upstream_cluster),
         ]);
         let span = tracer
             .span_builder(operation)
@@ -142,14 +186,13 @@ impl EnvoySpan {
         let Some(mut span) = self.span.take() else {
             return;
         };
-        let status_text = response
+        let status = response
             .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "0".into());
-        span.set_attribute(KeyValue::new("http.status_code", status_text));
+            .map_or(StringValue::from("0"), |s| number_value(usize::from(s)));
+        span.set_attribute(KeyValue::new("http.status_code", status));
         span.set_attribute(KeyValue::new(
             "response_size",
-            response.response_size.to_string(),
+            number_value(response.response_size),
         ));
         span.set_attribute(KeyValue::new("response_flags", response.flags.clone()));
         // Envoy marks 5xx and "no response" as errors; 4xx is the caller's fault.
@@ -168,7 +211,7 @@ impl Drop for EnvoySpan {
         self.end(&ResponseFacts {
             status: None,
             response_size: 0,
-            flags: "DC".into(),
+            flags: Cow::Borrowed("DC"),
         });
     }
 }

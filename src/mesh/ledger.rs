@@ -33,9 +33,13 @@ pub enum TraceState {
     Unknown,
 }
 
+/// A fast (still randomly seeded) hasher rather than SipHash: every span
+/// started and every span exported looks its trace up.
+type Traces = HashMap<u128, Entry, foldhash::fast::RandomState>;
+
 #[derive(Debug)]
 pub struct SpanLedger {
-    shards: Vec<Mutex<HashMap<u128, Entry>>>,
+    shards: Vec<Mutex<Traces>>,
 }
 
 impl Default for SpanLedger {
@@ -47,7 +51,7 @@ impl Default for SpanLedger {
 }
 
 impl SpanLedger {
-    fn shard(&self, trace: u128) -> std::sync::MutexGuard<'_, HashMap<u128, Entry>> {
+    fn shard(&self, trace: u128) -> std::sync::MutexGuard<'_, Traces> {
         self.shards[(trace as usize) % SHARDS]
             .lock()
             .expect("ledger lock")

@@ -186,6 +186,7 @@ impl RunningMesh {
                 None
             };
             let runtime = Arc::new(ComponentRuntime {
+                node_id: Arc::<str>::from(component.name.as_str()).into(),
                 spec: component.clone(),
                 tracer: provider.as_ref().map(|p| p.tracer("tracelab")),
                 counters: Arc::clone(&counters),

@@ -50,29 +50,27 @@ pub fn inject(
     for format in formats {
         match format {
             HeaderFormat::W3c => {
-                let flags = if sampled { "01" } else { "00" };
-                set(headers, "traceparent", format!("00-{trace}-{span}-{flags}"));
+                set(headers, "traceparent", traceparent(trace, span, sampled));
                 let state = context.trace_state().header();
                 if !state.is_empty() {
                     set(headers, "tracestate", state);
                 }
             }
             HeaderFormat::B3 => {
-                set(headers, "x-b3-traceid", trace.to_string());
-                set(headers, "x-b3-spanid", span.to_string());
+                set(headers, "x-b3-traceid", hex(&[&trace.to_bytes()], ""));
+                set(headers, "x-b3-spanid", hex(&[&span.to_bytes()], ""));
                 if let Some(parent) = parent {
-                    set(headers, "x-b3-parentspanid", parent.to_string());
+                    set(headers, "x-b3-parentspanid", hex(&[&parent.to_bytes()], ""));
                 }
-                set(
-                    headers,
-                    "x-b3-sampled",
-                    if sampled { "1" } else { "0" }.to_string(),
-                );
+                let flag = if sampled { "1" } else { "0" };
+                headers.insert("x-b3-sampled", HeaderValue::from_static(flag));
             }
             HeaderFormat::B3Single => {
-                let mut value = format!("{trace}-{span}-{}", if sampled { "1" } else { "0" });
+                let flag = if sampled { "-1" } else { "-0" };
+                let mut value = hex(&[&trace.to_bytes(), &span.to_bytes()], flag);
                 if let Some(parent) = parent {
-                    value.push_str(&format!("-{parent}"));
+                    value.push('-');
+                    value.push_str(&hex(&[&parent.to_bytes()], ""));
                 }
                 set(headers, "b3", value);
             }
@@ -88,6 +86,39 @@ pub fn inject(
     }
 }
 
+/// W3C `traceparent` (and Trace Context Level 2's `traceresponse`):
+/// `00-{trace}-{span}-{flags}`.
+pub fn traceparent(trace: TraceId, span: SpanId, sampled: bool) -> String {
+    let mut value = String::with_capacity(55);
+    value.push_str("00-");
+    value.push_str(&hex(&[&trace.to_bytes()], "-"));
+    value.push_str(&hex(
+        &[&span.to_bytes()],
+        if sampled { "-01" } else { "-00" },
+    ));
+    value
+}
+
+/// Ids as lowercase hex, each id followed by `-` but the last, then
+/// `suffix`: what `{:x}` of the ids prints, without going through `fmt`
+/// (headers are written on every hop of every request).
+fn hex(ids: &[&[u8]], suffix: &str) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digits: usize = ids.iter().map(|id| id.len() * 2 + 1).sum();
+    let mut out = String::with_capacity(digits + suffix.len());
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        for byte in *id {
+            out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+        }
+    }
+    out.push_str(suffix);
+    out
+}
+
 pub fn remove_all(headers: &mut HeaderMap) {
     for name in TRACE_HEADERS {
         headers.remove(name);
@@ -95,7 +126,8 @@ pub fn remove_all(headers: &mut HeaderMap) {
 }
 
 fn set(headers: &mut HeaderMap, name: &'static str, value: String) {
-    if let Ok(value) = HeaderValue::from_str(&value) {
+    // Takes the string's buffer as the header's: no second copy.
+    if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
         headers.insert(name, value);
     }
 }
@@ -236,6 +268,31 @@ mod tests {
                 assert!(back.is_remote());
             }
         }
+    }
+
+    #[test]
+    fn ids_are_written_as_fmt_writes_them() {
+        let trace = TraceId::from_bytes([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xff]);
+        let span = SpanId::from_bytes([0xab, 0, 1, 2, 3, 4, 5, 0x0f]);
+        assert_eq!(
+            traceparent(trace, span, true),
+            format!("00-{trace}-{span}-01")
+        );
+        assert_eq!(
+            traceparent(trace, span, false),
+            format!("00-{trace}-{span}-00")
+        );
+        let mut headers = HeaderMap::new();
+        let parent = parse_span_id("1111111111111111").unwrap();
+        inject(
+            &[HeaderFormat::B3, HeaderFormat::B3Single],
+            &remote(trace, span, true, TraceState::default()),
+            Some(parent),
+            &mut headers,
+        );
+        assert_eq!(headers["x-b3-traceid"], trace.to_string().as_str());
+        assert_eq!(headers["x-b3-spanid"], span.to_string().as_str());
+        assert_eq!(headers["b3"], format!("{trace}-{span}-1-{parent}").as_str());
     }
 
     #[test]

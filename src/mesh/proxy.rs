@@ -74,9 +74,9 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
         &rt.counters,
         operation,
         SpanKind::Client,
-        &rt.spec.name,
+        &rt.node_id,
         parent.as_ref(),
-        &facts,
+        facts,
     );
     let context = span.context();
     let mut reply_headers = HeaderMap::new();

@@ -7,13 +7,13 @@
 //! Route faults are the app's: its latency comes before its calls; an
 //! injected failure skips the calls and answers the status.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use http::{HeaderMap, HeaderValue, Method, Response};
 use opentelemetry::trace::{SpanContext, SpanKind};
 
 use super::component::{ComponentRuntime, Inbound, respond, traceresponse};
-use super::envoy::{DECORATOR_HEADER, EnvoySpan, RequestFacts, ResponseFacts};
+use super::envoy::{APP_USER_AGENT, DECORATOR_HEADER, EnvoySpan, RequestFacts, ResponseFacts};
 use super::propagation;
 use super::seeded::Roll;
 use crate::http_client::REQUEST_ID_HEADER;
@@ -61,9 +61,9 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
         &rt.counters,
         operation,
         SpanKind::Server,
-        &rt.spec.name,
+        &rt.node_id,
         parent.as_ref(),
-        &facts,
+        facts,
     );
 
     let found = route.and_then(|(index, r)| match &r.action {
@@ -105,7 +105,7 @@ async fn run_handler(
     handler: &Handler,
     roll: Roll,
     server: &SpanContext,
-    request_id: &str,
+    request_id: &Arc<str>,
 ) -> (u16, String, HeaderMap) {
     if let Some(delay) = roll.latency {
         tokio::time::sleep(delay).await;
@@ -171,7 +171,7 @@ async fn make_call(
     rt: &ComponentRuntime,
     call: &Call,
     server: &SpanContext,
-    request_id: &str,
+    request_id: &Arc<str>,
 ) -> CallOutcome {
     // An app that drops trace headers makes its sidecar start a new trace.
     let parent = rt.forwards_context().then_some(server);
@@ -183,7 +183,7 @@ async fn make_call(
         request_id,
         method: &call.method,
         url: format!("http://{}{}", call.service, call.path),
-        user_agent: Some(concat!("tracelab/", env!("CARGO_PKG_VERSION"))),
+        user_agent: Some(APP_USER_AGENT),
         downstream_cluster: None,
         peer: Some(rt.local_addr),
         request_size: 0,
@@ -194,19 +194,16 @@ async fn make_call(
         &rt.counters,
         operation,
         SpanKind::Client,
-        &rt.spec.name,
+        &rt.node_id,
         parent,
-        &facts,
+        facts,
     );
     let context = span.context();
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID_HEADER, value);
     }
-    headers.insert(
-        "user-agent",
-        HeaderValue::from_static(concat!("tracelab/", env!("CARGO_PKG_VERSION"))),
-    );
+    headers.insert("user-agent", HeaderValue::from_static(APP_USER_AGENT));
     propagation::inject(
         rt.formats(),
         &context,
