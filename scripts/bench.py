@@ -17,6 +17,7 @@ nothing is compared with a number from somewhere else.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -353,20 +354,48 @@ def ingest_embedded(args):
         return ingest(c.url_after("OTLP/HTTP"), query, c.proc.pid, args)
 
 
-def ingest_jaeger(args, processors):
+@contextlib.contextmanager
+def running_jaeger(jaeger_bin, config_template, max_traces, processors=""):
+    """A Jaeger v2 on free loopback ports, memory storage; yields its query
+    API root, its OTLP receiver's root and its pid, and stops it after."""
     ports = {k: free_port() for k in ("health", "query", "grpc", "otlp")}
     with tempfile.TemporaryDirectory() as scratch:
         config = Path(scratch) / "jaeger.yaml"
-        config.write_text(JAEGER_CONFIG.format(processors=processors, max_traces=args.spans, **ports))
-        proc = subprocess.Popen([args.jaeger_bin, "--config", str(config)],
+        config.write_text(config_template.format(processors=processors, max_traces=max_traces, **ports))
+        proc = subprocess.Popen([jaeger_bin, "--config", str(config)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             query = f"http://127.0.0.1:{ports['query']}"
             wait_http(f"{query}/api/services")
-            return ingest(f"http://127.0.0.1:{ports['otlp']}/v1/traces", query, proc.pid, args)
+            yield query, f"http://127.0.0.1:{ports['otlp']}", proc.pid
         finally:
             proc.terminate()
             proc.wait()
+
+
+def ingest_jaeger(args, processors):
+    with running_jaeger(args.jaeger_bin, JAEGER_CONFIG, args.spans, processors) as (query, otlp, pid):
+        return ingest(f"{otlp}/v1/traces", query, pid, args)
+
+
+def alternate_ingest(cases, repeats, label):
+    """Each ingest case `repeats` times, alternated so drift hits every case
+    alike; a case that lost a trace or had an export refused stops the
+    benchmark. Medians per case."""
+    samples = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, measure in cases.items():
+            r = measure()
+            assert r["refused_batches"] == 0, f"{name} refused exports: {r}"
+            assert r["complete_traces"] == r["traces"], f"{name} lost traces: {r}"
+            r["kib_per_100k"] = memory_per_100k(r)
+            samples[name].append(r)
+            log(f"  {label}, {name}: {r['accepted_spans_per_s']:.0f} spans/s accepted, "
+                f"{r['queryable_spans_per_s']:.0f} queryable, "
+                f"{r['kib_per_100k'] / 1024:.1f} MiB per 100k spans (peak RSS)")
+    return {name: {k: median_of(runs, k) for k in
+                   ("accepted_spans_per_s", "queryable_spans_per_s", "kib_per_100k")}
+            for name, runs in samples.items()}
 
 
 def memory_per_100k(r):
@@ -381,18 +410,7 @@ def collector_ingest(args):
     cases = {"embedded": lambda: ingest_embedded(args),
              "jaeger": lambda: ingest_jaeger(args, ""),
              "jaeger, batch": lambda: ingest_jaeger(args, "batch")}
-    samples = {name: [] for name in cases}
-    for _ in range(args.ingest_repeats):  # alternate, so drift hits every case alike
-        for name, measure in cases.items():
-            r = measure()
-            assert r["complete_traces"] == r["traces"], f"{name} lost traces: {r}"
-            r["kib_per_100k"] = memory_per_100k(r)
-            samples[name].append(r)
-            log(f"  ingest, {name}: {r['queryable_spans_per_s']:.0f} spans/s queryable, "
-                f"{r['kib_per_100k'] / 1024:.1f} MiB per 100k spans (peak RSS)")
-    results = {name: {k: median_of(runs, k) for k in
-                      ("accepted_spans_per_s", "queryable_spans_per_s", "kib_per_100k")}
-               for name, runs in samples.items()}
+    results = alternate_ingest(cases, args.ingest_repeats, "ingest")
     ours = results["embedded"]
     runs = f"{args.ingest_repeats} alternated runs, medians"
     rows = [
@@ -438,40 +456,16 @@ def grpc_ingest_embedded(args):
 
 
 def grpc_ingest_jaeger(args):
-    ports = {k: free_port() for k in ("health", "query", "grpc", "otlp")}
-    with tempfile.TemporaryDirectory() as scratch:
-        config = Path(scratch) / "jaeger.yaml"
-        config.write_text(JAEGER_GRPC_CONFIG.format(processors="", max_traces=args.spans, **ports))
-        proc = subprocess.Popen([args.jaeger_bin, "--config", str(config)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            query = f"http://127.0.0.1:{ports['query']}"
-            wait_http(f"{query}/api/services")
-            return run_json([HARNESS, "ingest", "--grpc", "--otlp", f"http://127.0.0.1:{ports['otlp']}",
-                             "--query", query, "--pid", str(proc.pid),
-                             "--spans", str(args.spans), "-c", "8"])
-        finally:
-            proc.terminate()
-            proc.wait()
+    with running_jaeger(args.jaeger_bin, JAEGER_GRPC_CONFIG, args.spans) as (query, otlp, pid):
+        return run_json([HARNESS, "ingest", "--grpc", "--otlp", otlp, "--query", query,
+                         "--pid", str(pid), "--spans", str(args.spans), "-c", "8"])
 
 
 def grpc_ingest(args):
     if not args.jaeger_bin:
         return []
     cases = {"embedded": lambda: grpc_ingest_embedded(args), "jaeger": lambda: grpc_ingest_jaeger(args)}
-    samples = {name: [] for name in cases}
-    for _ in range(args.ingest_repeats):  # alternate, so drift hits both alike
-        for name, measure in cases.items():
-            r = measure()
-            assert r["refused_batches"] == 0, f"{name} refused exports: {r}"
-            assert r["complete_traces"] == r["traces"], f"{name} lost traces: {r}"
-            r["kib_per_100k"] = memory_per_100k(r)
-            samples[name].append(r)
-            log(f"  gRPC ingest, {name}: {r['accepted_spans_per_s']:.0f} spans/s accepted, "
-                f"{r['queryable_spans_per_s']:.0f} queryable")
-    results = {name: {k: median_of(runs, k) for k in
-                      ("accepted_spans_per_s", "queryable_spans_per_s", "kib_per_100k")}
-               for name, runs in samples.items()}
+    results = alternate_ingest(cases, args.ingest_repeats, "gRPC ingest")
     ours, theirs = results["embedded"], results["jaeger"]
     speed = ours["queryable_spans_per_s"] / theirs["queryable_spans_per_s"]
     memory = ours["kib_per_100k"] / theirs["kib_per_100k"]
@@ -563,19 +557,13 @@ def scale_run(requests, rate, jaeger=None):
 
 
 def with_scale_jaeger(args, measure):
-    ports = {k: free_port() for k in ("health", "query", "grpc", "otlp")}
-    with tempfile.TemporaryDirectory() as scratch:
-        config = Path(scratch) / "jaeger.yaml"
-        config.write_text(JAEGER_CONFIG.format(processors="", max_traces=SCALE_JAEGER_TRACES, **ports))
-        proc = subprocess.Popen([args.jaeger_bin, "--config", str(config)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            query = f"http://127.0.0.1:{ports['query']}"
-            wait_http(f"{query}/api/services")
-            return measure((query, f"http://127.0.0.1:{ports['otlp']}"))
-        finally:
-            proc.terminate()
-            proc.wait()
+    with running_jaeger(args.jaeger_bin, JAEGER_CONFIG, SCALE_JAEGER_TRACES) as (query, otlp, _):
+        return measure((query, otlp))
+
+
+def short_count(n):
+    """100000 → 100k, 1000000 → 1M."""
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
 def scale(args):
@@ -603,7 +591,7 @@ def scale(args):
                   "every trace judged as it completes",
              f"exit {big['exit']}: {big['traces']} traces; {big['observed'][0]}; {big['observed'][1]}; "
              f"traffic {big['traffic_s']:.0f} s", "all pass", big["exit"] == 0 and big["checked"]),
-            ("5", f"… peak RSS of tracelab at {', '.join(f'{n // 1000}k' for n in sizes)} requests",
+            ("5", f"… peak RSS of tracelab at {', '.join(map(short_count, sizes))} requests",
              " → ".join(f"{p:.0f}" for p in peaks) + " MiB", "< 300 MiB, flat (±25%)",
              max(peaks) < 300 and flat),
             ("5", "… time to verdict after the last request (flush, last reads, checks, report; "
