@@ -127,6 +127,40 @@ fn fail_fast_stops_the_traffic_at_the_first_failed_check() {
     assert!(sent < 2000, "{sent} requests sent");
 }
 
+/// An open model whose target answers too slowly for the rate waits for
+/// places in flight and falls behind its schedule: the run fails saying
+/// how late and why, whichever way it judges, and its other checks stand.
+#[tokio::test]
+async fn an_open_model_that_falls_behind_its_schedule_fails_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.rhai");
+    // 600 requests in a second, each answered after 3 s: past the 512 in
+    // flight, the rest wait until the first answers, 2 s behind schedule.
+    std::fs::write(
+        &file,
+        r#"scenario("an open model the target cannot keep up with");
+service("slow", #{ routes: [route("/slow", #{ latency: "3s" })] });
+traffic("burst", #{ rate: 600, duration: "1s", path: "/slow" });
+expect_traces("burst", span("slow", "*"), #{ name: "every request traced" });
+"#,
+    )
+    .unwrap();
+    let scenario = tracelab::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let (streamed, at_end) = both_ways(&scenario).await;
+    assert_eq!(verdicts(&streamed), verdicts(&at_end));
+    for report in [&streamed, &at_end] {
+        assert!(!report.passed);
+        let failed: Vec<_> = report.outcomes.iter().filter(|o| !o.passed).collect();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0].name, "the traffic kept its schedule");
+        let observed = &failed[0].failures[0].observed;
+        assert!(observed.contains("places in flight"), "{observed}");
+        let schedule = report.traffic[0].summary.schedule.unwrap();
+        assert!(schedule.behind_ms > 1000.0, "{schedule:?}");
+        assert!(schedule.waited_in_flight > 0, "{schedule:?}");
+    }
+}
+
 /// A block `--fail-fast` kept from starting is named, since its checks are
 /// not in the report at all.
 #[test]

@@ -57,6 +57,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         Arc::new(|_| {}),
         &CancellationToken::new(),
         Retain::Summary,
+        None,
     )
     .await;
     let summary = finished.summary;

@@ -10,7 +10,9 @@ use std::time::Duration;
 use super::responses::BlockCounts;
 use super::tree::TraceTree;
 use super::{Accumulate, Failure, Kept, Outcome, OutcomeSource, Unit};
-use crate::scenario::model::{IntegrityChecks, format_duration};
+use crate::scenario::model::{IntegrityChecks, Traffic, counted, format_duration};
+use crate::traffic::OPEN_MODEL_IN_FLIGHT;
+use crate::traffic::stats::Schedule;
 
 /// Clocks round to microseconds, and Jaeger adds its own adjustments: a
 /// child may overhang its parent by this much before it counts.
@@ -324,6 +326,68 @@ pub fn kept_by_the_collector(block: &str, evicted: u64, max_traces: usize) -> Ou
             ..Failure::default()
         },
     )
+}
+
+/// How far behind its schedule an open-model block may fall before it
+/// no longer sent what the script asked: a second, or a tenth of its
+/// planned length, whichever is longer (a soak may hiccup; it may not
+/// drift).
+pub fn schedule_slack(block: &Traffic) -> Option<Duration> {
+    let rate = block.rate.filter(|r| *r > 0.0)?;
+    let planned = Duration::from_secs_f64(block.requests as f64 / rate);
+    Some((planned / 10).max(Duration::from_secs(1)))
+}
+
+/// The failed check an open-model block gets when its requests left
+/// later than its slack allows: its checks judged traffic at another rate
+/// than the script's, so they must not pass alone.
+pub fn kept_its_schedule(block: &Traffic, schedule: &Schedule) -> Option<Outcome> {
+    let slack = schedule_slack(block)?;
+    let behind = Duration::from_secs_f64(schedule.behind_ms / 1000.0);
+    if behind <= slack {
+        return None;
+    }
+    let rate = block.rate.unwrap_or_default();
+    let mut why = Vec::new();
+    if schedule.waited_for_judge > 0 {
+        why.push(format!(
+            "{} waited for the judge to catch up (the mesh's exporters or the \
+             collector could not keep up with this rate)",
+            counted(schedule.waited_for_judge, "request")
+        ));
+    }
+    if schedule.waited_in_flight > 0 {
+        why.push(format!(
+            "{} waited for one of the {OPEN_MODEL_IN_FLIGHT} places in flight (the target \
+             answered too slowly for this rate)",
+            counted(schedule.waited_in_flight, "request")
+        ));
+    }
+    if why.is_empty() {
+        why.push("this machine could not send them faster".into());
+    }
+    Some(run_lost_spans(
+        &block.name,
+        "the traffic kept its schedule",
+        "traffic.schedule",
+        format!(
+            "requests left up to {} behind their schedule of {rate}/s",
+            format_duration(behind)
+        ),
+        Failure {
+            expected: format!(
+                "each of {} sent within {} of its time at {rate}/s",
+                counted(block.requests, "request"),
+                format_duration(slack)
+            ),
+            observed: format!(
+                "requests left up to {} late: {}; lower the rate",
+                format_duration(behind),
+                why.join(", and ")
+            ),
+            ..Failure::default()
+        },
+    ))
 }
 
 /// The failed check a block gets when spans of the run never reached the

@@ -449,3 +449,39 @@ fn a_loose_failure_names_the_tag_predicate_exists_or_absent_that_failed() {
     );
     assert_eq!(f.observed, "no tag component");
 }
+
+/// An open model may fall a second behind, or a tenth of its length if
+/// longer; a closed model has no schedule to keep.
+#[test]
+fn a_schedule_slips_past_a_second_or_a_tenth_of_the_block() {
+    use crate::traffic::stats::Schedule;
+    let mut block = scenario(Vec::new(), IntegrityChecks::default()).traffic[0].clone();
+    assert_eq!(integrity::schedule_slack(&block), None);
+    block.requests = 600;
+    block.rate = Some(600.0);
+    assert_eq!(
+        integrity::schedule_slack(&block),
+        Some(Duration::from_secs(1))
+    );
+    block.requests = 100_000;
+    block.rate = Some(100.0);
+    assert_eq!(
+        integrity::schedule_slack(&block),
+        Some(Duration::from_secs(100))
+    );
+    let behind = |ms: f64| Schedule {
+        behind_ms: ms,
+        waited_in_flight: 0,
+        waited_for_judge: 7,
+    };
+    assert!(integrity::kept_its_schedule(&block, &behind(100_000.0)).is_none());
+    let slipped = integrity::kept_its_schedule(&block, &behind(100_001.0)).expect("slipped");
+    assert!(!slipped.passed);
+    assert_eq!(slipped.traffic, "t");
+    let observed = &slipped.failures[0].observed;
+    assert!(
+        observed.contains("7 requests waited for the judge to catch up"),
+        "{observed}"
+    );
+    assert!(!observed.contains("places in flight"), "{observed}");
+}

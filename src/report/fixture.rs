@@ -46,6 +46,7 @@ fn scenario(name: &str, file: &str) -> ScenarioReport {
                     p99: 2.25,
                     max: 2.25,
                 },
+                schedule: None,
             },
             trace_ids: vec!["4bf92f3577b34da6".into(), "00f067aa0ba902b7".into()],
         }],

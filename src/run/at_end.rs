@@ -38,7 +38,7 @@ pub async fn drive(
         observer.traffic_started(&block.name, block.requests);
         let obs = Arc::clone(&observer);
         let on_done = Arc::new(move |r: &RequestRecord| obs.request_done(r));
-        let run = traffic::run_until(block, &authority, on_done, stop, Retain::Records).await;
+        let run = traffic::run_until(block, &authority, on_done, stop, Retain::Records, None).await;
         observer.traffic_finished(&block.name);
         finished.push(run);
     }

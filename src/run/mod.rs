@@ -263,6 +263,21 @@ pub async fn run_scenario_until(
             ));
         }
     }
+    // An open model that fell behind its schedule sent another traffic
+    // than the script's (unless the run was cut short on purpose).
+    if !interrupted && !failed_fast {
+        for f in &finished {
+            let slipped = scenario
+                .traffic
+                .iter()
+                .find(|t| t.name == f.run.name)
+                .zip(f.summary.schedule.as_ref())
+                .and_then(|(block, schedule)| {
+                    assert::integrity::kept_its_schedule(block, schedule)
+                });
+            outcomes.extend(slipped);
+        }
+    }
     // Streaming reads each request's trace by the id the edge gave; traces
     // the mesh began that no request claimed mean propagation broke
     // somewhere (unless some request never said its trace: no response).

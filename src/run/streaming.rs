@@ -25,10 +25,16 @@ use crate::mesh::RunningMesh;
 use crate::mesh::ledger::TraceState;
 use crate::scenario::Scenario;
 use crate::scenario::model::{Check, HeaderFormat, Propagation};
-use crate::traffic::{self, Finished, RequestRecord, Retain};
+use crate::traffic::{self, Admission, Finished, RequestRecord, Retain};
 
 /// How often pending traces are looked at.
 const TICK: Duration = Duration::from_millis(20);
+
+/// Requests sent and not yet judged, at most: past that the traffic waits
+/// for the judge (its schedule slips, and the run fails saying so), so a
+/// rate the mesh's exporters or the collector cannot keep up with holds a
+/// bounded backlog, not one that grows for as long as the run lasts.
+pub const JUDGE_BACKLOG: usize = 10_000;
 
 /// Can this run judge trace by trace? Only when every span comes from the
 /// mesh in this process (its ledger counts them all) and no request is
@@ -80,6 +86,9 @@ pub async fn drive(
     // not mistaken for one the user interrupted.
     let traffic_stop = stop.child_token();
     let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+    // Every request holds a place from before it is sent until it is
+    // judged; the channel and the pending traces hold no more than that.
+    let admission = Admission::new(JUDGE_BACKLOG);
 
     let traffic = async {
         let mut runs = Vec::new();
@@ -97,9 +106,15 @@ pub async fn drive(
                 let _ = sender.send(Message::Done(index, r.clone()));
             });
             // Each request goes to the judge: the run keeps only its summary.
-            let run =
-                traffic::run_until(block, &authority, on_done, &traffic_stop, Retain::Summary)
-                    .await;
+            let run = traffic::run_until(
+                block,
+                &authority,
+                on_done,
+                &traffic_stop,
+                Retain::Summary,
+                Some(admission.clone()),
+            )
+            .await;
             observer.traffic_finished(&block.name);
             runs.push(run);
         }
@@ -117,6 +132,7 @@ pub async fn drive(
             tally: &mut *tally,
             fail_fast: settings.fail_fast,
             traffic_stop: &traffic_stop,
+            admission: &admission,
         };
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -200,10 +216,12 @@ struct Sink<'a, 's> {
     tally: &'a mut Tally<'s>,
     fail_fast: bool,
     traffic_stop: &'a CancellationToken,
+    admission: &'a Admission,
 }
 
 impl Sink<'_, '_> {
     fn deliver(&mut self, block: usize, record: &RequestRecord, trace: Option<Trace>) {
+        self.admission.release();
         let traces: Vec<&Trace> = trace.iter().collect();
         self.tally.add(
             &self.scenario.traffic[block].name,

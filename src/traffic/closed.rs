@@ -149,6 +149,13 @@ impl Share {
                     let stop = stop.child_token();
                     let mut records = Vec::new();
                     while !stop.is_cancelled() && next.fetch_add(1, Ordering::Relaxed) < requests {
+                        if let Some(admission) = &shared.admission {
+                            tokio::select! {
+                                biased;
+                                () = stop.cancelled() => break,
+                                () = admission.enter() => {}
+                            }
+                        }
                         let record = shared.send_one(Some(&mut connection), cut.as_mut()).await;
                         summary
                             .lock()

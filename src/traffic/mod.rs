@@ -39,7 +39,7 @@ use http_body_util::Full;
 use tokio::task::JoinSet;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use self::stats::{SummaryBuilder, TrafficSummary};
+use self::stats::{Schedule, SummaryBuilder, TrafficSummary};
 
 use crate::http_client::{
     Client, Connection, Failure, REQUEST_ID_HEADER, Response, new_request_id,
@@ -113,6 +113,7 @@ pub async fn run(
         on_done,
         &CancellationToken::new(),
         Retain::Records,
+        None,
     )
     .await
     .run
@@ -120,13 +121,15 @@ pub async fn run(
 
 /// [`run`], sending no new request once `stop` is cancelled (those in
 /// flight get [`STOP_GRACE`], then are cut off); the run then holds what
-/// was sent, its records kept as `retain` says.
+/// was sent, its records kept as `retain` says. With an `admission`, each
+/// request first takes one of its places.
 pub async fn run_until(
     block: &Traffic,
     authority: &str,
     on_done: Arc<dyn Fn(&RequestRecord) + Send + Sync>,
     stop: &CancellationToken,
     retain: Retain,
+    admission: Option<Admission>,
 ) -> Finished {
     let started = SystemTime::now();
     let clock = Instant::now();
@@ -181,6 +184,7 @@ pub async fn run_until(
         on_done,
         keep: retain == Retain::Records,
         summary: Mutex::new(SummaryBuilder::default()),
+        admission,
     });
     let records = match block.rate {
         Some(rate) => open_model(Arc::clone(&shared), block.requests, rate, stop).await,
@@ -206,6 +210,40 @@ pub async fn run_until(
 /// target must not exhaust the process's file descriptors.
 pub const OPEN_MODEL_IN_FLIGHT: usize = 512;
 
+/// Places for requests sent and not yet done with: each request takes one
+/// before it leaves, and whoever consumes its record gives it back
+/// ([`Admission::release`]). A consumer that falls behind (a judge waiting
+/// for traces) holds the traffic back, so its backlog, and the memory it
+/// takes, stays bounded; an open model's schedule then slips, and says so.
+#[derive(Debug, Clone)]
+pub struct Admission(Arc<tokio::sync::Semaphore>);
+
+impl Admission {
+    pub fn new(places: usize) -> Self {
+        Admission(Arc::new(tokio::sync::Semaphore::new(places)))
+    }
+
+    /// Give back the place of one request that is done with.
+    pub fn release(&self) {
+        self.0.add_permits(1);
+    }
+
+    /// Take a place if one is free.
+    fn try_enter(&self) -> bool {
+        self.0.try_acquire().map(|permit| permit.forget()).is_ok()
+    }
+
+    /// Take a place, waiting for one.
+    async fn enter(&self) {
+        let permit = self
+            .0
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        permit.forget();
+    }
+}
+
 /// What every request of a block shares.
 struct Shared {
     /// Start each request's trace, sending it in these formats.
@@ -228,6 +266,8 @@ struct Shared {
     /// model's tasks, at the end by the closed model's generator threads
     /// (each counts its own, no lock shared per request).
     summary: Mutex<SummaryBuilder>,
+    /// Places each request takes before it leaves, if the caller bounds them.
+    admission: Option<Admission>,
 }
 
 impl Shared {
@@ -338,19 +378,36 @@ async fn open_model(
             sent.push((i, record));
         }
     };
+    let mut schedule = Schedule::default();
+    let mut behind = Duration::ZERO;
     for i in 0..requests {
         // On schedule from the start, so a late wake-up does not slow the rate.
+        let due = start + interval.mul_f64(i as f64);
         let permit = tokio::select! {
             biased;
             () = stop.cancelled() => break,
             permit = async {
-                tokio::time::sleep_until(start + interval.mul_f64(i as f64)).await;
-                Arc::clone(&in_flight).acquire_owned().await
+                tokio::time::sleep_until(due).await;
+                let permit = match Arc::clone(&in_flight).try_acquire_owned() {
+                    Ok(permit) => Ok(permit),
+                    Err(_) => {
+                        schedule.waited_in_flight += 1;
+                        Arc::clone(&in_flight).acquire_owned().await
+                    }
+                };
+                if let Some(admission) = &shared.admission
+                    && !admission.try_enter()
+                {
+                    schedule.waited_for_judge += 1;
+                    admission.enter().await;
+                }
+                permit
             } => permit,
         };
         let Ok(permit) = permit else {
             break;
         };
+        behind = behind.max(tokio::time::Instant::now().saturating_duration_since(due));
         let shared = Arc::clone(&shared);
         tasks.spawn(async move {
             let cut = pin!(shared.cut.cancelled());
@@ -367,6 +424,12 @@ async fn open_model(
             keep(done);
         }
     }
+    schedule.behind_ms = behind.as_secs_f64() * 1000.0;
+    shared
+        .summary
+        .lock()
+        .expect("no panic while counting")
+        .set_schedule(schedule);
     while let Some(done) = tasks.join_next().await {
         keep(done);
     }
@@ -508,6 +571,7 @@ mod tests {
                 on_done,
                 &CancellationToken::new(),
                 Retain::Summary,
+                None,
             )
             .await;
             assert!(finished.run.records.is_empty(), "{rate:?}");
@@ -532,10 +596,17 @@ mod tests {
                 Arc::new(|_: &RequestRecord| {}),
                 &CancellationToken::new(),
                 Retain::Records,
+                None,
             )
             .await;
             assert_eq!(finished.run.records.len(), 30, "{rate:?}");
-            assert_eq!(finished.summary, stats::TrafficSummary::of(&finished.run));
+            // The schedule is the open model's alone: the records do not say it.
+            let of_records = stats::TrafficSummary {
+                schedule: finished.summary.schedule,
+                ..stats::TrafficSummary::of(&finished.run)
+            };
+            assert_eq!(finished.summary, of_records);
+            assert_eq!(finished.summary.schedule.is_some(), rate.is_some());
             let ids: std::collections::HashSet<&str> = finished
                 .run
                 .records
@@ -543,6 +614,47 @@ mod tests {
                 .map(|r| r.request_id.as_str())
                 .collect();
             assert_eq!(ids.len(), 30, "every request its own id");
+        }
+        server.cancel();
+    }
+
+    /// With an admission of 3 places that nobody gives back, exactly 3
+    /// requests leave, whichever the model; the open model counts the
+    /// fourth as waiting for the judge.
+    #[tokio::test]
+    async fn no_more_requests_leave_than_the_admission_has_places() {
+        let (authority, server) = flaky_server().await;
+        for rate in [None, Some(2000.0)] {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let on_done = Arc::new(move |_: &RequestRecord| {
+                let _ = tx.send(());
+            });
+            let stop = CancellationToken::new();
+            let run = tokio::spawn({
+                let (authority, stop) = (authority.clone(), stop.clone());
+                async move {
+                    run_until(
+                        &block(rate),
+                        &authority,
+                        on_done,
+                        &stop,
+                        Retain::Summary,
+                        Some(Admission::new(3)),
+                    )
+                    .await
+                }
+            });
+            for _ in 0..3 {
+                rx.recv().await.expect("three requests finish");
+            }
+            stop.cancel();
+            let finished = run.await.unwrap();
+            assert_eq!(finished.summary.requests, 3, "{rate:?}");
+            if rate.is_some() {
+                let schedule = finished.summary.schedule.expect("an open model's schedule");
+                assert_eq!(schedule.waited_for_judge, 1);
+                assert_eq!(schedule.waited_in_flight, 0);
+            }
         }
         server.cancel();
     }

@@ -25,6 +25,22 @@ pub struct TrafficSummary {
     pub requests_per_second: f64,
     pub elapsed_ms: f64,
     pub latency_ms: Percentiles,
+    /// Open model: how well its requests kept to their schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+}
+
+/// How an open-model block kept to its schedule: a request leaves at its
+/// time unless it must wait for a place (see [`super::OPEN_MODEL_IN_FLIGHT`]
+/// and [`super::Admission`]) or this machine is too busy to send it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct Schedule {
+    /// The latest any request left after its time.
+    pub behind_ms: f64,
+    /// Requests that waited for one of the places in flight.
+    pub waited_in_flight: u64,
+    /// Requests that waited for the judge to catch up.
+    pub waited_for_judge: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
@@ -107,6 +123,7 @@ pub struct SummaryBuilder {
     first_errors: Vec<(u64, RequestRecord)>,
     latency_ns: Histogram<u64>,
     max: Duration,
+    schedule: Option<Schedule>,
 }
 
 impl Default for SummaryBuilder {
@@ -122,6 +139,7 @@ impl Default for SummaryBuilder {
             first_errors: Vec::new(),
             latency_ns,
             max: Duration::ZERO,
+            schedule: None,
         }
     }
 }
@@ -178,6 +196,11 @@ impl SummaryBuilder {
         self.max = self.max.max(other.max);
     }
 
+    /// How the open model kept its schedule.
+    pub fn set_schedule(&mut self, schedule: Schedule) {
+        self.schedule = Some(schedule);
+    }
+
     /// The summary of what was counted, over a run that took `elapsed`.
     pub fn finish(&self, elapsed: Duration) -> TrafficSummary {
         let secs = elapsed.as_secs_f64();
@@ -205,6 +228,7 @@ impl SummaryBuilder {
             },
             elapsed_ms: secs * 1000.0,
             latency_ms: self.percentiles(),
+            schedule: self.schedule,
         }
     }
 
