@@ -158,9 +158,15 @@ fn render_scenario(out: &mut String, s: &ScenarioReport, verbosity: Verbosity) {
                 counted(t.summary.errors, "error"),
                 t.summary.requests_per_second
             );
+            // An open model's requests leave on a schedule: how well it held.
+            let behind = t
+                .summary
+                .schedule
+                .map(|s| format!(" · sent up to {:.0} ms behind schedule", s.behind_ms))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "      latency p50 {:.2} ms · p90 {:.2} ms · p99 {:.2} ms · max {:.2} ms",
+                "      latency p50 {:.2} ms · p90 {:.2} ms · p99 {:.2} ms · max {:.2} ms{behind}",
                 l.p50, l.p90, l.p99, l.max
             );
         }
