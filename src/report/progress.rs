@@ -68,7 +68,7 @@ impl Observer for ProgressBars {
         bar.set_length(requests);
         bar.set_style(
             ProgressStyle::with_template(
-                "{msg} [{bar:30}] {pos}/{len} requests · {per_sec} · eta {eta}",
+                "{msg} [{bar:30}] {pos}/{len} requests answered · {per_sec} · {elapsed} elapsed · {eta} left",
             )
             .expect("static template")
             .progress_chars("=> "),
@@ -91,8 +91,9 @@ impl Observer for ProgressBars {
         if let Some(bar) = self.current.lock().expect("progress lock").as_ref() {
             let block = bar.message();
             let block = block.split(" · ").next().unwrap_or_default().to_string();
+            let checks = if failed == 1 { "check" } else { "checks" };
             bar.set_message(format!(
-                "{block} · {traces} traces judged · {failed} checks failed"
+                "{block} · {traces} traces judged · {failed} {checks} failed"
             ));
         }
     }
