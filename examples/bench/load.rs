@@ -12,7 +12,7 @@ use clap::Args;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracelab::scenario::model::{IntegrityChecks, Origin, Traffic};
-use tracelab::traffic::{self, Retain};
+use tracelab::traffic::{self, Retain, RunOptions};
 
 #[derive(Args)]
 pub struct LoadArgs {
@@ -56,8 +56,10 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         authority,
         Arc::new(|_| {}),
         &CancellationToken::new(),
-        Retain::Summary,
-        None,
+        RunOptions {
+            retain: Retain::Summary,
+            ..RunOptions::default()
+        },
     )
     .await;
     let summary = finished.summary;

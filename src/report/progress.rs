@@ -4,6 +4,7 @@
 //! nothing is drawn when stderr is not a terminal, so CI logs stay clean.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -16,12 +17,15 @@ pub const SHOW_AFTER: Duration = Duration::from_secs(1);
 
 pub struct ProgressBars {
     current: Mutex<Option<ProgressBar>>,
+    /// Requests of the current block that left, answered or not.
+    sent: AtomicU64,
 }
 
 impl ProgressBars {
     pub fn new() -> Self {
         ProgressBars {
             current: Mutex::new(None),
+            sent: AtomicU64::new(0),
         }
     }
 
@@ -68,17 +72,26 @@ impl Observer for ProgressBars {
         bar.set_length(requests);
         bar.set_style(
             ProgressStyle::with_template(
-                "{msg} [{bar:30}] {pos}/{len} requests answered · {per_sec} · {elapsed} elapsed · {eta} left",
+                "{msg} [{bar:30}] {prefix} sent · {pos}/{len} answered · {per_sec} · {elapsed} elapsed · {eta} left",
             )
             .expect("static template")
             .progress_chars("=> "),
         );
         bar.set_message(format!("traffic {block}"));
+        bar.set_prefix("0");
+        self.sent.store(0, Ordering::Relaxed);
         self.replace(Some(bar));
+    }
+
+    fn request_sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
     }
 
     fn request_done(&self, _record: &RequestRecord) {
         if let Some(bar) = self.current.lock().expect("progress lock").as_ref() {
+            // Read after the answer, so the line never shows fewer sent
+            // than answered.
+            bar.set_prefix(self.sent.load(Ordering::Relaxed).to_string());
             bar.inc(1);
         }
     }
@@ -117,5 +130,22 @@ mod tests {
         let bar = current.as_ref().expect("a bar for the traffic");
         assert!(bar.is_hidden());
         assert_eq!(bar.length(), Some(10));
+    }
+
+    #[test]
+    fn the_bar_counts_requests_sent_apart_from_those_answered() {
+        let bars = ProgressBars::new();
+        bars.traffic_started("soak", 1000);
+        for _ in 0..12 {
+            bars.request_sent();
+        }
+        let record = crate::assert::tests::record("r");
+        for _ in 0..10 {
+            bars.request_done(&record);
+        }
+        let current = bars.current.lock().unwrap();
+        let bar = current.as_ref().unwrap();
+        assert_eq!(bar.position(), 10);
+        assert_eq!(bar.prefix(), "12");
     }
 }

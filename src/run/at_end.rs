@@ -11,14 +11,14 @@ use std::time::UNIX_EPOCH;
 use tokio_util::sync::CancellationToken;
 
 use super::tally::Tally;
-use super::{Gathering, INTERRUPTED_WAIT, Observer, RunSettings};
+use super::{Gathering, INTERRUPTED_WAIT, Observer, RunSettings, sent_to};
 use crate::assert::gather::{self, Gathered, Wanted};
 use crate::assert::{self, for_each_unit};
 use crate::backend::Backend;
 use crate::error::Error;
 use crate::mesh::RunningMesh;
 use crate::scenario::Scenario;
-use crate::traffic::{self, Finished, RequestRecord, Retain, TrafficRun};
+use crate::traffic::{self, Finished, RequestRecord, RunOptions, TrafficRun};
 
 pub async fn drive(
     scenario: &Scenario,
@@ -38,7 +38,11 @@ pub async fn drive(
         observer.traffic_started(&block.name, block.requests);
         let obs = Arc::clone(&observer);
         let on_done = Arc::new(move |r: &RequestRecord| obs.request_done(r));
-        let run = traffic::run_until(block, &authority, on_done, stop, Retain::Records, None).await;
+        let options = RunOptions {
+            on_sent: Some(sent_to(&observer)),
+            ..RunOptions::default()
+        };
+        let run = traffic::run_until(block, &authority, on_done, stop, options).await;
         observer.traffic_finished(&block.name);
         finished.push(run);
     }

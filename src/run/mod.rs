@@ -88,10 +88,18 @@ impl RunSettings {
     }
 }
 
+/// The traffic's `on_sent`, telling `observer`.
+fn sent_to(observer: &Arc<dyn Observer>) -> Arc<dyn Fn() + Send + Sync> {
+    let observer = Arc::clone(observer);
+    Arc::new(move || observer.request_sent())
+}
+
 /// Progress events, for a progress bar; the run itself never prints.
 pub trait Observer: Send + Sync {
     fn phase(&self, _scenario: &str, _text: &str) {}
     fn traffic_started(&self, _block: &str, _requests: u64) {}
+    /// A request left (before its answer).
+    fn request_sent(&self) {}
     fn request_done(&self, _record: &RequestRecord) {}
     fn traffic_finished(&self, _block: &str) {}
     /// A trace of `block` was judged (each once; `tracelab record` reads

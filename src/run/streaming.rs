@@ -25,7 +25,7 @@ use crate::mesh::RunningMesh;
 use crate::mesh::ledger::TraceState;
 use crate::scenario::Scenario;
 use crate::scenario::model::{Check, HeaderFormat, Propagation};
-use crate::traffic::{self, Admission, Finished, RequestRecord, Retain};
+use crate::traffic::{self, Admission, Finished, RequestRecord, Retain, RunOptions};
 
 /// How often pending traces are looked at.
 const TICK: Duration = Duration::from_millis(20);
@@ -111,8 +111,11 @@ pub async fn drive(
                 &authority,
                 on_done,
                 &traffic_stop,
-                Retain::Summary,
-                Some(admission.clone()),
+                RunOptions {
+                    retain: Retain::Summary,
+                    admission: Some(admission.clone()),
+                    on_sent: Some(super::sent_to(&observer)),
+                },
             )
             .await;
             observer.traffic_finished(&block.name);

@@ -85,6 +85,17 @@ pub enum Retain {
     Summary,
 }
 
+/// How a run goes beyond its block: what it keeps, what bounds it, who
+/// hears of each request leaving.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    pub retain: Retain,
+    /// Places each request takes before it leaves ([`Admission`]).
+    pub admission: Option<Admission>,
+    /// Told as each request leaves (for progress: sent against answered).
+    pub on_sent: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
 /// A finished run: what was sent, and its summary.
 #[derive(Debug, Clone)]
 pub struct Finished {
@@ -112,8 +123,7 @@ pub async fn run(
         authority,
         on_done,
         &CancellationToken::new(),
-        Retain::Records,
-        None,
+        RunOptions::default(),
     )
     .await
     .run
@@ -121,15 +131,13 @@ pub async fn run(
 
 /// [`run`], sending no new request once `stop` is cancelled (those in
 /// flight get [`STOP_GRACE`], then are cut off); the run then holds what
-/// was sent, its records kept as `retain` says. With an `admission`, each
-/// request first takes one of its places.
+/// was sent, its records kept as `options.retain` says.
 pub async fn run_until(
     block: &Traffic,
     authority: &str,
     on_done: Arc<dyn Fn(&RequestRecord) + Send + Sync>,
     stop: &CancellationToken,
-    retain: Retain,
-    admission: Option<Admission>,
+    options: RunOptions,
 ) -> Finished {
     let started = SystemTime::now();
     let clock = Instant::now();
@@ -182,9 +190,10 @@ pub async fn run_until(
         body,
         timeout: block.timeout,
         on_done,
-        keep: retain == Retain::Records,
+        keep: options.retain == Retain::Records,
         summary: Mutex::new(SummaryBuilder::default()),
-        admission,
+        admission: options.admission,
+        on_sent: options.on_sent,
     });
     let records = match block.rate {
         Some(rate) => open_model(Arc::clone(&shared), block.requests, rate, stop).await,
@@ -268,6 +277,7 @@ struct Shared {
     summary: Mutex<SummaryBuilder>,
     /// Places each request takes before it leaves, if the caller bounds them.
     admission: Option<Admission>,
+    on_sent: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl Shared {
@@ -293,6 +303,9 @@ impl Shared {
             .trace_context
             .as_deref()
             .map(|formats| trace_context::start(formats, &mut headers));
+        if let Some(on_sent) = &self.on_sent {
+            on_sent();
+        }
         let started = Instant::now();
         let body = self.body.clone();
         let exchange = async {
@@ -570,8 +583,10 @@ mod tests {
                 &authority,
                 on_done,
                 &CancellationToken::new(),
-                Retain::Summary,
-                None,
+                RunOptions {
+                    retain: Retain::Summary,
+                    ..RunOptions::default()
+                },
             )
             .await;
             assert!(finished.run.records.is_empty(), "{rate:?}");
@@ -595,8 +610,7 @@ mod tests {
                 &authority,
                 Arc::new(|_: &RequestRecord| {}),
                 &CancellationToken::new(),
-                Retain::Records,
-                None,
+                RunOptions::default(),
             )
             .await;
             assert_eq!(finished.run.records.len(), 30, "{rate:?}");
@@ -638,8 +652,11 @@ mod tests {
                         &authority,
                         on_done,
                         &stop,
-                        Retain::Summary,
-                        Some(Admission::new(3)),
+                        RunOptions {
+                            retain: Retain::Summary,
+                            admission: Some(Admission::new(3)),
+                            on_sent: None,
+                        },
                     )
                     .await
                 }
