@@ -2,7 +2,8 @@
 # tracelab's benchmarks (issue: "Fast and lossless, measured"): builds the
 # release binaries, installs what they compare against (oha, a real Jaeger),
 # then runs scripts/bench.py, which prints every figure as a ratio measured
-# in this run on this machine. Takes about ten minutes.
+# in this run on this machine. Takes over an hour on 2 cores (5's
+# million-request runs alone take about 10 minutes); --only runs a part.
 #
 #   scripts/bench.sh                              # all five, print the table
 #   scripts/bench.sh --write docs/benchmarks.md   # ... and keep it there
