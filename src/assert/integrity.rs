@@ -312,7 +312,7 @@ fn time_window(tree: &TraceTree<'_>) -> Option<Found> {
 /// traces during the run and the traces read back do not hold every span
 /// delivered: its checks judged what eviction left, so they cannot pass.
 pub fn kept_by_the_collector(block: &str, evicted: u64, max_traces: usize) -> Outcome {
-    run_lost_spans(
+    failed_run_check(
         block,
         "the collector kept every trace",
         "collector.max_traces",
@@ -366,7 +366,7 @@ pub fn kept_its_schedule(block: &Traffic, schedule: &Schedule) -> Option<Outcome
     if why.is_empty() {
         why.push("this machine could not send them faster".into());
     }
-    Some(run_lost_spans(
+    Some(failed_run_check(
         &block.name,
         "the traffic kept its schedule",
         "traffic.schedule",
@@ -393,7 +393,7 @@ pub fn kept_its_schedule(block: &Traffic, schedule: &Schedule) -> Option<Outcome
 /// The failed check a block gets when spans of the run never reached the
 /// collector (retries included): its checks judged partial traces.
 pub fn delivered_to_the_collector(block: &str, undelivered: u64, ended: u64) -> Outcome {
-    run_lost_spans(
+    failed_run_check(
         block,
         "every span reached the collector",
         "collector.delivery",
@@ -413,7 +413,7 @@ pub fn delivered_to_the_collector(block: &str, undelivered: u64, ended: u64) -> 
 /// traces that no request of it claimed: a call that lost the trace
 /// context started a trace of its own.
 pub fn unclaimed_traces(block: &str, traces: usize) -> Outcome {
-    run_lost_spans(
+    failed_run_check(
         block,
         "each request is one trace",
         "integrity.propagation",
@@ -430,7 +430,7 @@ pub fn unclaimed_traces(block: &str, traces: usize) -> Outcome {
 }
 
 /// A check about the whole run (not about each trace) that failed.
-fn run_lost_spans(
+fn failed_run_check(
     block: &str,
     name: &str,
     check: &'static str,
