@@ -338,20 +338,22 @@ def wait_http(url, seconds=60):
     raise RuntimeError(f"{url} did not answer")
 
 
-def ingest(otlp, query, pid, args):
+def ingest(otlp, query, pid, args, grpc=False):
+    """The harness's ingest against one collector: OTLP/HTTP to the
+    `/v1/traces` URL `otlp`, or OTLP/gRPC to its root."""
     return run_json(
-        [HARNESS, "ingest", "--otlp", otlp, "--query", query, "--pid", str(pid),
-         "--spans", str(args.spans), "-c", "8"]
+        [HARNESS, "ingest", *(["--grpc"] if grpc else []), "--otlp", otlp, "--query", query,
+         "--pid", str(pid), "--spans", str(args.spans), "-c", "8"]
     )
 
 
-def ingest_embedded(args):
-    argv = [TRACELAB, "collector", "--free-ports",
-            "--max-traces", str(args.spans)]
+def ingest_embedded(args, grpc=False):
+    argv = [TRACELAB, "collector", "--free-ports", "--max-traces", str(args.spans)]
     # The banner's last line: every listener is printed above it.
     with Server(argv, lambda l: any("SIGINT" in x for x in l)) as c:
         query = c.url_after("query API").removesuffix("/api/services")
-        return ingest(c.url_after("OTLP/HTTP"), query, c.proc.pid, args)
+        otlp = c.url_after("OTLP/gRPC" if grpc else "OTLP/HTTP")
+        return ingest(otlp, query, c.proc.pid, args, grpc)
 
 
 @contextlib.contextmanager
@@ -445,26 +447,15 @@ JAEGER_GRPC_CONFIG = JAEGER_CONFIG.replace(
 )
 
 
-def grpc_ingest_embedded(args):
-    argv = [TRACELAB, "collector", "--free-ports", "--max-traces", str(args.spans)]
-    # The banner's last line: every listener is printed above it.
-    with Server(argv, lambda l: any("SIGINT" in x for x in l)) as c:
-        query = c.url_after("query API").removesuffix("/api/services")
-        return run_json([HARNESS, "ingest", "--grpc", "--otlp", c.url_after("OTLP/gRPC"),
-                         "--query", query, "--pid", str(c.proc.pid),
-                         "--spans", str(args.spans), "-c", "8"])
-
-
 def grpc_ingest_jaeger(args):
     with running_jaeger(args.jaeger_bin, JAEGER_GRPC_CONFIG, args.spans) as (query, otlp, pid):
-        return run_json([HARNESS, "ingest", "--grpc", "--otlp", otlp, "--query", query,
-                         "--pid", str(pid), "--spans", str(args.spans), "-c", "8"])
+        return ingest(otlp, query, pid, args, grpc=True)
 
 
 def grpc_ingest(args):
     if not args.jaeger_bin:
         return []
-    cases = {"embedded": lambda: grpc_ingest_embedded(args), "jaeger": lambda: grpc_ingest_jaeger(args)}
+    cases = {"embedded": lambda: ingest_embedded(args, grpc=True), "jaeger": lambda: grpc_ingest_jaeger(args)}
     results = alternate_ingest(cases, args.ingest_repeats, "gRPC ingest")
     ours, theirs = results["embedded"], results["jaeger"]
     speed = ours["queryable_spans_per_s"] / theirs["queryable_spans_per_s"]
@@ -568,7 +559,7 @@ def short_count(n):
 
 def scale(args):
     sizes = [int(n) for n in args.scale_requests.split(",")]
-    jaeger_rate = args.scale_jaeger_rate or args.scale_rate
+    jaeger_rate = args.scale_jaeger_rate
     modes = {"embedded collector": (args.scale_rate, lambda n: scale_run(n, args.scale_rate))}
     if args.jaeger_bin:
         modes["`--jaeger-url`, a real Jaeger v2"] = (jaeger_rate, lambda n: with_scale_jaeger(
@@ -651,7 +642,7 @@ def main():
     for name in [n for n in os.environ if n.startswith("TRACELAB_")]:
         del os.environ[name]
     if not args.jaeger_bin:
-        log("no --jaeger-bin / TRACELAB_JAEGER_BIN: the Jaeger comparisons (1, 4, 6) are left out")
+        log("no --jaeger-bin / TRACELAB_JAEGER_BIN: the Jaeger comparisons (1, 4, 6, and 5's --jaeger-url runs) are left out")
 
     benches = {"1": time_to_verdict, "2": generator_vs_oha, "3": mesh_overhead,
                "4": collector_ingest, "5": scale, "6": grpc_ingest}

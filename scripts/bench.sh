@@ -5,7 +5,7 @@
 # in this run on this machine. Takes over an hour on 2 cores (5's
 # million-request runs alone take about 10 minutes); --only runs a part.
 #
-#   scripts/bench.sh                              # all five, print the table
+#   scripts/bench.sh                              # all six, print the table
 #   scripts/bench.sh --write docs/benchmarks.md   # ... and keep it there
 #   scripts/bench.sh --only 2,3 --requests 20000  # a part, smaller
 #

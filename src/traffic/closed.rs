@@ -94,7 +94,7 @@ fn start(index: usize, share: Share) -> oneshot::Receiver<Done> {
     let (tx, rx) = oneshot::channel();
     let caller = tokio::runtime::Handle::current();
     let on_thread = {
-        let share = share.clone();
+        let (share, caller) = (share.clone(), caller.clone());
         move || match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -102,11 +102,7 @@ fn start(index: usize, share: Share) -> oneshot::Receiver<Done> {
             Ok(runtime) => {
                 let _ = tx.send(runtime.block_on(share.run()));
             }
-            Err(_) => {
-                caller.spawn(async move {
-                    let _ = tx.send(share.run().await);
-                });
-            }
+            Err(_) => on_runtime(&caller, share, tx),
         }
     };
     let spawned = std::thread::Builder::new()
@@ -115,11 +111,17 @@ fn start(index: usize, share: Share) -> oneshot::Receiver<Done> {
     if spawned.is_ok() {
         return rx;
     }
+    // The thread never ran, and took its sender along: a new channel.
     let (tx, rx) = oneshot::channel();
-    tokio::spawn(async move {
+    on_runtime(&caller, share, tx);
+    rx
+}
+
+/// `share`'s workers as tasks of `runtime`, their results sent to `tx`.
+fn on_runtime(runtime: &tokio::runtime::Handle, share: Share, tx: oneshot::Sender<Done>) {
+    runtime.spawn(async move {
         let _ = tx.send(share.run().await);
     });
-    rx
 }
 
 impl Share {
