@@ -68,12 +68,18 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     );
     let traces = batches * args.batch_traces;
     let spans = traces * SPANS_PER_TRACE;
-    let mut builder = Client::builder(TokioExecutor::new());
-    if args.grpc {
-        // gRPC is HTTP/2 only; each worker keeps its own stream going.
-        builder.http2_only(true);
-    }
-    let client: HttpClient = builder.build_http();
+    // gRPC is HTTP/2 only. A pooled HTTP/2 client multiplexes every call
+    // on one connection, so each worker gets a client of its own: eight
+    // connections, as eight exporting services would open (and as the
+    // HTTP/1.1 pool opens for eight requests in flight).
+    let client_for_worker = || -> HttpClient {
+        let mut builder = Client::builder(TokioExecutor::new());
+        if args.grpc {
+            builder.http2_only(true);
+        }
+        builder.build_http()
+    };
+    let shared_client = client_for_worker();
     let url = if args.grpc {
         format!(
             "{}/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -90,7 +96,11 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let mut workers = Vec::new();
     for _ in 0..args.concurrency.max(1) {
         let (client, bodies, next, url) = (
-            client.clone(),
+            if grpc {
+                client_for_worker()
+            } else {
+                shared_client.clone()
+            },
             Arc::clone(&bodies),
             Arc::clone(&next),
             url.clone(),
