@@ -586,7 +586,8 @@ def scale_run(checkpoints, rate, jaeger=None):
         "verdict_s": wall - traffic["elapsed_ms"] / 1000,
         "peaks_mib": [peak_at(n) for n in checkpoints],
         "traces": scenario["traces"]["traces"],
-        "checked": all(o["passed"] for o in scenario["outcomes"]),
+        # No outcome is no verdict: never a pass.
+        "checked": bool(scenario["outcomes"]) and all(o["passed"] for o in scenario["outcomes"]),
         "observed": [o["observed"] for o in scenario["outcomes"]][:2],
     }
 
