@@ -508,8 +508,8 @@ expect_traces("open", span("front-proxy", "checkAvailability"),
 # bounded well above the traces in flight (the run reads each within
 # moments of its request, and holds at most 10 000 unjudged), so Jaeger's
 # own memory stays bounded too. The bound is reached early in the run
-# (16-25 s in at these rates), so every checkpoint sees Jaeger in the same
-# state: evicting its oldest traces as new ones come.
+# (25 s in at 2000/s), so every checkpoint sees Jaeger in the same state:
+# evicting its oldest traces as new ones come.
 SCALE_JAEGER_TRACES = 50_000
 
 
@@ -560,6 +560,11 @@ def scale_run(checkpoints, rate, jaeger=None):
         wall = time.perf_counter() - start
         done.set()
         sampler.join()
+        if not report_path.exists():
+            # A run that could not start (a bad flag, a dead Jaeger) fails
+            # its rows; the benchmarks already measured are kept.
+            return {"failed": f"tracelab exited {os.waitstatus_to_exitcode(status)} without a report "
+                              "(its error is printed above)"}
         report = json.loads(report_path.read_text())
     scenario = report["scenarios"][0]
     traffic = scenario["traffic"][0]
@@ -569,8 +574,9 @@ def scale_run(checkpoints, rate, jaeger=None):
         """Peak RSS when request n was due; the whole run's for the last."""
         if n == requests:
             return usage.ru_maxrss / 1024
-        # The mesh is up within a few hundred ms; the schedule counts from
-        # then, so this reads the peak at most that much past request n.
+        # Counted from process start, and the schedule from the mesh being
+        # up (a fraction of a second later) and may run behind: this reads
+        # the peak when at most request n had been sent, never later.
         due = n / rate
         return max((kib for t, kib in peaks if t <= due), default=0) / 1024
 
@@ -612,6 +618,10 @@ def scale(args):
     rows = []
     for mode, (rate, run) in modes.items():
         r = run()
+        if "failed" in r:
+            log(f"  scale, {mode}: {r['failed']}")
+            rows.append(("5", f"{mode}: the sandbox at {rate}/s", r["failed"], "all pass", False))
+            continue
         peaks = r["peaks_mib"]
         log(f"  scale, {mode}, {r['requests']} requests: exit {r['exit']}, {r['sent']} sent in {r['traffic_s']:.1f} s "
             f"(at most {r['behind_s']:.2f} s behind schedule), verdict {r['verdict_s']:.2f} s after, "
