@@ -13,7 +13,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::{Failure, Response, error_chain};
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Client {
     client: Pooled<HttpConnector, Full<Bytes>>,
 }

@@ -11,6 +11,8 @@
 pub mod component;
 pub mod envoy;
 pub mod ledger;
+pub mod otlp_encode;
+pub mod otlp_http;
 pub mod process;
 pub mod propagation;
 pub mod proxy;

@@ -1,5 +1,6 @@
 //! One OpenTelemetry tracer provider per component, exporting OTLP in
-//! batches (HTTP protobuf by default; gRPC or HTTP JSON when asked, as
+//! batches (HTTP protobuf by default, through tracelab's own encoder,
+//! `otlp_http`; gRPC or HTTP JSON through the SDK's exporter when asked, as
 //! `OTEL_EXPORTER_OTLP_PROTOCOL` names them), with counters that say how
 //! many spans reached the collector and how many did not.
 //!
@@ -20,6 +21,8 @@ use opentelemetry_otlp::{
     WithTonicConfig,
 };
 use opentelemetry_sdk::Resource;
+
+use super::otlp_http::{Backoff, OtlpHttpExporter};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::runtime::Tokio;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
@@ -269,6 +272,70 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
     }
 }
 
+/// The SDK's OTLP exporter, or tracelab's own for plain OTLP/HTTP protobuf.
+#[derive(Debug)]
+enum Exporter {
+    Sdk(OtlpExporter),
+    Own(OtlpHttpExporter),
+}
+
+impl SpanExporter for Exporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        match self {
+            Exporter::Sdk(e) => e.export(batch).await,
+            Exporter::Own(e) => e.export(batch).await,
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        match self {
+            Exporter::Sdk(e) => e.shutdown_with_timeout(timeout),
+            Exporter::Own(e) => e.shutdown_with_timeout(timeout),
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        match self {
+            Exporter::Sdk(e) => e.force_flush(),
+            Exporter::Own(e) => e.force_flush(),
+        }
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        match self {
+            Exporter::Sdk(e) => e.set_resource(resource),
+            Exporter::Own(e) => e.set_resource(resource),
+        }
+    }
+}
+
+/// Environment settings the SDK's exporter reads and tracelab's does not.
+const SDK_ONLY_SETTINGS: [&str; 4] = [
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+];
+
+/// tracelab's own exporter (it skips the SDK's per-span conversion, the
+/// largest part of the export's cost) where it does all that is asked:
+/// OTLP/HTTP protobuf to a plain `http://` URL, no extra headers or
+/// compression from the environment.
+fn own_exporter(
+    endpoint: &OtlpEndpoint,
+    timeout: Duration,
+    backoff: Backoff,
+) -> Option<OtlpHttpExporter> {
+    if endpoint.protocol != OtlpProtocol::HttpProtobuf
+        || SDK_ONLY_SETTINGS
+            .iter()
+            .any(|name| std::env::var_os(name).is_some())
+    {
+        return None;
+    }
+    OtlpHttpExporter::new(&endpoint.url, timeout, backoff)
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build the OTLP exporter for {service}: {reason}")]
 pub struct TelemetryError {
@@ -288,7 +355,25 @@ pub fn provider(
     counters: Arc<ExportCounters>,
 ) -> Result<SdkTracerProvider, TelemetryError> {
     let endpoint = &settings.endpoint;
-    let build = |retry: RetryPolicy| {
+    let backoff = Backoff {
+        max_retries: settings.max_retries,
+        initial_delay: settings.retry_delay,
+        max_delay: settings.retry_delay * 16,
+        max_jitter: settings.retry_delay / 2,
+    };
+    let build = |backoff: Backoff| {
+        if let Some(own) = own_exporter(endpoint, settings.timeout, backoff) {
+            return Ok(Exporter::Own(own));
+        }
+        let retry = if backoff.max_retries == 0 {
+            RetryPolicy::disabled()
+        } else {
+            RetryPolicy::default()
+                .with_max_retries(backoff.max_retries)
+                .with_initial_delay(backoff.initial_delay)
+                .with_max_delay(backoff.max_delay)
+                .with_max_jitter(backoff.max_jitter)
+        };
         let built = match endpoint.protocol {
             OtlpProtocol::Grpc => OtlpExporter::builder()
                 .with_tonic()
@@ -308,20 +393,14 @@ pub fn provider(
                 .with_retry_policy(retry)
                 .build(),
         };
-        built.map_err(|e| TelemetryError {
+        built.map(Exporter::Sdk).map_err(|e| TelemetryError {
             service: service.to_string(),
             reason: e.to_string(),
         })
     };
     let exporter = CountingExporter {
-        retrying: build(
-            RetryPolicy::default()
-                .with_max_retries(settings.max_retries)
-                .with_initial_delay(settings.retry_delay)
-                .with_max_delay(settings.retry_delay * 16)
-                .with_max_jitter(settings.retry_delay / 2),
-        )?,
-        once: build(RetryPolicy::disabled())?,
+        retrying: build(backoff)?,
+        once: build(Backoff::NONE)?,
         gone: AtomicBool::new(false),
         counters,
     };

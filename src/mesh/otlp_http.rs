@@ -1,0 +1,403 @@
+//! The mesh's OTLP/HTTP protobuf exporter: each batch encoded once by
+//! `otlp_encode` and POSTed through tracelab's HTTP client, retried as the
+//! OTLP specification asks (connection failures, 429, 502, 503, 504, with
+//! exponential backoff and jitter; a `Retry-After` in seconds is honoured)
+//! until the export's deadline.
+//!
+//! It sends what the SDK's OTLP/HTTP exporter sends, without converting
+//! every span into intermediate structs first (see `otlp_encode`). Plain
+//! `http://` only and no extra headers or compression: for anything else
+//! `telemetry` keeps the SDK's exporter.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::{HeaderMap, Method};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use rand::Rng;
+
+use super::otlp_encode::{EncodedResource, export_request};
+use crate::http_client::{Client, Failure};
+
+/// Who sends, as the OTLP specification asks exporters to say.
+const USER_AGENT: &str = concat!(
+    "tracelab-otlp-exporter/",
+    env!("CARGO_PKG_VERSION"),
+    " (Rust)"
+);
+
+/// The longest wait a server's `Retry-After` may ask for.
+const MAX_THROTTLE: Duration = Duration::from_secs(30);
+
+/// How a failed export is retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub max_retries: usize,
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+    pub max_jitter: Duration,
+}
+
+impl Backoff {
+    /// One try, no retry.
+    pub const NONE: Backoff = Backoff {
+        max_retries: 0,
+        initial_delay: Duration::ZERO,
+        max_delay: Duration::ZERO,
+        max_jitter: Duration::ZERO,
+    };
+}
+
+#[derive(Debug)]
+pub struct OtlpHttpExporter {
+    client: Client,
+    authority: String,
+    path: String,
+    url: String,
+    /// One export: its first try and every retry together.
+    timeout: Duration,
+    backoff: Backoff,
+    resource: EncodedResource,
+}
+
+/// What one try came to, when it was not accepted.
+enum Refusal {
+    /// Worth another try, after at least this long (a `Retry-After`).
+    Retryable(String, Option<Duration>),
+    Final(String),
+}
+
+impl OtlpHttpExporter {
+    /// An exporter to `url`, or `None` when it is not a plain `http://`
+    /// URL (the SDK's exporter then does the job).
+    pub fn new(url: &str, timeout: Duration, backoff: Backoff) -> Option<Self> {
+        let rest = url.strip_prefix("http://")?;
+        let (authority, path) = match rest.find('/') {
+            Some(at) => (&rest[..at], &rest[at..]),
+            None => (rest, "/"),
+        };
+        if authority.is_empty() {
+            return None;
+        }
+        Some(OtlpHttpExporter {
+            client: Client::default(),
+            authority: authority.to_string(),
+            path: path.to_string(),
+            url: url.to_string(),
+            timeout,
+            backoff,
+            resource: EncodedResource::default(),
+        })
+    }
+
+    async fn try_once(&self, body: Bytes, timeout: Duration) -> Result<(), Refusal> {
+        let mut headers = HeaderMap::with_capacity(2);
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-protobuf"),
+        );
+        headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(USER_AGENT),
+        );
+        let response = self
+            .client
+            .send(
+                &self.authority,
+                &Method::POST,
+                &self.path,
+                headers,
+                body,
+                timeout,
+            )
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(Failure::Connect(reason)) => {
+                return Err(Refusal::Retryable(
+                    format!("POST {}: {reason}", self.url),
+                    None,
+                ));
+            }
+            Err(Failure::Timeout(after)) => {
+                return Err(Refusal::Retryable(
+                    format!("POST {}: no answer within {after:?}", self.url),
+                    None,
+                ));
+            }
+        };
+        if (200..300).contains(&response.status) {
+            return Ok(());
+        }
+        let message = format!(
+            "POST {}: HTTP export failed with status code: {}",
+            self.url, response.status
+        );
+        let retry_after = response
+            .headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|seconds| Duration::from_secs(seconds).min(MAX_THROTTLE));
+        Err(match response.status {
+            429 | 503 => Refusal::Retryable(message, retry_after),
+            502 | 504 => Refusal::Retryable(message, None),
+            _ => Refusal::Final(message),
+        })
+    }
+}
+
+impl SpanExporter for OtlpHttpExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let body = Bytes::from(export_request(&self.resource, &batch));
+        drop(batch);
+        let start = Instant::now();
+        let mut retries = 0;
+        let mut delay = self.backoff.initial_delay;
+        let mut cap = self.backoff.max_delay;
+        loop {
+            let remaining = self.timeout.saturating_sub(start.elapsed());
+            let (message, asked) = match self.try_once(body.clone(), remaining).await {
+                Ok(()) => return Ok(()),
+                Err(Refusal::Final(message)) => return Err(OTelSdkError::InternalFailure(message)),
+                Err(Refusal::Retryable(message, asked)) => (message, asked),
+            };
+            if retries >= self.backoff.max_retries {
+                return Err(OTelSdkError::InternalFailure(message));
+            }
+            retries += 1;
+            if let Some(asked) = asked {
+                cap = cap.max(asked);
+                delay = delay.max(asked);
+            }
+            let jitter_ms = self.backoff.max_jitter.as_millis() as u64;
+            let jitter = Duration::from_millis(rand::rng().random_range(0..=jitter_ms));
+            let wait = (delay + jitter).min(cap);
+            if wait >= self.timeout.saturating_sub(start.elapsed()) {
+                return Err(OTelSdkError::InternalFailure(format!(
+                    "{message} (no time left for retry {retries})"
+                )));
+            }
+            tokio::time::sleep(wait).await;
+            delay = (delay * 2).min(cap);
+        }
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.resource = EncodedResource::new(resource);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use http_body_util::BodyExt;
+    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use prost::Message;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+
+    /// What the test collector saw: each request's content type, user
+    /// agent and body; it answers the statuses of `answers` in turn, then 200.
+    #[derive(Default)]
+    struct Seen {
+        requests: Mutex<Vec<(String, String, Bytes)>>,
+        answers: Mutex<Vec<u16>>,
+    }
+
+    impl crate::server::Handler for Seen {
+        async fn handle(
+            &self,
+            request: http::Request<hyper::body::Incoming>,
+            _: std::net::SocketAddr,
+        ) -> http::Response<crate::server::Body> {
+            let header = |name| {
+                request
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let (content_type, agent) = (header(CONTENT_TYPE), header(http::header::USER_AGENT));
+            let body = request.into_body().collect().await.unwrap().to_bytes();
+            self.requests
+                .lock()
+                .unwrap()
+                .push((content_type, agent, body));
+            let mut answers = self.answers.lock().unwrap();
+            let status = if answers.is_empty() {
+                200
+            } else {
+                answers.remove(0)
+            };
+            crate::server::text(status, "")
+        }
+    }
+
+    async fn collector(answers: Vec<u16>) -> (String, Arc<Seen>, CancellationToken) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        let seen = Arc::new(Seen {
+            answers: Mutex::new(answers),
+            ..Seen::default()
+        });
+        let stop = CancellationToken::new();
+        tokio::spawn(crate::server::serve(
+            listener,
+            Arc::clone(&seen),
+            stop.clone().cancelled_owned(),
+        ));
+        (url, seen, stop)
+    }
+
+    /// Keeps what the SDK hands over.
+    #[derive(Debug, Clone, Default)]
+    struct Keep(Arc<Mutex<Vec<SpanData>>>);
+
+    impl SpanExporter for Keep {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            self.0.lock().unwrap().extend(batch);
+            Ok(())
+        }
+    }
+
+    /// Two finished spans of service `svc`, as the SDK hands them over.
+    fn finished_spans() -> (Resource, Vec<SpanData>) {
+        let memory = Keep::default();
+        let resource = Resource::builder_empty()
+            .with_attributes([opentelemetry::KeyValue::new("service.name", "svc")])
+            .build();
+        let provider = SdkTracerProvider::builder()
+            .with_resource(resource.clone())
+            .with_simple_exporter(memory.clone())
+            .build();
+        let tracer = provider.tracer("test");
+        for name in ["first", "second"] {
+            tracer.start(name).end();
+        }
+        let spans = std::mem::take(&mut *memory.0.lock().unwrap());
+        (resource, spans)
+    }
+
+    fn quick_retries() -> Backoff {
+        Backoff {
+            max_retries: 3,
+            initial_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(4),
+            max_jitter: Duration::ZERO,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_export_posts_one_otlp_protobuf_request_holding_the_batch_and_the_resource() {
+        let (url, seen, _stop) = collector(vec![]).await;
+        let (resource, spans) = finished_spans();
+        let mut exporter =
+            OtlpHttpExporter::new(&url, Duration::from_secs(5), Backoff::NONE).unwrap();
+        exporter.set_resource(&resource);
+        exporter.export(spans).await.unwrap();
+
+        let requests = seen.requests.lock().unwrap();
+        assert_eq!(requests.len(), 1);
+        let (content_type, agent, body) = &requests[0];
+        assert_eq!(content_type, "application/x-protobuf");
+        assert!(agent.starts_with("tracelab-otlp-exporter/"), "{agent}");
+        let request = ExportTraceServiceRequest::decode(body.as_ref()).unwrap();
+        let resource_spans = &request.resource_spans[0];
+        let service = &resource_spans.resource.as_ref().unwrap().attributes[0];
+        assert_eq!(service.key, "service.name");
+        let names: Vec<&str> = resource_spans.scope_spans[0]
+            .spans
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["first", "second"]);
+    }
+
+    #[tokio::test]
+    async fn a_503_and_a_502_are_retried_until_the_collector_accepts() {
+        let (url, seen, _stop) = collector(vec![503, 502]).await;
+        let exporter =
+            OtlpHttpExporter::new(&url, Duration::from_secs(5), quick_retries()).unwrap();
+        exporter.export(finished_spans().1).await.unwrap();
+        let requests = seen.requests.lock().unwrap();
+        assert_eq!(requests.len(), 3);
+        assert!(
+            requests.iter().all(|r| r.2 == requests[0].2),
+            "every try sends the same body"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_400_is_final_and_the_error_names_the_url_and_the_status() {
+        let (url, seen, _stop) = collector(vec![400]).await;
+        let exporter =
+            OtlpHttpExporter::new(&url, Duration::from_secs(5), quick_retries()).unwrap();
+        let error = exporter
+            .export(finished_spans().1)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(&url) && error.contains("400"), "{error}");
+        assert_eq!(seen.requests.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_collector_that_keeps_refusing_costs_the_retries_then_an_error() {
+        let (url, seen, _stop) = collector(vec![503; 10]).await;
+        let exporter =
+            OtlpHttpExporter::new(&url, Duration::from_secs(5), quick_retries()).unwrap();
+        let error = exporter
+            .export(finished_spans().1)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("503"), "{error}");
+        assert_eq!(
+            seen.requests.lock().unwrap().len(),
+            4,
+            "one try and three retries"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_collector_listening_is_an_error_naming_the_url() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        drop(listener);
+        let exporter = OtlpHttpExporter::new(&url, Duration::from_secs(5), Backoff::NONE).unwrap();
+        let error = exporter
+            .export(finished_spans().1)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(&url), "{error}");
+    }
+
+    #[test]
+    fn only_plain_http_urls_get_this_exporter() {
+        let backoff = Backoff::NONE;
+        let timeout = Duration::from_secs(1);
+        assert!(
+            OtlpHttpExporter::new("https://collector:4318/v1/traces", timeout, backoff).is_none()
+        );
+        assert!(OtlpHttpExporter::new("http:///v1/traces", timeout, backoff).is_none());
+        let exporter = OtlpHttpExporter::new("http://collector:4318", timeout, backoff).unwrap();
+        assert_eq!(
+            (exporter.authority.as_str(), exporter.path.as_str()),
+            ("collector:4318", "/")
+        );
+    }
+}
