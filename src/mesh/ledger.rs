@@ -5,10 +5,14 @@
 //!
 //! Only traces in flight are held: an entry leaves when the run takes it
 //! ([`SpanLedger::take`]), so memory follows the request rate, not the
-//! run's length.
+//! run's length. Nothing is counted until a run asks for it
+//! ([`SpanLedger::track`]): where nothing takes the entries (`tracelab up`,
+//! `serve`, a run judging at the end) they would pile up, one per trace, for
+//! as long as the mesh runs.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Shards, so components on several threads rarely wait on one lock.
 const SHARDS: usize = 16;
@@ -40,12 +44,14 @@ type Traces = HashMap<u128, Entry, foldhash::fast::RandomState>;
 #[derive(Debug)]
 pub struct SpanLedger {
     shards: Vec<Mutex<Traces>>,
+    tracking: AtomicBool,
 }
 
 impl Default for SpanLedger {
     fn default() -> Self {
         SpanLedger {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            tracking: AtomicBool::new(false),
         }
     }
 }
@@ -57,13 +63,27 @@ impl SpanLedger {
             .expect("ledger lock")
     }
 
+    /// Count spans by trace from now on: a run will take each settled trace.
+    pub fn track(&self) {
+        self.tracking.store(true, Ordering::Release);
+    }
+
+    pub fn tracking(&self) -> bool {
+        self.tracking.load(Ordering::Acquire)
+    }
+
     /// A sampled span of `trace` started.
     pub fn started(&self, trace: u128) {
-        self.shard(trace).entry(trace).or_default().started += 1;
+        if self.tracking() {
+            self.shard(trace).entry(trace).or_default().started += 1;
+        }
     }
 
     /// Spans of these traces reached the collector (`ok`) or were refused.
     pub fn exported(&self, traces: impl IntoIterator<Item = u128>, ok: bool) {
+        if !self.tracking() {
+            return;
+        }
         for trace in traces {
             // A span the mesh did not start (none today) has no entry to settle.
             if let Some(entry) = self.shard(trace).get_mut(&trace) {
@@ -116,9 +136,26 @@ impl SpanLedger {
 mod tests {
     use super::*;
 
+    fn tracking() -> SpanLedger {
+        let ledger = SpanLedger::default();
+        ledger.track();
+        ledger
+    }
+
+    #[test]
+    fn a_ledger_no_run_asked_for_holds_nothing_however_many_spans_pass() {
+        let ledger = SpanLedger::default();
+        for trace in 0..1000 {
+            ledger.started(trace);
+            ledger.exported([trace], true);
+        }
+        assert_eq!(ledger.untaken(), 0);
+        assert_eq!(ledger.take(1), TraceState::Unknown);
+    }
+
     #[test]
     fn a_trace_is_delivered_once_every_started_span_reached_the_collector_and_then_leaves() {
-        let ledger = SpanLedger::default();
+        let ledger = tracking();
         ledger.started(7);
         ledger.started(7);
         ledger.exported([7], true);
@@ -131,7 +168,7 @@ mod tests {
 
     #[test]
     fn a_refused_span_makes_the_trace_lost_not_in_flight_forever() {
-        let ledger = SpanLedger::default();
+        let ledger = tracking();
         ledger.started(1);
         ledger.started(1);
         ledger.exported([1], true);
@@ -141,7 +178,7 @@ mod tests {
 
     #[test]
     fn a_forgotten_trace_is_neither_in_flight_nor_untaken_when_its_late_spans_arrive() {
-        let ledger = SpanLedger::default();
+        let ledger = tracking();
         ledger.started(3);
         ledger.started(3);
         ledger.exported([3], true);
@@ -153,7 +190,7 @@ mod tests {
 
     #[test]
     fn traces_never_taken_are_counted() {
-        let ledger = SpanLedger::default();
+        let ledger = tracking();
         ledger.started(1);
         ledger.started(2);
         ledger.exported([1, 2], true);

@@ -323,6 +323,12 @@ impl RunningMesh {
         self.delivery()
     }
 
+    /// Count spans by trace from now on, for [`RunningMesh::take_trace`]
+    /// (until then nothing is counted: nothing would take the entries).
+    pub fn track_traces(&self) {
+        self.ledger.track();
+    }
+
     /// What the mesh knows of one trace's spans (hex trace id): whether the
     /// collector holds all of them yet. A settled trace leaves the ledger.
     pub fn take_trace(&self, trace_id: &str) -> ledger::TraceState {

@@ -234,10 +234,14 @@ struct CountingExporter<E> {
 impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let n = batch.len() as u64;
-        let traces: Vec<u128> = batch
-            .iter()
-            .map(|s| u128::from_be_bytes(s.span_context.trace_id().to_bytes()))
-            .collect();
+        let traces: Vec<u128> = if self.counters.ledger.tracking() {
+            batch
+                .iter()
+                .map(|s| u128::from_be_bytes(s.span_context.trace_id().to_bytes()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let result = if self.gone.load(Ordering::Relaxed) {
             self.once.export(batch).await
         } else {
