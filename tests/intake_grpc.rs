@@ -166,6 +166,18 @@ async fn bad_grpc_input_gets_a_clear_status_and_loses_nothing_stored() {
     .await;
     assert_eq!(code, tonic::Code::Unimplemented, "{message}");
 
+    // A method TraceService does not have.
+    let (code, message) = raw_grpc(
+        &collector.grpc,
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Import",
+        None,
+        false,
+        b"",
+    )
+    .await;
+    assert_eq!(code, tonic::Code::Unimplemented, "{message}");
+    assert!(message.contains("Import"), "{message}");
+
     // Nothing of the refused exports is stored, nothing before is lost, and
     // the collector still takes a valid export.
     assert_eq!(services(&collector), ["before"]);

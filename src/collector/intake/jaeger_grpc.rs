@@ -18,6 +18,7 @@ use tonic::codec::{CompressionEncoding, EnabledCompressionEncodings};
 use tonic::codegen::{Body, BoxFuture, Context, Poll, StdError, http};
 use tonic::server::NamedService;
 
+use super::grpc_codec::SliceCodec;
 use super::jaeger_model::{self, Batch, Log, Process, RefType, Span, SpanRef, Tag, Value};
 use super::{GrpcService, IntakeContext, Refusal, otlp};
 
@@ -191,7 +192,7 @@ where
             return Box::pin(async move { Ok(status.into_http()) });
         }
         let method = PostSpansMethod(Arc::clone(&self.cx));
-        let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default())
+        let mut grpc = tonic::server::Grpc::new(SliceCodec::default())
             .apply_compression_config(self.accept, EnabledCompressionEncodings::default())
             .apply_max_message_size_config(Some(self.cx.max_body_bytes), None);
         Box::pin(async move { Ok(grpc.unary(method, request).await) })

@@ -24,6 +24,7 @@
 //! ([`Refusal::http_status`], [`Refusal::grpc_code`]).
 
 pub mod encoding;
+pub mod grpc_codec;
 pub mod jaeger_grpc;
 pub mod jaeger_http;
 pub mod jaeger_model;
