@@ -9,8 +9,8 @@ nothing is compared with a number from somewhere else.
   2. traffic generator: tracelab's generator vs oha on one static endpoint
   3. mesh overhead: the sandbox mesh with tracing on, off, and a bare hyper
   4. collector ingest: `tracelab collector` vs Jaeger v2, same OTLP load
-  5. scale: the sandbox with 100k, 300k and 1M requests (open model),
-     embedded and --jaeger-url
+  5. scale: the sandbox with 1M requests (open model), embedded and
+     --jaeger-url, its peak RSS read as it passes 100k, 300k and 1M
   6. gRPC ingest: `tracelab collector` vs Jaeger v2, same OTLP/gRPC load
 
 `--write docs/benchmarks.md` replaces the table between the markers there.
