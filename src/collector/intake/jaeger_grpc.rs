@@ -4,23 +4,18 @@
 //! hand (no protoc at build time), and their reading as Jaeger's gogo
 //! generated code reads them: ids of the wrong length, out-of-range
 //! timestamps and durations refuse the request; an absent start time is
-//! Go's zero time (year 1), as in Jaeger. The service itself is written as
-//! tonic's generator would write it, served on the collector's gRPC front
-//! like the OTLP one: gzip, deflate or zstd requests, INVALID_ARGUMENT for
-//! a request Jaeger would not read (Jaeger's gRPC server says INTERNAL), at
-//! most the body limit decoded.
+//! Go's zero time (year 1), as in Jaeger. The service is served by
+//! `grpc_unary` on the collector's gRPC front like the OTLP one: gzip,
+//! deflate or zstd requests, INVALID_ARGUMENT for a request Jaeger would
+//! not read (Jaeger's gRPC server says INTERNAL), at most the body limit
+//! decoded.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use tonic::codec::{CompressionEncoding, EnabledCompressionEncodings};
-use tonic::codegen::{Body, BoxFuture, Context, Poll, StdError, http};
-use tonic::server::NamedService;
 
-use super::grpc_codec::SliceCodec;
 use super::jaeger_model::{self, Batch, Log, Process, RefType, Span, SpanRef, Tag, Value};
-use super::{GrpcService, IntakeContext, Refusal, otlp};
+use super::{GrpcService, IntakeContext, Refusal, grpc_unary, otlp};
 
 /// `google.protobuf.Timestamp`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -140,15 +135,16 @@ pub const POST_SPANS_PATH: &str = "/jaeger.api_v2.CollectorService/PostSpans";
 
 /// The collector's `jaeger.api_v2.CollectorService`.
 pub fn service(cx: Arc<IntakeContext>) -> GrpcService {
-    let mut accept = EnabledCompressionEncodings::default();
-    for encoding in [
-        CompressionEncoding::Gzip,
-        CompressionEncoding::Deflate,
-        CompressionEncoding::Zstd,
-    ] {
-        accept.enable(encoding);
-    }
-    GrpcService::new(CollectorServer { cx, accept })
+    let limit = cx.max_body_bytes;
+    grpc_unary::service(
+        "jaeger.api_v2.CollectorService",
+        POST_SPANS_PATH,
+        limit,
+        move |request| {
+            post_spans(&cx, request)
+                .map_err(|refusal| tonic::Status::new(refusal.grpc_code(), refusal.message))
+        },
+    )
 }
 
 /// `PostSpans`: the batch's spans stored, or the reason they were not.
@@ -157,62 +153,6 @@ fn post_spans(cx: &IntakeContext, request: PostSpansRequest) -> Result<PostSpans
     let spans = otlp::translate(request).map_err(|e| Refusal::malformed(e.to_string()))?;
     cx.store(spans)?;
     Ok(PostSpansResponse {})
-}
-
-/// What `protoc-gen-tonic` would generate for `CollectorService`.
-#[derive(Clone)]
-struct CollectorServer {
-    cx: Arc<IntakeContext>,
-    accept: EnabledCompressionEncodings,
-}
-
-impl NamedService for CollectorServer {
-    const NAME: &'static str = "jaeger.api_v2.CollectorService";
-}
-
-impl<B> tonic::codegen::Service<http::Request<B>> for CollectorServer
-where
-    B: Body + Send + 'static,
-    B::Error: Into<StdError> + Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if request.uri().path() != POST_SPANS_PATH {
-            let status = tonic::Status::unimplemented(format!(
-                "unknown method {} of jaeger.api_v2.CollectorService",
-                request.uri().path()
-            ));
-            return Box::pin(async move { Ok(status.into_http()) });
-        }
-        let method = PostSpansMethod(Arc::clone(&self.cx));
-        let mut grpc = tonic::server::Grpc::new(SliceCodec::default())
-            .apply_compression_config(self.accept, EnabledCompressionEncodings::default())
-            .apply_max_message_size_config(Some(self.cx.max_body_bytes), None);
-        Box::pin(async move { Ok(grpc.unary(method, request).await) })
-    }
-}
-
-struct PostSpansMethod(Arc<IntakeContext>);
-
-impl tonic::server::UnaryService<PostSpansRequest> for PostSpansMethod {
-    type Response = PostSpansResponse;
-    type Future = BoxFuture<tonic::Response<PostSpansResponse>, tonic::Status>;
-
-    fn call(&mut self, request: tonic::Request<PostSpansRequest>) -> Self::Future {
-        let cx = Arc::clone(&self.0);
-        Box::pin(async move {
-            post_spans(&cx, request.into_inner())
-                .map(tonic::Response::new)
-                .map_err(|refusal| tonic::Status::new(refusal.grpc_code(), refusal.message))
-        })
-    }
 }
 
 /// Go's `time.Time{}` (January 1, year 1) in Unix seconds.

@@ -13,9 +13,10 @@
 //!   [`IntakeContext`]. [`IntakeContext::read_body`] reads the body with
 //!   its `Content-Encoding` undone and the size limit held after
 //!   decompression; [`IntakeContext::store`] stores translated spans.
-//! - gRPC: a [`GrpcRoute`] whose function builds a tonic generated server
-//!   (`XxxServer::new(impl)`) wrapped in [`GrpcService::new`]; requests are
-//!   routed by service name, on HTTP/2 with `content-type: application/grpc`.
+//! - gRPC: a [`GrpcRoute`] whose function builds a [`GrpcService`], one
+//!   unary method answered by a function ([`grpc_unary::service`]);
+//!   requests are routed by service name, on HTTP/2 with
+//!   `content-type: application/grpc`.
 //! - UDP: a [`UdpRoute`] whose function gets each datagram; an `Err` drops
 //!   it, counted per listener (the standalone collector logs the counts).
 //!
@@ -24,7 +25,7 @@
 //! ([`Refusal::http_status`], [`Refusal::grpc_code`]).
 
 pub mod encoding;
-pub mod grpc_codec;
+pub mod grpc_unary;
 pub mod jaeger_grpc;
 pub mod jaeger_http;
 pub mod jaeger_model;
@@ -40,7 +41,6 @@ pub mod zipkin_proto;
 pub mod zipkin_v1;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -49,7 +49,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use tonic::server::NamedService;
 
 use super::ports::Listener;
 use super::span::StoredSpan;
@@ -314,7 +313,7 @@ impl IntakeStats {
 type GrpcCall =
     dyn Fn(Request<Incoming>) -> BoxFuture<'static, Response<tonic::body::Body>> + Send + Sync;
 
-/// A tonic generated server, callable by the collector's front.
+/// A gRPC service, callable by the collector's front.
 #[derive(Clone)]
 pub struct GrpcService {
     /// `package.Service`: requests to `/package.Service/Method` go here.
@@ -323,35 +322,6 @@ pub struct GrpcService {
 }
 
 impl GrpcService {
-    pub fn new<S>(service: S) -> GrpcService
-    where
-        S: NamedService
-            + tonic::codegen::Service<
-                Request<Incoming>,
-                Response = Response<tonic::body::Body>,
-                Error = Infallible,
-            > + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
-        GrpcService {
-            name: S::NAME,
-            call: Arc::new(move |request| {
-                // Generated servers are always ready.
-                let mut service = service.clone();
-                let future = service.call(request);
-                Box::pin(async move {
-                    match future.await {
-                        Ok(response) => response,
-                        Err(never) => match never {},
-                    }
-                })
-            }),
-        }
-    }
-
     pub fn call(
         &self,
         request: Request<Incoming>,
