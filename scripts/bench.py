@@ -609,7 +609,7 @@ def short_count(n):
 
 
 def scale(args):
-    checkpoints = sorted(int(n) for n in args.scale_requests.split(","))
+    checkpoints = args.scale_requests
     jaeger_rate = args.scale_jaeger_rate
     modes = {"embedded collector": (args.scale_rate, lambda: scale_run(checkpoints, args.scale_rate))}
     if args.jaeger_bin:
@@ -666,6 +666,17 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}"
 
 
+def request_counts(text):
+    """`--scale-requests`: positive whole numbers, comma-separated."""
+    try:
+        counts = sorted(int(n) for n in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give request counts as whole numbers, e.g. 100000,300000,1000000")
+    if counts[0] <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: each count must be at least 1")
+    return counts
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jaeger-bin", default=os.environ.get("TRACELAB_JAEGER_BIN"))
@@ -676,7 +687,7 @@ def main():
     parser.add_argument("--verdict-runs", type=int, default=10)
     parser.add_argument("--spans", type=int, default=400_000, help="per ingest measurement")
     parser.add_argument("--ingest-repeats", type=int, default=3, help="alternated runs of each ingest case (4, 6)")
-    parser.add_argument("--scale-requests", default="100000,300000,1000000",
+    parser.add_argument("--scale-requests", type=request_counts, default="100000,300000,1000000",
                         help="5's checkpoints, comma-separated: one run of the largest, its peak RSS "
                              "read as it passes each")
     parser.add_argument("--scale-rate", type=int, default=3_125,
