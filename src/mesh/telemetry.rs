@@ -21,14 +21,14 @@ use opentelemetry_otlp::{
     WithTonicConfig,
 };
 use opentelemetry_sdk::Resource;
-
-use super::otlp_http::{Backoff, OtlpHttpExporter};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::runtime::Tokio;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, IdGenerator, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
+
+use super::otlp_http::{Backoff, OtlpHttpExporter};
 
 /// The OTLP transports, by the names `OTEL_EXPORTER_OTLP_PROTOCOL` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
