@@ -1,7 +1,8 @@
 //! The mesh's OTLP/HTTP protobuf exporter: each batch encoded once by
 //! `otlp_encode` and POSTed through tracelab's HTTP client, retried as the
 //! OTLP specification asks (connection failures, 429, 502, 503, 504, with
-//! exponential backoff and jitter; a `Retry-After` in seconds is honoured)
+//! exponential backoff and jitter; a `Retry-After`, in seconds or as a
+//! date, is honoured)
 //! until the export's deadline.
 //!
 //! It sends what the SDK's OTLP/HTTP exporter sends, without converting
@@ -73,15 +74,18 @@ enum Refusal {
 impl OtlpHttpExporter {
     /// An exporter to `url`, or `None` when it is not a plain `http://`
     /// URL (the SDK's exporter then does the job).
+    /// A URL that does not parse gets `None` too: the SDK's exporter then
+    /// refuses it when the mesh starts, rather than every batch failing.
     pub fn new(url: &str, timeout: Duration, backoff: Backoff) -> Option<Self> {
-        let rest = url.strip_prefix("http://")?;
-        let (authority, path) = match rest.find('/') {
-            Some(at) => (&rest[..at], &rest[at..]),
-            None => (rest, "/"),
-        };
-        if authority.is_empty() {
+        let uri: http::Uri = url.parse().ok()?;
+        if uri.scheme_str() != Some("http") {
             return None;
         }
+        let authority = uri.authority()?.as_str();
+        if authority.is_empty() || authority.contains('@') {
+            return None;
+        }
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
         Some(OtlpHttpExporter {
             client: Client::default(),
             authority: authority.to_string(),
@@ -140,14 +144,27 @@ impl OtlpHttpExporter {
             .headers
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|seconds| Duration::from_secs(seconds).min(MAX_THROTTLE));
+            .and_then(retry_after)
+            .map(|wait| wait.min(MAX_THROTTLE));
         Err(match response.status {
             429 | 503 => Refusal::Retryable(message, retry_after),
             502 | 504 => Refusal::Retryable(message, None),
             _ => Refusal::Final(message),
         })
     }
+}
+
+/// A `Retry-After` value: seconds, or an HTTP date (a date past is no wait).
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
 }
 
 impl SpanExporter for OtlpHttpExporter {
@@ -206,6 +223,8 @@ mod tests {
     use prost::Message;
     use tokio_util::sync::CancellationToken;
 
+    use std::time::SystemTime;
+
     use super::*;
 
     /// What the test collector saw: each request's content type, user
@@ -214,6 +233,8 @@ mod tests {
     struct Seen {
         requests: Mutex<Vec<(String, String, Bytes)>>,
         answers: Mutex<Vec<u16>>,
+        /// Sent with every refusal, when set.
+        retry_after: Option<&'static str>,
     }
 
     impl crate::server::Handler for Seen {
@@ -242,15 +263,29 @@ mod tests {
             } else {
                 answers.remove(0)
             };
-            crate::server::text(status, "")
+            let mut response = crate::server::text(status, "");
+            if let (Some(after), true) = (self.retry_after, status != 200) {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static(after));
+            }
+            response
         }
     }
 
     async fn collector(answers: Vec<u16>) -> (String, Arc<Seen>, CancellationToken) {
+        throttling_collector(answers, None).await
+    }
+
+    async fn throttling_collector(
+        answers: Vec<u16>,
+        retry_after: Option<&'static str>,
+    ) -> (String, Arc<Seen>, CancellationToken) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
         let seen = Arc::new(Seen {
             answers: Mutex::new(answers),
+            retry_after,
             ..Seen::default()
         });
         let stop = CancellationToken::new();
@@ -386,6 +421,51 @@ mod tests {
         assert!(error.contains(&url), "{error}");
     }
 
+    #[tokio::test]
+    async fn a_429_waits_as_long_as_its_retry_after_says_before_the_next_try() {
+        let (url, seen, _stop) = throttling_collector(vec![429], Some("1")).await;
+        let exporter =
+            OtlpHttpExporter::new(&url, Duration::from_secs(5), quick_retries()).unwrap();
+        let started = Instant::now();
+        exporter.export(finished_spans().1).await.unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(seen.requests.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_past_the_deadline_ends_the_export_at_once_with_an_error() {
+        let (url, seen, _stop) = throttling_collector(vec![503], Some("20")).await;
+        let exporter =
+            OtlpHttpExporter::new(&url, Duration::from_secs(5), quick_retries()).unwrap();
+        let error = exporter
+            .export(finished_spans().1)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no time left"), "{error}");
+        assert_eq!(seen.requests.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        assert_eq!(retry_after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let ahead = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        let wait = retry_after(&ahead).unwrap();
+        assert!(
+            wait > Duration::from_secs(20) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        assert_eq!(retry_after("soon"), None);
+    }
+
     #[test]
     fn only_plain_http_urls_get_this_exporter() {
         let backoff = Backoff::NONE;
@@ -394,6 +474,10 @@ mod tests {
             OtlpHttpExporter::new("https://collector:4318/v1/traces", timeout, backoff).is_none()
         );
         assert!(OtlpHttpExporter::new("http:///v1/traces", timeout, backoff).is_none());
+        // Unparsable: left to the SDK's exporter, which refuses it at start.
+        assert!(OtlpHttpExporter::new("http://jae ger:4318/v1/traces", timeout, backoff).is_none());
+        let with_query = OtlpHttpExporter::new("http://c:4318/v1/traces?x=1", timeout, backoff);
+        assert_eq!(with_query.unwrap().path, "/v1/traces?x=1");
         let exporter = OtlpHttpExporter::new("http://collector:4318", timeout, backoff).unwrap();
         assert_eq!(
             (exporter.authority.as_str(), exporter.path.as_str()),

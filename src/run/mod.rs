@@ -184,7 +184,6 @@ pub async fn run_scenario_until(
     let mut tally = Tally::new(Judge::new(scenario, settings.shown), Arc::clone(&observer));
     let streaming = streaming::streams(scenario, settings, &mesh);
     let result = if streaming {
-        mesh.track_traces();
         streaming::drive(
             scenario,
             settings,

@@ -81,6 +81,10 @@ pub async fn drive(
     observer: Arc<dyn Observer>,
     stop: &CancellationToken,
 ) -> Result<(Vec<Finished>, Gathering), Error> {
+    // The mesh counts each trace's spans from now on: a trace is read once
+    // the ledger says the collector holds all of it (untracked, every
+    // trace would read as settled at once).
+    mesh.track_traces();
     let client = backend.client().map_err(|e| Error::Infra(e.to_string()))?;
     // `--fail-fast` cuts the traffic through its own token, so the run is
     // not mistaken for one the user interrupted.
