@@ -119,6 +119,29 @@ fn an_unreachable_collector_exits_3_with_what_to_check() {
 }
 
 #[test]
+fn an_otlp_endpoint_that_is_not_a_url_stops_serve_at_start_with_exit_3() {
+    let out = tracelab(&[
+        "serve",
+        "scenarios/jaeger.rhai",
+        "--port",
+        "front-proxy=0",
+        "--port",
+        "service1=0",
+        "--port",
+        "service2=0",
+        "--otlp-endpoint",
+        "http://jae ger:4318",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("invalid endpoint 'http://jae ger:4318/v1/traces'"),
+        "{err}"
+    );
+    assert!(!stdout(&out).contains("ready"), "{}", stdout(&out));
+}
+
+#[test]
 fn a_missing_scenario_file_exits_2() {
     let out = tracelab(&["scenarios/nope.rhai"]);
     assert_eq!(out.status.code(), Some(2));

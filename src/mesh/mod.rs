@@ -6,13 +6,16 @@
 //! `proxy` and `service` (the two roles), `process` (external programs),
 //! `envoy` (span names and tags), `propagation` (trace headers), `seeded`
 //! (fault dice and trace ids from the scenario's seed), `telemetry`
-//! (exporters), `upstream` (the HTTP client for the next hop, retries).
+//! (a tracer provider per component), `otlp_exporter` and `otlp_encode`
+//! (OTLP/HTTP export, spans encoded straight from the SDK's), `ledger`
+//! (which traces the collector holds whole), `upstream` (the HTTP client
+//! for the next hop, retries).
 
 pub mod component;
 pub mod envoy;
 pub mod ledger;
 pub mod otlp_encode;
-pub mod otlp_http;
+pub mod otlp_exporter;
 pub mod process;
 pub mod propagation;
 pub mod proxy;

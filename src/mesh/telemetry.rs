@@ -1,6 +1,6 @@
 //! One OpenTelemetry tracer provider per component, exporting OTLP in
 //! batches (HTTP protobuf by default, through tracelab's own encoder,
-//! `otlp_http`; gRPC or HTTP JSON through the SDK's exporter when asked, as
+//! `otlp_exporter`; gRPC or HTTP JSON through the SDK's exporter when asked, as
 //! `OTEL_EXPORTER_OTLP_PROTOCOL` names them), with counters that say how
 //! many spans reached the collector and how many did not.
 //!
@@ -28,7 +28,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, IdGenerator, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
 
-use super::otlp_http::{Backoff, OtlpHttpExporter};
+use super::otlp_exporter::{Backoff, OtlpHttpExporter};
 
 /// The OTLP transports, by the names `OTEL_EXPORTER_OTLP_PROTOCOL` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]

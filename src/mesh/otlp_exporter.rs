@@ -73,9 +73,8 @@ enum Refusal {
 
 impl OtlpHttpExporter {
     /// An exporter to `url`, or `None` when it is not a plain `http://`
-    /// URL (the SDK's exporter then does the job).
-    /// A URL that does not parse gets `None` too: the SDK's exporter then
-    /// refuses it when the mesh starts, rather than every batch failing.
+    /// URL: the SDK's exporter then does the job, or refuses a URL that does
+    /// not parse when the mesh starts (rather than every batch failing).
     pub fn new(url: &str, timeout: Duration, backoff: Backoff) -> Option<Self> {
         let uri: http::Uri = url.parse().ok()?;
         if uri.scheme_str() != Some("http") {
@@ -128,7 +127,11 @@ impl OtlpHttpExporter {
             }
             Err(Failure::Timeout(after)) => {
                 return Err(Refusal::Retryable(
-                    format!("POST {}: no answer within {after:?}", self.url),
+                    format!(
+                        "POST {}: no answer within {} ms",
+                        self.url,
+                        after.as_millis()
+                    ),
                     None,
                 ));
             }
@@ -326,6 +329,16 @@ mod tests {
         (resource, spans)
     }
 
+    /// The error of one export of two spans to `url`, which must fail.
+    async fn failed_export(url: &str, backoff: Backoff) -> String {
+        let exporter = OtlpHttpExporter::new(url, Duration::from_secs(5), backoff).unwrap();
+        exporter
+            .export(finished_spans().1)
+            .await
+            .expect_err("the export fails")
+            .to_string()
+    }
+
     fn quick_retries() -> Backoff {
         Backoff {
             max_retries: 3,
@@ -378,13 +391,7 @@ mod tests {
     #[tokio::test]
     async fn a_400_is_final_and_the_error_names_the_url_and_the_status() {
         let (url, seen, _stop) = collector(vec![400]).await;
-        let exporter =
-            OtlpHttpExporter::new(&url, Duration::from_secs(5), quick_retries()).unwrap();
-        let error = exporter
-            .export(finished_spans().1)
-            .await
-            .unwrap_err()
-            .to_string();
+        let error = failed_export(&url, quick_retries()).await;
         assert!(error.contains(&url) && error.contains("400"), "{error}");
         assert_eq!(seen.requests.lock().unwrap().len(), 1);
     }
@@ -392,13 +399,7 @@ mod tests {
     #[tokio::test]
     async fn a_collector_that_keeps_refusing_costs_the_retries_then_an_error() {
         let (url, seen, _stop) = collector(vec![503; 10]).await;
-        let exporter =
-            OtlpHttpExporter::new(&url, Duration::from_secs(5), quick_retries()).unwrap();
-        let error = exporter
-            .export(finished_spans().1)
-            .await
-            .unwrap_err()
-            .to_string();
+        let error = failed_export(&url, quick_retries()).await;
         assert!(error.contains("503"), "{error}");
         assert_eq!(
             seen.requests.lock().unwrap().len(),
@@ -412,12 +413,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
         drop(listener);
-        let exporter = OtlpHttpExporter::new(&url, Duration::from_secs(5), Backoff::NONE).unwrap();
-        let error = exporter
-            .export(finished_spans().1)
-            .await
-            .unwrap_err()
-            .to_string();
+        let error = failed_export(&url, Backoff::NONE).await;
         assert!(error.contains(&url), "{error}");
     }
 
@@ -439,13 +435,7 @@ mod tests {
     #[tokio::test]
     async fn a_retry_after_past_the_deadline_ends_the_export_at_once_with_an_error() {
         let (url, seen, _stop) = throttling_collector(vec![503], Some("20")).await;
-        let exporter =
-            OtlpHttpExporter::new(&url, Duration::from_secs(5), quick_retries()).unwrap();
-        let error = exporter
-            .export(finished_spans().1)
-            .await
-            .unwrap_err()
-            .to_string();
+        let error = failed_export(&url, quick_retries()).await;
         assert!(error.contains("no time left"), "{error}");
         assert_eq!(seen.requests.lock().unwrap().len(), 1);
     }
