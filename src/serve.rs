@@ -99,14 +99,16 @@ impl Serving {
                 () = &mut shutdown => break,
                 _ = ticker.tick() => {
                     let total = sum(&self.mesh.delivery());
-                    if total.failed > failed_before {
+                    // Refused batches and spans a collector said it rejected.
+                    let lost = total.failed + total.rejected;
+                    if lost > failed_before {
                         on_export_failure(format!(
                             "{} spans could not be exported to {}{}",
-                            total.failed - failed_before,
+                            lost - failed_before,
                             self.otlp,
                             total.last_error.map(|e| format!(": {e}")).unwrap_or_default()
                         ));
-                        failed_before = total.failed;
+                        failed_before = lost;
                     }
                 }
             }

@@ -401,7 +401,7 @@ pub fn delivered_to_the_collector(block: &str, undelivered: u64, ended: u64) -> 
         Failure {
             expected: "every span the components ended, delivered".into(),
             observed: format!(
-                "{undelivered} spans were refused or never answered, retries included; \
+                "{undelivered} spans were refused, rejected or never answered, retries included; \
                  this run's traces may be missing or partial"
             ),
             ..Failure::default()

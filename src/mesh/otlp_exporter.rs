@@ -3,7 +3,9 @@
 //! OTLP specification asks (connection failures, 429, 502, 503, 504, with
 //! exponential backoff and jitter; a `Retry-After`, in seconds or as a
 //! date, is honoured)
-//! until the export's deadline.
+//! until the export's deadline. A collector that accepts a batch but
+//! rejects some of its spans (OTLP's `partial_success`) is heard: the
+//! export says how many, so the run's delivery count does not claim them.
 //!
 //! It sends what the SDK's OTLP/HTTP exporter sends, without converting
 //! every span into intermediate structs first (see `otlp_encode`). Plain
@@ -15,9 +17,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{HeaderMap, Method};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::error::OTelSdkError;
+use opentelemetry_sdk::trace::SpanData;
+use prost::Message;
 use rand::Rng;
 
 use super::otlp_encode::{EncodedResource, export_request};
@@ -64,6 +68,14 @@ pub struct OtlpHttpExporter {
     resource: EncodedResource,
 }
 
+/// Spans of an accepted batch the collector said it rejected
+/// (`partial_success`), and why.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub spans: u64,
+    pub message: String,
+}
+
 /// What one try came to, when it was not accepted.
 enum Refusal {
     /// Worth another try, after at least this long (a `Retry-After`).
@@ -96,7 +108,7 @@ impl OtlpHttpExporter {
         })
     }
 
-    async fn try_once(&self, body: Bytes, timeout: Duration) -> Result<(), Refusal> {
+    async fn try_once(&self, body: Bytes, timeout: Duration) -> Result<Rejected, Refusal> {
         let mut headers = HeaderMap::with_capacity(2);
         headers.insert(
             CONTENT_TYPE,
@@ -137,7 +149,7 @@ impl OtlpHttpExporter {
             }
         };
         if (200..300).contains(&response.status) {
-            return Ok(());
+            return Ok(self.rejected(&response.body));
         }
         let message = format!(
             "POST {}: HTTP export failed with status code: {}",
@@ -157,21 +169,37 @@ impl OtlpHttpExporter {
     }
 }
 
-/// A `Retry-After` value: seconds, or an HTTP date (a date past is no wait).
-fn retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+impl OtlpHttpExporter {
+    /// What an accepting answer says was rejected. A body that is empty or
+    /// not OTLP protobuf (some collectors answer nothing) rejects nothing.
+    fn rejected(&self, body: &[u8]) -> Rejected {
+        let Some(partial) = ExportTraceServiceResponse::decode(body)
+            .ok()
+            .and_then(|r| r.partial_success)
+        else {
+            return Rejected::default();
+        };
+        let spans = u64::try_from(partial.rejected_spans).unwrap_or(0);
+        if spans == 0 {
+            return Rejected::default();
+        }
+        let why = if partial.error_message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", partial.error_message)
+        };
+        Rejected {
+            spans,
+            message: format!(
+                "POST {}: the collector rejected {spans} spans{why}",
+                self.url
+            ),
+        }
     }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
-}
 
-impl SpanExporter for OtlpHttpExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+    /// Export one batch: `Ok` once the collector accepted it, with the
+    /// spans it said it rejected; `Err` when every try failed.
+    pub async fn send(&self, batch: Vec<SpanData>) -> Result<Rejected, OTelSdkError> {
         let body = Bytes::from(export_request(&self.resource, &batch));
         drop(batch);
         let start = Instant::now();
@@ -181,7 +209,7 @@ impl SpanExporter for OtlpHttpExporter {
         loop {
             let remaining = self.timeout.saturating_sub(start.elapsed());
             let (message, asked) = match self.try_once(body.clone(), remaining).await {
-                Ok(()) => return Ok(()),
+                Ok(rejected) => return Ok(rejected),
                 Err(Refusal::Final(message)) => return Err(OTelSdkError::InternalFailure(message)),
                 Err(Refusal::Retryable(message, asked)) => (message, asked),
             };
@@ -206,13 +234,22 @@ impl SpanExporter for OtlpHttpExporter {
         }
     }
 
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
+    pub fn set_resource(&mut self, resource: &Resource) {
         self.resource = EncodedResource::new(resource);
     }
+}
+
+/// A `Retry-After` value: seconds, or an HTTP date (a date past is no wait).
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]
@@ -221,9 +258,10 @@ mod tests {
 
     use http_body_util::BodyExt;
     use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use opentelemetry_sdk::trace::SdkTracerProvider;
-    use prost::Message;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter};
     use tokio_util::sync::CancellationToken;
 
     use std::time::SystemTime;
@@ -238,6 +276,8 @@ mod tests {
         answers: Mutex<Vec<u16>>,
         /// Sent with every refusal, when set.
         retry_after: Option<&'static str>,
+        /// The body of every 200.
+        accepted_body: Vec<u8>,
     }
 
     impl crate::server::Handler for Seen {
@@ -266,7 +306,12 @@ mod tests {
             } else {
                 answers.remove(0)
             };
-            let mut response = crate::server::text(status, "");
+            let body = if status == 200 {
+                self.accepted_body.clone()
+            } else {
+                Vec::new()
+            };
+            let mut response = crate::server::text(status, body);
             if let (Some(after), true) = (self.retry_after, status != 200) {
                 response
                     .headers_mut()
@@ -277,20 +322,29 @@ mod tests {
     }
 
     async fn collector(answers: Vec<u16>) -> (String, Arc<Seen>, CancellationToken) {
-        throttling_collector(answers, None).await
+        serve_test_collector(Seen {
+            answers: Mutex::new(answers),
+            ..Seen::default()
+        })
+        .await
     }
 
     async fn throttling_collector(
         answers: Vec<u16>,
         retry_after: Option<&'static str>,
     ) -> (String, Arc<Seen>, CancellationToken) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
-        let seen = Arc::new(Seen {
+        serve_test_collector(Seen {
             answers: Mutex::new(answers),
             retry_after,
             ..Seen::default()
-        });
+        })
+        .await
+    }
+
+    async fn serve_test_collector(seen: Seen) -> (String, Arc<Seen>, CancellationToken) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        let seen = Arc::new(seen);
         let stop = CancellationToken::new();
         tokio::spawn(crate::server::serve(
             listener,
@@ -333,7 +387,7 @@ mod tests {
     async fn failed_export(url: &str, backoff: Backoff) -> String {
         let exporter = OtlpHttpExporter::new(url, Duration::from_secs(5), backoff).unwrap();
         exporter
-            .export(finished_spans().1)
+            .send(finished_spans().1)
             .await
             .expect_err("the export fails")
             .to_string()
@@ -355,7 +409,7 @@ mod tests {
         let mut exporter =
             OtlpHttpExporter::new(&url, Duration::from_secs(5), Backoff::NONE).unwrap();
         exporter.set_resource(&resource);
-        exporter.export(spans).await.unwrap();
+        exporter.send(spans).await.unwrap();
 
         let requests = seen.requests.lock().unwrap();
         assert_eq!(requests.len(), 1);
@@ -379,7 +433,7 @@ mod tests {
         let (url, seen, _stop) = collector(vec![503, 502]).await;
         let exporter =
             OtlpHttpExporter::new(&url, Duration::from_secs(5), quick_retries()).unwrap();
-        exporter.export(finished_spans().1).await.unwrap();
+        exporter.send(finished_spans().1).await.unwrap();
         let requests = seen.requests.lock().unwrap();
         assert_eq!(requests.len(), 3);
         assert!(
@@ -423,7 +477,7 @@ mod tests {
         let exporter =
             OtlpHttpExporter::new(&url, Duration::from_secs(5), quick_retries()).unwrap();
         let started = Instant::now();
-        exporter.export(finished_spans().1).await.unwrap();
+        exporter.send(finished_spans().1).await.unwrap();
         assert!(
             started.elapsed() >= Duration::from_secs(1),
             "{:?}",
@@ -438,6 +492,55 @@ mod tests {
         let error = failed_export(&url, quick_retries()).await;
         assert!(error.contains("no time left"), "{error}");
         assert_eq!(seen.requests.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn spans_a_collector_accepts_but_rejects_are_counted_with_its_reason() {
+        let answer = ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: 1,
+                error_message: "span too large".into(),
+            }),
+        };
+        let (url, _seen, _stop) = serve_test_collector(Seen {
+            accepted_body: answer.encode_to_vec(),
+            ..Seen::default()
+        })
+        .await;
+        let exporter = OtlpHttpExporter::new(&url, Duration::from_secs(5), Backoff::NONE).unwrap();
+        let rejected = exporter.send(finished_spans().1).await.unwrap();
+        assert_eq!(rejected.spans, 1);
+        assert!(
+            rejected.message.contains(&url) && rejected.message.contains("span too large"),
+            "{}",
+            rejected.message
+        );
+    }
+
+    #[tokio::test]
+    async fn the_embedded_collector_s_partial_success_reaches_the_exporter() {
+        let collector = crate::collector::RunningCollector::start_ephemeral(&Default::default())
+            .await
+            .unwrap();
+        let (_, mut spans) = finished_spans();
+        // An all-zero trace id: the collector stores the other span, rejects this one.
+        let zero = &mut spans[0];
+        zero.span_context = opentelemetry::trace::SpanContext::new(
+            opentelemetry::trace::TraceId::INVALID,
+            zero.span_context.span_id(),
+            zero.span_context.trace_flags(),
+            false,
+            Default::default(),
+        );
+        let exporter = OtlpHttpExporter::new(
+            &collector.otlp_traces_url(),
+            Duration::from_secs(5),
+            Backoff::NONE,
+        )
+        .unwrap();
+        assert_eq!(exporter.send(spans).await.unwrap().spans, 1);
+        let (_, whole) = finished_spans();
+        assert_eq!(exporter.send(whole).await.unwrap(), Rejected::default());
     }
 
     #[test]

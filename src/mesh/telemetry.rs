@@ -2,7 +2,10 @@
 //! batches (HTTP protobuf by default, through tracelab's own encoder,
 //! `otlp_exporter`; gRPC or HTTP JSON through the SDK's exporter when asked, as
 //! `OTEL_EXPORTER_OTLP_PROTOCOL` names them), with counters that say how
-//! many spans reached the collector and how many did not.
+//! many spans reached the collector and how many did not (spans a
+//! collector accepted in a batch but said it rejected, OTLP's
+//! `partial_success`, count as not delivered; only tracelab's own
+//! exporter hears that, the SDK's only logs it).
 //!
 //! A failed export is retried with backoff (the OTLP exporter's own retry:
 //! connection failures, 429, 502, 503, 504 over HTTP; UNAVAILABLE and the
@@ -21,14 +24,14 @@ use opentelemetry_otlp::{
     WithTonicConfig,
 };
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::runtime::Tokio;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, IdGenerator, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
 
-use super::otlp_exporter::{Backoff, OtlpHttpExporter};
+use super::otlp_exporter::{Backoff, OtlpHttpExporter, Rejected};
 
 /// The OTLP transports, by the names `OTEL_EXPORTER_OTLP_PROTOCOL` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -163,6 +166,7 @@ pub struct ExportCounters {
     pub ended: AtomicU64,
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
+    pub rejected: AtomicU64,
     pub last_error: Mutex<Option<String>>,
     /// Per trace, shared by every component of the mesh.
     pub ledger: Arc<super::ledger::SpanLedger>,
@@ -177,12 +181,20 @@ pub struct DeliveryStats {
     pub delivered: u64,
     /// Spans in batches the collector refused or never answered.
     pub failed: u64,
+    /// Spans of accepted batches the collector said it rejected.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rejected: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl DeliveryStats {
-    /// Spans that never reached the collector: failed, dropped or still queued.
+    /// Spans that never reached the collector: failed, rejected, dropped or
+    /// still queued.
     pub fn undelivered(&self) -> u64 {
         self.ended.saturating_sub(self.delivered)
     }
@@ -191,6 +203,7 @@ impl DeliveryStats {
         self.ended += other.ended;
         self.delivered += other.delivered;
         self.failed += other.failed;
+        self.rejected += other.rejected;
         if other.last_error.is_some() {
             self.last_error.clone_from(&other.last_error);
         }
@@ -215,6 +228,7 @@ impl ExportCounters {
             ended: self.ended.load(Ordering::Relaxed),
             delivered: self.delivered.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
             last_error: self.last_error.lock().expect("counter lock").clone(),
         }
     }
@@ -223,15 +237,15 @@ impl ExportCounters {
 /// Counts what each export delivers; exports through `retrying` until a
 /// batch fails all its retries, then through `once` until one succeeds.
 #[derive(Debug)]
-struct CountingExporter<E> {
-    retrying: E,
-    once: E,
+struct CountingExporter {
+    retrying: Exporter,
+    once: Exporter,
     /// The last batch failed every retry: the collector seems gone.
     gone: AtomicBool,
     counters: Arc<ExportCounters>,
 }
 
-impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
+impl SpanExporter for CountingExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let n = batch.len() as u64;
         let traces: Vec<u128> = if self.counters.ledger.tracking() {
@@ -243,22 +257,35 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
             Vec::new()
         };
         let result = if self.gone.load(Ordering::Relaxed) {
-            self.once.export(batch).await
+            self.once.send(batch).await
         } else {
-            self.retrying.export(batch).await
+            self.retrying.send(batch).await
         };
         self.gone.store(result.is_err(), Ordering::Relaxed);
+        // Which spans of a batch were rejected is not said: its traces
+        // settle as delivered, and are judged as they read back.
         self.counters.ledger.exported(traces, result.is_ok());
-        match &result {
-            Ok(()) => {
-                self.counters.delivered.fetch_add(n, Ordering::SeqCst);
+        match result {
+            Ok(rejected) => {
+                let rejected_spans = rejected.spans.min(n);
+                if rejected_spans > 0 {
+                    self.counters
+                        .rejected
+                        .fetch_add(rejected_spans, Ordering::Relaxed);
+                    *self.counters.last_error.lock().expect("counter lock") =
+                        Some(rejected.message);
+                }
+                self.counters
+                    .delivered
+                    .fetch_add(n - rejected_spans, Ordering::SeqCst);
+                Ok(())
             }
             Err(e) => {
                 self.counters.failed.fetch_add(n, Ordering::Relaxed);
                 *self.counters.last_error.lock().expect("counter lock") = Some(e.to_string());
+                Err(e)
             }
         }
-        result
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
@@ -283,25 +310,27 @@ enum Exporter {
     Own(OtlpHttpExporter),
 }
 
-impl SpanExporter for Exporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+impl Exporter {
+    /// Export one batch; what the collector rejected of it, if it says.
+    async fn send(&self, batch: Vec<SpanData>) -> Result<Rejected, OTelSdkError> {
         match self {
-            Exporter::Sdk(e) => e.export(batch).await,
-            Exporter::Own(e) => e.export(batch).await,
+            Exporter::Sdk(e) => e.export(batch).await.map(|()| Rejected::default()),
+            Exporter::Own(e) => e.send(batch).await,
         }
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         match self {
             Exporter::Sdk(e) => e.shutdown_with_timeout(timeout),
-            Exporter::Own(e) => e.shutdown_with_timeout(timeout),
+            // Holds no batch and no connection worth closing.
+            Exporter::Own(_) => Ok(()),
         }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
         match self {
             Exporter::Sdk(e) => e.force_flush(),
-            Exporter::Own(e) => e.force_flush(),
+            Exporter::Own(_) => Ok(()),
         }
     }
 
@@ -431,4 +460,72 @@ pub fn provider(
         .with_id_generator(ids)
         .with_span_processor(processor)
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTracePartialSuccess, ExportTraceServiceResponse,
+    };
+    use prost::Message;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+
+    /// Accepts every batch and says one span of it was rejected.
+    struct RejectsOne;
+
+    impl crate::server::Handler for RejectsOne {
+        async fn handle(
+            &self,
+            _: http::Request<hyper::body::Incoming>,
+            _: std::net::SocketAddr,
+        ) -> http::Response<crate::server::Body> {
+            let answer = ExportTraceServiceResponse {
+                partial_success: Some(ExportTracePartialSuccess {
+                    rejected_spans: 1,
+                    error_message: "attribute limit".into(),
+                }),
+            };
+            crate::server::text(200, answer.encode_to_vec())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn spans_the_collector_rejects_are_counted_as_not_delivered() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        tokio::spawn(crate::server::serve(
+            listener,
+            Arc::new(RejectsOne),
+            stop.clone().cancelled_owned(),
+        ));
+        let counters = Arc::new(ExportCounters::default());
+        let provider = provider(
+            "svc",
+            &ExportSettings::new(url),
+            1.0,
+            opentelemetry_sdk::trace::RandomIdGenerator::default(),
+            Arc::clone(&counters),
+        )
+        .unwrap();
+        let tracer = provider.tracer("test");
+        for name in ["first", "second"] {
+            tracer.start(name);
+        }
+        tokio::task::spawn_blocking(move || provider.shutdown())
+            .await
+            .unwrap()
+            .unwrap();
+        let stats = counters.snapshot();
+        assert_eq!((stats.delivered, stats.rejected, stats.failed), (1, 1, 0));
+        let error = stats.last_error.unwrap();
+        assert!(
+            error.contains("rejected 1 spans: attribute limit"),
+            "{error}"
+        );
+        stop.cancel();
+    }
 }

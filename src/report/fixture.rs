@@ -68,6 +68,7 @@ fn scenario(name: &str, file: &str) -> ScenarioReport {
             ended: 8,
             delivered: 8,
             failed: 0,
+            rejected: 0,
             last_error: None,
         },
         outcomes: vec![

@@ -207,8 +207,15 @@ fn render_scenario(out: &mut String, s: &ScenarioReport, verbosity: Verbosity) {
             let d = &s.delivery;
             let _ = writeln!(
                 out,
-                "    spans exported: {} ended, {} delivered, {} failed",
-                d.ended, d.delivered, d.failed
+                "    spans exported: {} ended, {} delivered, {} failed{}",
+                d.ended,
+                d.delivered,
+                d.failed,
+                if d.rejected > 0 {
+                    format!(", {} rejected by the collector", d.rejected)
+                } else {
+                    String::new()
+                }
             );
         }
         let _ = writeln!(out, "{}", paint(BOLD, "  checks"));
