@@ -34,6 +34,7 @@ pub mod jaeger_udp;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod otlp_wire;
 pub mod pdata_map;
 pub mod zipkin;
 pub mod zipkin_http;
