@@ -23,6 +23,28 @@ pub fn otlp_body(data: &[u8]) {
             store_and_render(spans);
         }
     }
+    read_in_place_as_prost_reads(data);
+}
+
+/// Protobuf read in place (`otlp_wire`) translates to what prost's structs
+/// translate to, and refuses what prost refuses.
+fn read_in_place_as_prost_reads(data: &[u8]) {
+    let in_place = otlp::decode_partial(data, Encoding::Protobuf);
+    let through_prost = otlp::parse(data, Encoding::Protobuf).and_then(otlp::translate_partial);
+    match (in_place, through_prost) {
+        (Ok(a), Ok(b)) => assert_eq!(
+            // Debug, not ==: a NaN tag equals itself only as text.
+            format!("{:?} {}", a.spans, a.rejected),
+            format!("{:?} {}", b.spans, b.rejected),
+            "read in place and through prost differ"
+        ),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!(
+            "read in place: {:?}; through prost: {:?}",
+            a.map(|t| t.spans.len()),
+            b.map(|t| t.spans.len())
+        ),
+    }
 }
 
 /// Store decoded spans, search them by every service, render every trace

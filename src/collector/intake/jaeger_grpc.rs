@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
 
 use super::jaeger_model::{self, Batch, Log, Process, RefType, Span, SpanRef, Tag, Value};
 use super::{GrpcService, IntakeContext, Refusal, grpc_unary, otlp};
@@ -140,7 +141,8 @@ pub fn service(cx: Arc<IntakeContext>) -> GrpcService {
         "jaeger.api_v2.CollectorService",
         POST_SPANS_PATH,
         limit,
-        move |request| {
+        move |message| {
+            let request = PostSpansRequest::decode(message).map_err(grpc_unary::undecodable)?;
             post_spans(&cx, request)
                 .map_err(|refusal| tonic::Status::new(refusal.grpc_code(), refusal.message))
         },

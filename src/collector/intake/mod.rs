@@ -1,6 +1,7 @@
 //! Every way spans come in, each wire format in its own module, all ending
 //! in one span model ([`crate::collector::span::StoredSpan`], built by
-//! [`otlp::translate`]) and one store.
+//! [`otlp::translate`] from OTLP protobuf read in place, [`otlp_wire`])
+//! and one store.
 //!
 //! # Plugging in an intake
 //! An intake is a function registered below in [`http_routes`],
@@ -14,7 +15,8 @@
 //!   its `Content-Encoding` undone and the size limit held after
 //!   decompression; [`IntakeContext::store`] stores translated spans.
 //! - gRPC: a [`GrpcRoute`] whose function builds a [`GrpcService`], one
-//!   unary method answered by a function ([`grpc_unary::service`]);
+//!   unary method answered by a function ([`grpc_unary::service`]) given
+//!   the request message's bytes;
 //!   requests are routed by service name, on HTTP/2 with
 //!   `content-type: application/grpc`.
 //! - UDP: a [`UdpRoute`] whose function gets each datagram; an `Err` drops

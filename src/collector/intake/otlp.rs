@@ -8,17 +8,24 @@
 //! warnings. Both happen here, once per span; what depends on the whole
 //! trace happens per query in [`crate::collector::adjust`]. The Zipkin receiver
 //! ([`super::zipkin`]) builds OTLP and comes through here too.
+//!
+//! One translation, from [`otlp_wire`]'s views: a protobuf body is read in
+//! place; a request built in memory (OTLP JSON, Zipkin, Jaeger) is encoded
+//! first and read the same way (cheap next to the copies it saves the
+//! busy path).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value,
-};
-use opentelemetry_proto::tonic::trace::v1::{Span, span, status};
+use opentelemetry_proto::tonic::trace::v1::{span, status};
 use prost::Message;
+
+use super::otlp_wire::{
+    self, AnyValue, ArrayValue, InstrumentationScope, KeyValue, Request, Span, Value,
+};
 
 use crate::collector::go_json;
 use crate::collector::go_text;
@@ -31,6 +38,8 @@ use crate::collector::span::{
 pub enum DecodeError {
     #[error("the body is not a valid OTLP protobuf ExportTraceServiceRequest: {0}")]
     Protobuf(#[from] prost::DecodeError),
+    #[error("the body is not a valid OTLP protobuf ExportTraceServiceRequest: {0}")]
+    Wire(#[from] otlp_wire::WireError),
     #[error("the body is not a valid OTLP JSON ExportTraceServiceRequest: {0}")]
     Json(#[from] serde_json::Error),
     #[error("the body is not a valid OTLP JSON ExportTraceServiceRequest: expected a JSON object")]
@@ -61,7 +70,16 @@ pub enum Encoding {
 }
 
 pub fn decode(body: &[u8], encoding: Encoding) -> Result<Vec<StoredSpan>, DecodeError> {
-    translate(parse(body, encoding)?)
+    all_or_nothing(decode_partial(body, encoding)?)
+}
+
+/// A body in either encoding, translated as [`translate_partial`] does.
+/// Protobuf is read in place ([`otlp_wire`]), never into prost's structs.
+pub fn decode_partial(body: &[u8], encoding: Encoding) -> Result<Translated, DecodeError> {
+    match encoding {
+        Encoding::Protobuf => translate_views(otlp_wire::decode(body)?),
+        Encoding::Json => translate_partial(parse(body, encoding)?),
+    }
 }
 
 /// The body as an `ExportTraceServiceRequest`, not yet translated.
@@ -87,7 +105,10 @@ pub const WARNINGS_ATTRIBUTE: &str = "@jaeger@warnings";
 /// (Jaeger would store an all-zero one; its search then stops at an
 /// all-zero trace id), so nothing half-stored can confuse an assertion.
 pub fn translate(request: ExportTraceServiceRequest) -> Result<Vec<StoredSpan>, DecodeError> {
-    let translated = translate_partial(request)?;
+    all_or_nothing(translate_partial(request)?)
+}
+
+fn all_or_nothing(translated: Translated) -> Result<Vec<StoredSpan>, DecodeError> {
     match translated.first_refusal {
         None => Ok(translated.spans),
         Some(refusal) => Err(refusal),
@@ -98,7 +119,14 @@ pub fn translate(request: ExportTraceServiceRequest) -> Result<Vec<StoredSpan>, 
 /// whole request (it is not valid OTLP), but a span whose trace or span id
 /// is all zero is left out alone and counted, so the exporter hears which
 /// spans were refused (`partial_success`) while the others are stored.
+///
+/// A request built in memory (from JSON, Zipkin or Jaeger) goes through its
+/// protobuf bytes: one translation, from [`otlp_wire`]'s views, for all.
 pub fn translate_partial(request: ExportTraceServiceRequest) -> Result<Translated, DecodeError> {
+    translate_views(otlp_wire::decode(&request.encode_to_vec())?)
+}
+
+fn translate_views(request: Request<'_>) -> Result<Translated, DecodeError> {
     let mut out = Translated::default();
     let mut index = 0;
     // One copy of each key, name and value of this request, shared by its
@@ -153,21 +181,20 @@ fn sanitize_service_name(attrs: &mut Vec<KeyValue>) {
             return;
         }
         Some(i) => match attrs[i].value.as_ref().and_then(|v| v.value.as_ref()) {
-            Some(any_value::Value::StringValue(s)) if !s.is_empty() => return,
-            Some(any_value::Value::StringValue(_)) => (i, "empty-service-name"),
+            Some(Value::StringValue(s)) if !s.is_empty() => return,
+            Some(Value::StringValue(_)) => (i, "empty-service-name"),
             _ => (i, "service-name-wrong-type"),
         },
     };
     attrs[replacement.0] = string_attribute(SERVICE_NAME, replacement.1);
 }
 
-fn string_attribute(key: &str, value: &str) -> KeyValue {
+fn string_attribute(key: &'static str, value: &'static str) -> KeyValue<'static> {
     KeyValue {
-        key: key.into(),
+        key,
         value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
+            value: Some(Value::StringValue(Cow::Borrowed(value))),
         }),
-        ..Default::default()
     }
 }
 
@@ -191,7 +218,7 @@ fn process_from_resource(attrs: &[KeyValue]) -> StoredProcess {
 fn search_attributes(attrs: &[KeyValue]) -> Vec<(String, String)> {
     attrs
         .iter()
-        .map(|kv| (kv.key.clone(), value_text(kv.value.as_ref())))
+        .map(|kv| (kv.key.to_string(), value_text(kv.value.as_ref())))
         .collect()
 }
 
@@ -205,16 +232,16 @@ fn optional_id<const N: usize>(bytes: &[u8]) -> Option<[u8; N]> {
 }
 
 fn translate_span(
-    mut span: Span,
+    mut span: Span<'_>,
     scope: &InstrumentationScope,
     process: &Arc<StoredProcess>,
     index: usize,
     texts: &mut Interner,
 ) -> Result<StoredSpan, DecodeError> {
     let invalid = |field, want| DecodeError::InvalidId { index, field, want };
-    let trace_id = TraceId::from_bytes(&span.trace_id).ok_or(invalid("traceId", 16))?;
-    let span_id = span_id_from_bytes(&span.span_id).ok_or(invalid("spanId", 8))?;
-    let parent = optional_id::<8>(&span.parent_span_id)
+    let trace_id = TraceId::from_bytes(span.trace_id).ok_or(invalid("traceId", 16))?;
+    let span_id = span_id_from_bytes(span.span_id).ok_or(invalid("spanId", 8))?;
+    let parent = optional_id::<8>(span.parent_span_id)
         .map(u64::from_be_bytes)
         .ok_or(invalid("parentSpanId", 8))?;
 
@@ -227,15 +254,14 @@ fn translate_span(
         });
     }
     for link in &span.links {
-        let link_trace = optional_id::<16>(&link.trace_id)
+        let link_trace = optional_id::<16>(link.trace_id)
             .map(|b| TraceId(u128::from_be_bytes(b)))
             .ok_or(invalid("link traceId", 16))?;
-        let link_span = optional_id::<8>(&link.span_id)
+        let link_span = optional_id::<8>(link.span_id)
             .map(u64::from_be_bytes)
             .ok_or(invalid("link spanId", 8))?;
-        let child_of = first_attribute(&link.attributes, "opentracing.ref_type").is_some_and(
-            |v| matches!(&v.value, Some(any_value::Value::StringValue(s)) if s == "child_of"),
-        );
+        let child_of = first_attribute(&link.attributes, "opentracing.ref_type")
+            .is_some_and(|v| matches!(&v.value, Some(Value::StringValue(s)) if s == "child_of"));
         if parent != 0 && link_trace == trace_id && link_span == parent {
             references[0].follows_from = !child_of;
             continue;
@@ -262,9 +288,9 @@ fn translate_span(
                 status::StatusCode::Ok => StatusCode::Ok,
                 status::StatusCode::Error => StatusCode::Error,
             },
-            s.message.clone(),
+            s.message,
         ),
-        None => (StatusCode::Unset, String::new()),
+        None => (StatusCode::Unset, ""),
     };
 
     // Jaeger's negative-duration sanitizer: a span must end after it starts.
@@ -297,10 +323,10 @@ fn translate_span(
         + usize::from(!span.trace_state.is_empty());
     let mut tags = Vec::with_capacity(span.attributes.len() + derived);
     if !scope.name.is_empty() {
-        tags.push(Tag::string("otel.scope.name", scope.name.clone()));
+        tags.push(Tag::string("otel.scope.name", scope.name));
     }
     if !scope.version.is_empty() {
-        tags.push(Tag::string("otel.scope.version", scope.version.clone()));
+        tags.push(Tag::string("otel.scope.version", scope.version));
     }
     // Searches read the attributes from their tags unless one is left out.
     let text_search = (!warnings.is_empty()).then(|| search_attributes(&span.attributes));
@@ -330,7 +356,7 @@ fn translate_span(
         tags.push(Tag::string("otel.status_description", status_message));
     }
     if !span.trace_state.is_empty() {
-        tags.push(Tag::string("w3c.tracestate", span.trace_state.clone()));
+        tags.push(Tag::string("w3c.tracestate", span.trace_state));
     }
 
     let logs = span
@@ -339,7 +365,7 @@ fn translate_span(
         .map(|event| {
             let mut fields = Vec::new();
             if !event.name.is_empty() && first_attribute(&event.attributes, "event").is_none() {
-                fields.push(Tag::string("event", event.name.clone()));
+                fields.push(Tag::string("event", event.name));
             }
             fields.extend(event.attributes.iter().map(attribute_tag));
             StoredLog {
@@ -355,7 +381,7 @@ fn translate_span(
         has_parent: parent != 0,
         flags: span.flags,
         references,
-        operation: texts.text(&span.name),
+        operation: texts.text(span.name),
         kind,
         status,
         start_unix_nano: start,
@@ -377,38 +403,34 @@ fn translate_span(
 }
 
 /// pcommon `Map.Get`: the first attribute with the key.
-fn first_attribute<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
+fn first_attribute<'v, 'a>(attrs: &'v [KeyValue<'a>], key: &str) -> Option<&'v AnyValue<'a>> {
     attrs
         .iter()
         .find(|kv| kv.key == key)
         .map(|kv| kv.value.as_ref().unwrap_or(&EMPTY))
 }
 
-static EMPTY: AnyValue = AnyValue { value: None };
+static EMPTY: AnyValue<'static> = AnyValue { value: None };
 
 /// Jaeger's `AddWarnings`: append to the warnings list attribute.
-fn add_warning(attrs: &mut Vec<KeyValue>, warning: String) {
+fn add_warning(attrs: &mut Vec<KeyValue<'_>>, warning: String) {
     let text = AnyValue {
-        value: Some(any_value::Value::StringValue(warning)),
+        value: Some(Value::StringValue(Cow::Owned(warning))),
     };
     match attrs.iter_mut().find(|kv| kv.key == WARNINGS_ATTRIBUTE) {
         Some(kv) => {
             // Jaeger cannot append to a warnings attribute that is not a
             // list (it would fail); leave such a span's warnings as they are.
-            if let Some(any_value::Value::ArrayValue(list)) =
-                kv.value.as_mut().and_then(|v| v.value.as_mut())
+            if let Some(Value::ArrayValue(list)) = kv.value.as_mut().and_then(|v| v.value.as_mut())
             {
                 list.values.push(text);
             }
         }
         None => attrs.push(KeyValue {
-            key: WARNINGS_ATTRIBUTE.into(),
+            key: WARNINGS_ATTRIBUTE,
             value: Some(AnyValue {
-                value: Some(any_value::Value::ArrayValue(ArrayValue {
-                    values: vec![text],
-                })),
+                value: Some(Value::ArrayValue(ArrayValue { values: vec![text] })),
             }),
-            ..Default::default()
         }),
     }
 }
@@ -419,12 +441,12 @@ fn warnings_of(attrs: &[KeyValue]) -> Vec<String> {
     match first_attribute(attrs, WARNINGS_ATTRIBUTE) {
         None => Vec::new(),
         Some(AnyValue {
-            value: Some(any_value::Value::ArrayValue(list)),
+            value: Some(Value::ArrayValue(list)),
         }) => list
             .values
             .iter()
             .map(|v| match &v.value {
-                Some(any_value::Value::StringValue(s)) => s.clone(),
+                Some(Value::StringValue(s)) => s.to_string(),
                 _ => String::new(),
             })
             .collect(),
@@ -435,10 +457,8 @@ fn warnings_of(attrs: &[KeyValue]) -> Vec<String> {
 /// [`attribute_tag`], with the key and a string value shared through the
 /// request's interner.
 fn shared_attribute_tag(kv: &KeyValue, texts: &mut Interner) -> Tag {
-    let key = texts.text(&kv.key);
-    if let Some(any_value::Value::StringValue(value)) =
-        kv.value.as_ref().and_then(|v| v.value.as_ref())
-    {
+    let key = texts.text(kv.key);
+    if let Some(Value::StringValue(value)) = kv.value.as_ref().and_then(|v| v.value.as_ref()) {
         return Tag::new(key, TagValue::Str(texts.text(value)));
     }
     Tag::new(key, attribute_value(kv.value.as_ref()))
@@ -446,21 +466,21 @@ fn shared_attribute_tag(kv: &KeyValue, texts: &mut Interner) -> Tag {
 
 /// An attribute as a Jaeger tag of the matching type.
 pub(crate) fn attribute_tag(kv: &KeyValue) -> Tag {
-    Tag::new(kv.key.as_str(), attribute_value(kv.value.as_ref()))
+    Tag::new(kv.key, attribute_value(kv.value.as_ref()))
 }
 
 fn attribute_value(value: Option<&AnyValue>) -> TagValue {
     match value.and_then(|v| v.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => TagValue::Str(s.as_str().into()),
-        Some(any_value::Value::BoolValue(b)) => TagValue::Bool(*b),
-        Some(any_value::Value::IntValue(i)) => TagValue::Int(*i),
-        Some(any_value::Value::DoubleValue(f)) => TagValue::Float(*f),
-        Some(any_value::Value::BytesValue(b)) => TagValue::Binary(b.as_slice().into()),
-        Some(any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_)) => {
+        Some(Value::StringValue(s)) => TagValue::Str(s.as_ref().into()),
+        Some(Value::BoolValue(b)) => TagValue::Bool(*b),
+        Some(Value::IntValue(i)) => TagValue::Int(*i),
+        Some(Value::DoubleValue(f)) => TagValue::Float(*f),
+        Some(Value::BytesValue(b)) => TagValue::Binary((*b).into()),
+        Some(Value::ArrayValue(_) | Value::KvlistValue(_)) => {
             TagValue::Str(value_text(value).into())
         }
         // Empty values (and profiles' string-table indices) read as "".
-        Some(any_value::Value::StringValueStrindex(_)) | None => TagValue::Str("".into()),
+        Some(Value::StringValueStrindex(_)) | None => TagValue::Str("".into()),
     }
 }
 
@@ -468,17 +488,15 @@ fn attribute_value(value: Option<&AnyValue>) -> TagValue {
 /// string tag a list or map becomes.
 pub(crate) fn value_text(value: Option<&AnyValue>) -> String {
     match value.and_then(|v| v.value.as_ref()) {
-        None | Some(any_value::Value::StringValueStrindex(_)) => String::new(),
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        Some(any_value::Value::BoolValue(b)) => b.to_string(),
-        Some(any_value::Value::IntValue(i)) => i.to_string(),
-        Some(any_value::Value::DoubleValue(f)) if !f.is_finite() => {
+        None | Some(Value::StringValueStrindex(_)) => String::new(),
+        Some(Value::StringValue(s)) => s.to_string(),
+        Some(Value::BoolValue(b)) => b.to_string(),
+        Some(Value::IntValue(i)) => i.to_string(),
+        Some(Value::DoubleValue(f)) if !f.is_finite() => {
             format!("json: unsupported value: {}", go_json::go_float_g(*f))
         }
-        Some(any_value::Value::DoubleValue(f)) => go_json::float_text(*f),
-        Some(any_value::Value::BytesValue(b)) => {
-            base64::engine::general_purpose::STANDARD.encode(b)
-        }
+        Some(Value::DoubleValue(f)) => go_json::float_text(*f),
+        Some(Value::BytesValue(b)) => base64::engine::general_purpose::STANDARD.encode(b),
         // Go's json.Marshal of the raw value; it fails (and pdata answers
         // "") when a NaN or infinity hides inside.
         Some(v) => raw_json(v)
@@ -489,27 +507,25 @@ pub(crate) fn value_text(value: Option<&AnyValue>) -> String {
 }
 
 /// pdata's `AsRaw` as JSON; `None` when a float cannot be encoded.
-fn raw_json(value: &any_value::Value) -> Option<serde_json::Value> {
+fn raw_json(value: &Value) -> Option<serde_json::Value> {
     let nested = |v: &AnyValue| match &v.value {
         Some(inner) => raw_json(inner),
         None => Some(serde_json::Value::Null),
     };
     Some(match value {
-        any_value::Value::StringValue(s) => s.clone().into(),
-        any_value::Value::BoolValue(b) => (*b).into(),
-        any_value::Value::IntValue(i) => (*i).into(),
-        any_value::Value::DoubleValue(f) => serde_json::Number::from_f64(*f)?.into(),
-        any_value::Value::BytesValue(b) => {
-            base64::engine::general_purpose::STANDARD.encode(b).into()
-        }
-        any_value::Value::StringValueStrindex(_) => serde_json::Value::Null,
-        any_value::Value::ArrayValue(list) => list
+        Value::StringValue(s) => s.to_string().into(),
+        Value::BoolValue(b) => (*b).into(),
+        Value::IntValue(i) => (*i).into(),
+        Value::DoubleValue(f) => serde_json::Number::from_f64(*f)?.into(),
+        Value::BytesValue(b) => base64::engine::general_purpose::STANDARD.encode(b).into(),
+        Value::StringValueStrindex(_) => serde_json::Value::Null,
+        Value::ArrayValue(list) => list
             .values
             .iter()
             .map(nested)
             .collect::<Option<Vec<_>>>()?
             .into(),
-        any_value::Value::KvlistValue(kvs) => {
+        Value::KvlistValue(kvs) => {
             // A Go map: sorted keys, the last duplicate wins.
             let mut map = BTreeMap::new();
             for kv in &kvs.values {
@@ -517,7 +533,7 @@ fn raw_json(value: &any_value::Value) -> Option<serde_json::Value> {
                     .value
                     .as_ref()
                     .map_or(Some(serde_json::Value::Null), nested)?;
-                map.insert(kv.key.clone(), v);
+                map.insert(kv.key.to_string(), v);
             }
             serde_json::to_value(map).ok()?
         }
@@ -527,8 +543,19 @@ fn raw_json(value: &any_value::Value) -> Option<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
     use opentelemetry_proto::tonic::resource::v1::Resource;
-    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+
+    fn string_attribute(key: &str, value: &str) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value.into())),
+            }),
+            ..Default::default()
+        }
+    }
 
     fn request(resource: Vec<KeyValue>, span: Span) -> ExportTraceServiceRequest {
         ExportTraceServiceRequest {
@@ -687,7 +714,7 @@ mod tests {
     fn garbage_is_a_decode_error_not_a_panic() {
         assert!(matches!(
             decode(b"\xff\xff\xff", Encoding::Protobuf),
-            Err(DecodeError::Protobuf(_))
+            Err(DecodeError::Wire(_))
         ));
         assert!(matches!(
             decode(b"{", Encoding::Json),
@@ -697,14 +724,15 @@ mod tests {
 
     #[test]
     fn lists_and_maps_read_as_gos_json_of_their_raw_values() {
+        use otlp_wire::{AnyValue, Value};
         let list = AnyValue {
-            value: Some(any_value::Value::ArrayValue(ArrayValue {
+            value: Some(Value::ArrayValue(ArrayValue {
                 values: vec![
                     AnyValue {
-                        value: Some(any_value::Value::StringValue("a<b".into())),
+                        value: Some(Value::StringValue("a<b".into())),
                     },
                     AnyValue {
-                        value: Some(any_value::Value::DoubleValue(4.0)),
+                        value: Some(Value::DoubleValue(4.0)),
                     },
                     AnyValue { value: None },
                 ],
@@ -712,9 +740,9 @@ mod tests {
         };
         assert_eq!(value_text(Some(&list)), "[\"a\\u003cb\",4,null]");
         let nan = AnyValue {
-            value: Some(any_value::Value::ArrayValue(ArrayValue {
+            value: Some(Value::ArrayValue(ArrayValue {
                 values: vec![AnyValue {
-                    value: Some(any_value::Value::DoubleValue(f64::NAN)),
+                    value: Some(Value::DoubleValue(f64::NAN)),
                 }],
             })),
         };

@@ -16,10 +16,12 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
 
+use super::otlp::Encoding;
 use super::{GrpcService, IntakeContext, grpc_unary, otlp};
 
 /// The gRPC method path of `Export`.
@@ -31,7 +33,7 @@ pub fn service(cx: Arc<IntakeContext>) -> GrpcService {
         "opentelemetry.proto.collector.trace.v1.TraceService",
         EXPORT_PATH,
         limit,
-        move |request| export(&cx, request),
+        move |message| export(&cx, &message),
     )
 }
 
@@ -39,9 +41,9 @@ pub fn service(cx: Arc<IntakeContext>) -> GrpcService {
 /// reason none were.
 fn export(
     cx: &IntakeContext,
-    request: ExportTraceServiceRequest,
+    message: &Bytes,
 ) -> Result<ExportTraceServiceResponse, tonic::Status> {
-    let translated = otlp::translate_partial(request)
+    let translated = otlp::decode_partial(message, Encoding::Protobuf)
         .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
     cx.store(translated.spans)
         .map_err(|refusal| tonic::Status::new(refusal.grpc_code(), refusal.message))?;

@@ -42,7 +42,7 @@ async fn ingest(request: Request<Incoming>, cx: &IntakeContext) -> Response<Body
         Ok(body) => body,
         Err(refusal) => return failure(encoding, refusal),
     };
-    let translated = match otlp::parse(&body, encoding).and_then(otlp::translate_partial) {
+    let translated = match otlp::decode_partial(&body, encoding) {
         Ok(translated) => translated,
         Err(e) => return failure(encoding, Refusal::malformed(e.to_string())),
     };

@@ -210,12 +210,16 @@ impl<'a> Reader<'a> {
 
     fn fixed32(&mut self, wire: u8) -> Result<u32> {
         expect(wire, FIXED32)?;
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     fn fixed64(&mut self, wire: u8) -> Result<u64> {
         expect(wire, FIXED64)?;
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     /// A message field, merged into `into`, as deep as `depth` allows.
@@ -228,11 +232,17 @@ impl<'a> Reader<'a> {
     }
 
     /// One more element of a repeated message field.
-    fn push<M: Merge<'a> + Default>(&mut self, wire: u8, depth: u32, to: &mut Vec<M>) -> Result<()> {
-        let mut element = M::default();
-        self.message(wire, depth, &mut element)?;
-        to.push(element);
-        Ok(())
+    fn push<M: Merge<'a> + Default>(
+        &mut self,
+        wire: u8,
+        depth: u32,
+        to: &mut Vec<M>,
+    ) -> Result<()> {
+        // Read in place (a span is hundreds of bytes to move); a failed
+        // read fails the whole body, so a half-read element is never seen.
+        to.push(M::default());
+        let element = to.last_mut().expect("just pushed");
+        self.message(wire, depth, element)
     }
 
     /// A field this reader does not know, skipped as prost skips it.

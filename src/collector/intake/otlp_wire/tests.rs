@@ -226,14 +226,12 @@ fn random_request(rng: &mut ChaCha8Rng) -> ExportTraceServiceRequest {
                 }),
                 scope_spans: (0..rng.random_range(0..3))
                     .map(|_| trace::ScopeSpans {
-                        scope: rng
-                            .random_bool(0.7)
-                            .then(|| common::InstrumentationScope {
-                                name: text(rng),
-                                version: text(rng),
-                                attributes: attributes(rng, 1),
-                                dropped_attributes_count: rng.random_range(0..3),
-                            }),
+                        scope: rng.random_bool(0.7).then(|| common::InstrumentationScope {
+                            name: text(rng),
+                            version: text(rng),
+                            attributes: attributes(rng, 1),
+                            dropped_attributes_count: rng.random_range(0..3),
+                        }),
                         spans: (0..rng.random_range(0..4))
                             .map(|_| random_span(rng))
                             .collect(),
@@ -281,7 +279,10 @@ fn damaged_requests_are_refused_or_read_as_prost_does() {
         }
     }
     // Both kinds came up, so both paths were compared.
-    assert!(refused > 100 && read > 100, "{refused} refused, {read} read");
+    assert!(
+        refused > 100 && read > 100,
+        "{refused} refused, {read} read"
+    );
 }
 
 /// A field's key byte(s): number and wire type.
@@ -310,7 +311,13 @@ fn a_message_field_met_twice_merges_and_a_scalar_met_twice_is_the_last() {
     let request = decode(&body).unwrap();
     let read = &request.resource_spans[0].scope_spans[0].spans[0];
     assert_eq!(read.name, "second");
-    assert_eq!(read.status, Some(Status { message: "why", code: 2 }));
+    assert_eq!(
+        read.status,
+        Some(Status {
+            message: "why",
+            code: 2
+        })
+    );
 }
 
 #[test]
@@ -343,7 +350,10 @@ fn values_nested_past_prost_s_limit_are_refused_as_prost_refuses_them() {
         len_field(1, &len_field(2, &len_field(2, &len_field(9, &attribute))))
     };
     let results: Vec<bool> = (40..55).map(|levels| agree(&nested(levels))).collect();
-    assert!(results.contains(&true) && results.contains(&false), "{results:?}");
+    assert!(
+        results.contains(&true) && results.contains(&false),
+        "{results:?}"
+    );
 }
 
 #[test]
