@@ -518,6 +518,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_accepting_answer_in_text_or_json_rejects_nothing() {
+        for body in [
+            &b"ok"[..],
+            b"{\"partialSuccess\":{}}",
+            b"<html>accepted</html>",
+        ] {
+            let (url, _seen, _stop) = serve_test_collector(Seen {
+                accepted_body: body.to_vec(),
+                ..Seen::default()
+            })
+            .await;
+            let exporter =
+                OtlpHttpExporter::new(&url, Duration::from_secs(5), Backoff::NONE).unwrap();
+            let rejected = exporter.send(finished_spans().1).await.unwrap();
+            assert_eq!(rejected, Rejected::default(), "{body:?}");
+        }
+    }
+
+    #[tokio::test]
     async fn the_embedded_collector_s_partial_success_reaches_the_exporter() {
         let collector = crate::collector::RunningCollector::start_ephemeral(&Default::default())
             .await

@@ -262,9 +262,11 @@ impl SpanExporter for CountingExporter {
             self.retrying.send(batch).await
         };
         self.gone.store(result.is_err(), Ordering::Relaxed);
-        // Which spans of a batch were rejected is not said: its traces
-        // settle as delivered, and are judged as they read back.
-        self.counters.ledger.exported(traces, result.is_ok());
+        // Which spans of a batch were rejected is not said: every trace of
+        // it settles as lost, read back as soon as it is there, rather than
+        // waited for until the judge's timeout for spans that never come.
+        let whole = matches!(&result, Ok(rejected) if rejected.spans == 0);
+        self.counters.ledger.exported(traces, whole);
         match result {
             Ok(rejected) => {
                 let rejected_spans = rejected.spans.min(n);
@@ -464,7 +466,7 @@ pub fn provider(
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _};
     use opentelemetry_proto::tonic::collector::trace::v1::{
         ExportTracePartialSuccess, ExportTraceServiceResponse,
     };
@@ -493,7 +495,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread")]
-    async fn spans_the_collector_rejects_are_counted_as_not_delivered() {
+    async fn spans_the_collector_rejects_are_counted_as_not_delivered_and_their_trace_as_lost() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
@@ -503,6 +505,7 @@ mod tests {
             stop.clone().cancelled_owned(),
         ));
         let counters = Arc::new(ExportCounters::default());
+        counters.ledger.track();
         let provider = provider(
             "svc",
             &ExportSettings::new(url),
@@ -512,19 +515,34 @@ mod tests {
         )
         .unwrap();
         let tracer = provider.tracer("test");
-        for name in ["first", "second"] {
-            tracer.start(name);
-        }
+        let root = tracer.start("first");
+        let trace = u128::from_be_bytes(root.span_context().trace_id().to_bytes());
+        counters.ledger.started(trace);
+        let cx = opentelemetry::Context::current_with_span(root);
+        tracer.start_with_context("second", &cx);
+        counters.ledger.started(trace);
+        drop(cx);
         tokio::task::spawn_blocking(move || provider.shutdown())
             .await
             .unwrap()
             .unwrap();
         let stats = counters.snapshot();
-        assert_eq!((stats.delivered, stats.rejected, stats.failed), (1, 1, 0));
+        // One span rejected per batch: one batch, or two if the timer
+        // split them.
+        assert_eq!(stats.delivered + stats.rejected, 2);
+        assert!(stats.rejected >= 1 && stats.failed == 0, "{stats:?}");
         let error = stats.last_error.unwrap();
         assert!(
             error.contains("rejected 1 spans: attribute limit"),
             "{error}"
+        );
+        // Its trace is lost, not waited for as if both spans were there.
+        assert!(
+            matches!(
+                counters.ledger.take(trace),
+                super::super::ledger::TraceState::Lost { .. }
+            ),
+            "the trace settles as lost"
         );
         stop.cancel();
     }

@@ -77,7 +77,14 @@ pub fn decode(body: &[u8], encoding: Encoding) -> Result<Vec<StoredSpan>, Decode
 /// Protobuf is read in place ([`otlp_wire`]), never into prost's structs.
 pub fn decode_partial(body: &[u8], encoding: Encoding) -> Result<Translated, DecodeError> {
     match encoding {
-        Encoding::Protobuf => translate_views(otlp_wire::decode(body)?),
+        Encoding::Protobuf => translate_views(otlp_wire::decode(body).map_err(|refused| {
+            // prost's words (the field path, what it expected): read again
+            // only to say why, on this rare path.
+            match ExportTraceServiceRequest::decode(body) {
+                Err(why) => DecodeError::Protobuf(why),
+                Ok(_) => DecodeError::Wire(refused),
+            }
+        })?),
         Encoding::Json => translate_partial(parse(body, encoding)?),
     }
 }
@@ -711,11 +718,15 @@ mod tests {
     }
 
     #[test]
-    fn garbage_is_a_decode_error_not_a_panic() {
-        assert!(matches!(
-            decode(b"\xff\xff\xff", Encoding::Protobuf),
-            Err(DecodeError::Wire(_))
-        ));
+    fn garbage_is_a_decode_error_in_prost_s_words_not_a_panic() {
+        let refused = decode(b"\xff\xff\xff", Encoding::Protobuf).unwrap_err();
+        assert!(matches!(refused, DecodeError::Protobuf(_)), "{refused:?}");
+        assert!(
+            refused
+                .to_string()
+                .contains("failed to decode Protobuf message"),
+            "{refused}"
+        );
         assert!(matches!(
             decode(b"{", Encoding::Json),
             Err(DecodeError::Json(_))

@@ -16,6 +16,10 @@
 
 use std::borrow::Cow;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1 as proto_common;
+use opentelemetry_proto::tonic::trace::v1 as proto_trace;
+
 /// How deep messages may nest, as prost allows.
 const RECURSION_LIMIT: u32 = 100;
 
@@ -471,6 +475,100 @@ impl<'a> Merge<'a> for AnyValue<'a> {
             7 => self.value = Some(Value::BytesValue(r.bytes(wire)?)),
             8 => self.value = Some(Value::StringValueStrindex(r.uint(wire)? as i32)),
         })
+    }
+}
+
+/// prost's struct as a view (what the views keep of it): what this reader
+/// is checked against, in its tests and by the `otlp_decode` fuzz target.
+pub fn view_of(request: &ExportTraceServiceRequest) -> Request<'_> {
+    Request {
+        resource_spans: request
+            .resource_spans
+            .iter()
+            .map(|rs| ResourceSpans {
+                resource: rs.resource.as_ref().map(|r| Resource {
+                    attributes: kvs(&r.attributes),
+                }),
+                scope_spans: rs
+                    .scope_spans
+                    .iter()
+                    .map(|ss| ScopeSpans {
+                        scope: ss.scope.as_ref().map(|s| InstrumentationScope {
+                            name: &s.name,
+                            version: &s.version,
+                            attributes: kvs(&s.attributes),
+                        }),
+                        spans: ss.spans.iter().map(span_view).collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn span_view(s: &proto_trace::Span) -> Span<'_> {
+    Span {
+        trace_id: &s.trace_id,
+        span_id: &s.span_id,
+        trace_state: &s.trace_state,
+        parent_span_id: &s.parent_span_id,
+        flags: s.flags,
+        name: &s.name,
+        kind: s.kind,
+        start_time_unix_nano: s.start_time_unix_nano,
+        end_time_unix_nano: s.end_time_unix_nano,
+        attributes: kvs(&s.attributes),
+        events: s
+            .events
+            .iter()
+            .map(|e| Event {
+                time_unix_nano: e.time_unix_nano,
+                name: &e.name,
+                attributes: kvs(&e.attributes),
+            })
+            .collect(),
+        links: s
+            .links
+            .iter()
+            .map(|l| Link {
+                trace_id: &l.trace_id,
+                span_id: &l.span_id,
+                attributes: kvs(&l.attributes),
+            })
+            .collect(),
+        status: s.status.as_ref().map(|st| Status {
+            message: &st.message,
+            code: st.code,
+        }),
+    }
+}
+
+fn kvs(list: &[proto_common::KeyValue]) -> Vec<KeyValue<'_>> {
+    list.iter()
+        .map(|kv| KeyValue {
+            key: &kv.key,
+            value: kv.value.as_ref().map(any),
+        })
+        .collect()
+}
+
+fn any(v: &proto_common::AnyValue) -> AnyValue<'_> {
+    use proto_common::any_value::Value as P;
+    AnyValue {
+        value: v.value.as_ref().map(|value| match value {
+            P::StringValue(s) => Value::StringValue(Cow::Borrowed(s)),
+            P::BoolValue(b) => Value::BoolValue(*b),
+            P::IntValue(i) => Value::IntValue(*i),
+            P::DoubleValue(f) => Value::DoubleValue(*f),
+            P::ArrayValue(a) => Value::ArrayValue(ArrayValue {
+                values: a.values.iter().map(any).collect(),
+            }),
+            P::KvlistValue(m) => Value::KvlistValue(KeyValueList {
+                values: kvs(&m.values),
+            }),
+            P::BytesValue(b) => Value::BytesValue(b),
+            P::StringValueStrindex(i) => Value::StringValueStrindex(*i),
+        }),
     }
 }
 

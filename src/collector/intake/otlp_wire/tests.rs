@@ -11,99 +11,6 @@ use rand_chacha::ChaCha8Rng;
 
 use super::*;
 
-/// prost's struct as a view (what the views keep of it).
-fn view_of(request: &ExportTraceServiceRequest) -> Request<'_> {
-    Request {
-        resource_spans: request
-            .resource_spans
-            .iter()
-            .map(|rs| ResourceSpans {
-                resource: rs.resource.as_ref().map(|r| Resource {
-                    attributes: kvs(&r.attributes),
-                }),
-                scope_spans: rs
-                    .scope_spans
-                    .iter()
-                    .map(|ss| ScopeSpans {
-                        scope: ss.scope.as_ref().map(|s| InstrumentationScope {
-                            name: &s.name,
-                            version: &s.version,
-                            attributes: kvs(&s.attributes),
-                        }),
-                        spans: ss.spans.iter().map(span_view).collect(),
-                    })
-                    .collect(),
-            })
-            .collect(),
-    }
-}
-
-fn span_view(s: &trace::Span) -> Span<'_> {
-    Span {
-        trace_id: &s.trace_id,
-        span_id: &s.span_id,
-        trace_state: &s.trace_state,
-        parent_span_id: &s.parent_span_id,
-        flags: s.flags,
-        name: &s.name,
-        kind: s.kind,
-        start_time_unix_nano: s.start_time_unix_nano,
-        end_time_unix_nano: s.end_time_unix_nano,
-        attributes: kvs(&s.attributes),
-        events: s
-            .events
-            .iter()
-            .map(|e| Event {
-                time_unix_nano: e.time_unix_nano,
-                name: &e.name,
-                attributes: kvs(&e.attributes),
-            })
-            .collect(),
-        links: s
-            .links
-            .iter()
-            .map(|l| Link {
-                trace_id: &l.trace_id,
-                span_id: &l.span_id,
-                attributes: kvs(&l.attributes),
-            })
-            .collect(),
-        status: s.status.as_ref().map(|st| Status {
-            message: &st.message,
-            code: st.code,
-        }),
-    }
-}
-
-fn kvs(list: &[common::KeyValue]) -> Vec<KeyValue<'_>> {
-    list.iter()
-        .map(|kv| KeyValue {
-            key: &kv.key,
-            value: kv.value.as_ref().map(any),
-        })
-        .collect()
-}
-
-fn any(v: &common::AnyValue) -> AnyValue<'_> {
-    use common::any_value::Value as P;
-    AnyValue {
-        value: v.value.as_ref().map(|value| match value {
-            P::StringValue(s) => Value::StringValue(Cow::Borrowed(s)),
-            P::BoolValue(b) => Value::BoolValue(*b),
-            P::IntValue(i) => Value::IntValue(*i),
-            P::DoubleValue(f) => Value::DoubleValue(*f),
-            P::ArrayValue(a) => Value::ArrayValue(ArrayValue {
-                values: a.values.iter().map(any).collect(),
-            }),
-            P::KvlistValue(m) => Value::KvlistValue(KeyValueList {
-                values: kvs(&m.values),
-            }),
-            P::BytesValue(b) => Value::BytesValue(b),
-            P::StringValueStrindex(i) => Value::StringValueStrindex(*i),
-        }),
-    }
-}
-
 /// Both readers on `body`: they must agree on whether it is a request,
 /// and on what it holds. Returns whether it was one.
 fn agree(body: &[u8]) -> bool {
@@ -376,4 +283,27 @@ fn a_string_that_is_not_utf8_is_refused_even_where_it_is_not_kept() {
     let schema_url = len_field(3, &[0xff, 0xfe]);
     assert!(!agree(&len_field(1, &schema_url)));
     assert!(decode(&len_field(1, &schema_url)).is_err());
+}
+
+#[test]
+fn a_list_met_twice_in_one_value_merges_and_another_kind_between_resets_it() {
+    let one = |text: &[u8]| len_field(5, &len_field(1, &len_field(1, text)));
+    let attribute = |value: Vec<u8>| {
+        let kv = [len_field(1, b"k"), len_field(2, &value)].concat();
+        len_field(1, &len_field(2, &len_field(2, &len_field(9, &kv))))
+    };
+    let values = |body: &[u8]| -> usize {
+        let request = decode(body).unwrap();
+        let kv = &request.resource_spans[0].scope_spans[0].spans[0].attributes[0];
+        match &kv.value.as_ref().unwrap().value {
+            Some(Value::ArrayValue(list)) => list.values.len(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let merged = attribute([one(b"a"), one(b"b")].concat());
+    assert!(agree(&merged));
+    assert_eq!(values(&merged), 2);
+    let reset = attribute([one(b"a"), len_field(1, b"s"), one(b"b")].concat());
+    assert!(agree(&reset));
+    assert_eq!(values(&reset), 1);
 }
