@@ -10,9 +10,8 @@
 //! ([`super::zipkin`]) builds OTLP and comes through here too.
 //!
 //! One translation, from [`otlp_wire`]'s views: a protobuf body is read in
-//! place; a request built in memory (OTLP JSON, Zipkin, Jaeger) is encoded
-//! first and read the same way (cheap next to the copies it saves the
-//! busy path).
+//! place; a request built in memory (OTLP JSON, Zipkin, Jaeger) is seen
+//! through views of its own strings.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -127,10 +126,11 @@ fn all_or_nothing(translated: Translated) -> Result<Vec<StoredSpan>, DecodeError
 /// is all zero is left out alone and counted, so the exporter hears which
 /// spans were refused (`partial_success`) while the others are stored.
 ///
-/// A request built in memory (from JSON, Zipkin or Jaeger) goes through its
-/// protobuf bytes: one translation, from [`otlp_wire`]'s views, for all.
+/// A request built in memory (from JSON, Zipkin or Jaeger) is seen through
+/// the same views ([`otlp_wire::view_of`], borrowing its strings): one
+/// translation for all.
 pub fn translate_partial(request: ExportTraceServiceRequest) -> Result<Translated, DecodeError> {
-    translate_views(otlp_wire::decode(&request.encode_to_vec())?)
+    translate_views(otlp_wire::view_of(&request))
 }
 
 fn translate_views(request: Request<'_>) -> Result<Translated, DecodeError> {

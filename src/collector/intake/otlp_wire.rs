@@ -478,8 +478,10 @@ impl<'a> Merge<'a> for AnyValue<'a> {
     }
 }
 
-/// prost's struct as a view (what the views keep of it): what this reader
-/// is checked against, in its tests and by the `otlp_decode` fuzz target.
+/// prost's struct as a view (what the views keep of it), borrowing its
+/// strings: how a request built in memory (JSON, Zipkin, Jaeger) is
+/// translated, and what this reader is checked against in its tests and by
+/// the `otlp_decode` fuzz target.
 pub fn view_of(request: &ExportTraceServiceRequest) -> Request<'_> {
     Request {
         resource_spans: request
