@@ -4,7 +4,8 @@
 //! The SDK's OTLP exporter first converts each span into
 //! `opentelemetry-proto`'s structs (every tag key and value copied into a
 //! `String` of its own), then encodes those: for the mesh's spans of ~15
-//! tags, 6.4 µs a span against 1.1 µs here. The bytes are the ones prost
+//! tags, 6.4 µs a span against 1.1 µs here (0.64 µs since each byte is
+//! written once). The bytes are the ones prost
 //! writes for the converted request (tests compare them byte for byte), so
 //! any OTLP receiver reads them alike.
 
@@ -43,37 +44,58 @@ impl EncodedResource {
 }
 
 /// The export request for `spans`, one `ScopeSpans` per instrumentation
-/// scope in the order the scopes first appear.
+/// scope in the order the scopes first appear. Every length is worked out
+/// first, so each byte is written once, into a buffer of the exact size
+/// (nesting by copying would move each span three more times).
 pub fn export_request(resource: &EncodedResource, spans: &[SpanData]) -> Vec<u8> {
-    let mut scopes: Vec<(&InstrumentationScope, Vec<u8>)> = Vec::new();
-    let mut scratch = Vec::with_capacity(1024);
+    // Each scope, encoded, with its spans' length; each span's scope and length.
+    let mut scopes: Vec<(&InstrumentationScope, Vec<u8>, usize)> = Vec::new();
+    let mut placed: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
     for span in spans {
         let scope = &span.instrumentation_scope;
-        let at = match scopes.iter().position(|(s, _)| *s == scope) {
+        let at = match scopes.iter().position(|(s, ..)| *s == scope) {
             Some(at) => at,
             None => {
-                let mut head = Vec::new();
-                write_message(&mut head, 1, &encode_scope(scope));
-                scopes.push((scope, head));
+                scopes.push((scope, encode_scope(scope), 0));
                 scopes.len() - 1
             }
         };
-        scratch.clear();
-        encode_span(&mut scratch, span);
-        write_message(&mut scopes[at].1, 2, &scratch);
+        let len = span_len(span);
+        scopes[at].2 += message_len(2, len);
+        placed.push((at, len));
     }
-    let mut resource_spans = Vec::with_capacity(
-        resource.message.len() + scopes.iter().map(|(_, b)| b.len() + 16).sum::<usize>() + 64,
-    );
-    write_message(&mut resource_spans, 1, &resource.message);
-    for (scope, mut body) in scopes {
-        write_string(&mut body, 3, scope.schema_url().unwrap_or_default());
-        write_message(&mut resource_spans, 2, &body);
+    let scope_spans_len =
+        |(scope, encoded, spans_len): &(&InstrumentationScope, Vec<u8>, usize)| {
+            message_len(1, encoded.len())
+                + spans_len
+                + string_len(3, scope.schema_url().unwrap_or_default())
+        };
+    let resource_spans_len = message_len(1, resource.message.len())
+        + scopes
+            .iter()
+            .map(|scope| message_len(2, scope_spans_len(scope)))
+            .sum::<usize>()
+        + string_len(3, &resource.schema_url);
+    let mut out = Vec::with_capacity(message_len(1, resource_spans_len));
+    encode_key(1, WireType::LengthDelimited, &mut out);
+    encode_varint(resource_spans_len as u64, &mut out);
+    write_message(&mut out, 1, &resource.message);
+    for (index, scope) in scopes.iter().enumerate() {
+        encode_key(2, WireType::LengthDelimited, &mut out);
+        encode_varint(scope_spans_len(scope) as u64, &mut out);
+        write_message(&mut out, 1, &scope.1);
+        for (span, &(at, len)) in spans.iter().zip(&placed) {
+            if at == index {
+                encode_key(2, WireType::LengthDelimited, &mut out);
+                encode_varint(len as u64, &mut out);
+                encode_span(&mut out, span);
+            }
+        }
+        write_string(&mut out, 3, scope.0.schema_url().unwrap_or_default());
     }
-    write_string(&mut resource_spans, 3, &resource.schema_url);
-    let mut request = Vec::with_capacity(resource_spans.len() + 8);
-    write_message(&mut request, 1, &resource_spans);
-    request
+    write_string(&mut out, 3, &resource.schema_url);
+    debug_assert_eq!(out.len(), out.capacity(), "every length worked out right");
+    out
 }
 
 fn encode_scope(scope: &InstrumentationScope) -> Vec<u8> {
@@ -111,11 +133,7 @@ fn encode_span(out: &mut Vec<u8>, span: &SpanData) {
         write_link(out, link);
     }
     write_varint(out, 14, u64::from(span.links.dropped_count));
-    let (code, message) = match &span.status {
-        Status::Unset => (0, ""),
-        Status::Ok => (1, ""),
-        Status::Error { description } => (2, description.as_ref()),
-    };
+    let (code, message) = status_fields(&span.status);
     let status_len = string_len(2, message) + varint_field_len(3, code);
     encode_key(15, WireType::LengthDelimited, out);
     encode_varint(status_len as u64, out);
@@ -131,20 +149,77 @@ fn encode_span(out: &mut Vec<u8>, span: &SpanData) {
     write_fixed32(out, 16, flags);
 }
 
-fn write_event(out: &mut Vec<u8>, event: &Event) {
-    let time = nanos(event.timestamp);
-    let len = fixed64_len(1, time)
+/// The length of the `Span` message [`encode_span`] writes.
+fn span_len(span: &SpanData) -> usize {
+    let context = &span.span_context;
+    let parent = if span.parent_span_id == opentelemetry::trace::SpanId::INVALID {
+        0
+    } else {
+        bytes_len(4, 8)
+    };
+    let (code, message) = status_fields(&span.status);
+    bytes_len(1, 16)
+        + bytes_len(2, 8)
+        + string_len(3, &context.trace_state().header())
+        + parent
+        + string_len(5, &span.name)
+        + varint_field_len(6, kind_number(&span.span_kind))
+        + fixed64_len(7, nanos(span.start_time))
+        + fixed64_len(8, nanos(span.end_time))
+        + attributes_len(9, &span.attributes)
+        + varint_field_len(10, u64::from(span.dropped_attributes_count))
+        + span
+            .events
+            .iter()
+            .map(|e| message_len(11, event_len(e)))
+            .sum::<usize>()
+        + varint_field_len(12, u64::from(span.events.dropped_count))
+        + span
+            .links
+            .iter()
+            .map(|l| message_len(13, link_len(l)))
+            .sum::<usize>()
+        + varint_field_len(14, u64::from(span.links.dropped_count))
+        + message_len(15, string_len(2, message) + varint_field_len(3, code))
+        + key_len(16)
+        + 4
+}
+
+fn status_fields(status: &Status) -> (u64, &str) {
+    match status {
+        Status::Unset => (0, ""),
+        Status::Ok => (1, ""),
+        Status::Error { description } => (2, description.as_ref()),
+    }
+}
+
+fn event_len(event: &Event) -> usize {
+    fixed64_len(1, nanos(event.timestamp))
         + string_len(2, &event.name)
         + attributes_len(3, &event.attributes)
-        + varint_field_len(4, u64::from(event.dropped_attributes_count));
+        + varint_field_len(4, u64::from(event.dropped_attributes_count))
+}
+
+fn write_event(out: &mut Vec<u8>, event: &Event) {
+    let time = nanos(event.timestamp);
     encode_key(11, WireType::LengthDelimited, out);
-    encode_varint(len as u64, out);
+    encode_varint(event_len(event) as u64, out);
     write_fixed64(out, 1, time);
     write_string(out, 2, &event.name);
     for kv in &event.attributes {
         write_key_value(out, 3, kv.key.as_str(), &kv.value);
     }
     write_varint(out, 4, u64::from(event.dropped_attributes_count));
+}
+
+fn link_len(link: &Link) -> usize {
+    bytes_len(1, 16)
+        + bytes_len(2, 8)
+        + string_len(3, &link.span_context.trace_state().header())
+        + attributes_len(4, &link.attributes)
+        + varint_field_len(5, u64::from(link.dropped_attributes_count))
+        + key_len(6)
+        + 4
 }
 
 fn write_link(out: &mut Vec<u8>, link: &Link) {
@@ -157,15 +232,8 @@ fn write_link(out: &mut Vec<u8>, link: &Link) {
         } else {
             0
         };
-    let len = bytes_len(1, 16)
-        + bytes_len(2, 8)
-        + string_len(3, &trace_state)
-        + attributes_len(4, &link.attributes)
-        + varint_field_len(5, u64::from(link.dropped_attributes_count))
-        + key_len(6)
-        + 4;
     encode_key(13, WireType::LengthDelimited, out);
-    encode_varint(len as u64, out);
+    encode_varint(link_len(link) as u64, out);
     write_bytes(out, 1, &context.trace_id().to_bytes());
     write_bytes(out, 2, &context.span_id().to_bytes());
     write_string(out, 3, &trace_state);
