@@ -4,10 +4,10 @@
 //! The SDK's OTLP exporter first converts each span into
 //! `opentelemetry-proto`'s structs (every tag key and value copied into a
 //! `String` of its own), then encodes those: for the mesh's spans of ~15
-//! tags, 6.4 µs a span against 1.1 µs here (0.64 µs since each byte is
-//! written once). The bytes are the ones prost
-//! writes for the converted request (tests compare them byte for byte), so
-//! any OTLP receiver reads them alike.
+//! tags, 6.4 µs a span against 1.1 µs here, in one run; writing each byte
+//! once took a tenth more off. The bytes are the ones prost writes for the
+//! converted request (tests compare them byte for byte), so any OTLP
+//! receiver reads them alike.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
