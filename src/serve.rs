@@ -92,7 +92,7 @@ impl Serving {
         on_export_failure: impl Fn(String),
     ) -> Vec<(String, DeliveryStats)> {
         tokio::pin!(shutdown);
-        let mut failed_before = 0;
+        let mut lost_before = 0;
         let mut ticker = tokio::time::interval(EXPORT_WATCH_INTERVAL);
         loop {
             tokio::select! {
@@ -101,14 +101,14 @@ impl Serving {
                     let total = sum(&self.mesh.delivery());
                     // Refused batches and spans a collector said it rejected.
                     let lost = total.failed + total.rejected;
-                    if lost > failed_before {
+                    if lost > lost_before {
                         on_export_failure(format!(
                             "{} spans could not be exported to {}{}",
-                            lost - failed_before,
+                            lost - lost_before,
                             self.otlp,
                             total.last_error.map(|e| format!(": {e}")).unwrap_or_default()
                         ));
-                        failed_before = lost;
+                        lost_before = lost;
                     }
                 }
             }

@@ -90,6 +90,21 @@ pub async fn accept_until<C>(
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
 }
 
+/// Serve `handler` on a free loopback port until the token is cancelled:
+/// the test servers of unit tests. Returns the address it listens on.
+#[cfg(test)]
+pub async fn serve_on_loopback<H: Handler>(
+    handler: Arc<H>,
+) -> (SocketAddr, tokio_util::sync::CancellationToken) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free loopback port");
+    let addr = listener.local_addr().expect("a bound listener's address");
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(serve(listener, handler, stop.clone().cancelled_owned()));
+    (addr, stop)
+}
+
 /// A plain-text response, for errors and simple replies.
 pub fn text(status: u16, body: impl Into<Bytes>) -> Response<Body> {
     Response::builder()

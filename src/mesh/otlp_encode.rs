@@ -22,6 +22,13 @@ use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, k
 const FLAG_HAS_IS_REMOTE: u32 = 0x100;
 const FLAG_IS_REMOTE: u32 = 0x200;
 
+/// The flags field of a span or link: its trace flags, and whether the
+/// other end (parent or linked span) is remote.
+fn span_flags(trace_flags: opentelemetry::trace::TraceFlags, remote: bool) -> u32 {
+    let remote = if remote { FLAG_IS_REMOTE } else { 0 };
+    u32::from(trace_flags.to_u8()) | FLAG_HAS_IS_REMOTE | remote
+}
+
 /// A component's resource, encoded once (it is the same on every export).
 #[derive(Debug, Default, Clone)]
 pub struct EncodedResource {
@@ -139,14 +146,11 @@ fn encode_span(out: &mut Vec<u8>, span: &SpanData) {
     encode_varint(status_len as u64, out);
     write_string(out, 2, message);
     write_varint(out, 3, code);
-    let flags = u32::from(context.trace_flags().to_u8())
-        | FLAG_HAS_IS_REMOTE
-        | if span.parent_span_is_remote {
-            FLAG_IS_REMOTE
-        } else {
-            0
-        };
-    write_fixed32(out, 16, flags);
+    write_fixed32(
+        out,
+        16,
+        span_flags(context.trace_flags(), span.parent_span_is_remote),
+    );
 }
 
 /// The length of the `Span` message [`encode_span`] writes.
@@ -225,13 +229,7 @@ fn link_len(link: &Link) -> usize {
 fn write_link(out: &mut Vec<u8>, link: &Link) {
     let context = &link.span_context;
     let trace_state = context.trace_state().header();
-    let flags = u32::from(context.trace_flags().to_u8())
-        | FLAG_HAS_IS_REMOTE
-        | if context.is_remote() {
-            FLAG_IS_REMOTE
-        } else {
-            0
-        };
+    let flags = span_flags(context.trace_flags(), context.is_remote());
     encode_key(13, WireType::LengthDelimited, out);
     encode_varint(link_len(link) as u64, out);
     write_bytes(out, 1, &context.trace_id().to_bytes());

@@ -167,9 +167,7 @@ impl OtlpHttpExporter {
             _ => Refusal::Final(message),
         })
     }
-}
 
-impl OtlpHttpExporter {
     /// What an accepting answer says was rejected. A body that is empty or
     /// not OTLP protobuf (some collectors answer nothing) rejects nothing.
     fn rejected(&self, body: &[u8]) -> Rejected {
@@ -342,16 +340,9 @@ mod tests {
     }
 
     async fn serve_test_collector(seen: Seen) -> (String, Arc<Seen>, CancellationToken) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
         let seen = Arc::new(seen);
-        let stop = CancellationToken::new();
-        tokio::spawn(crate::server::serve(
-            listener,
-            Arc::clone(&seen),
-            stop.clone().cancelled_owned(),
-        ));
-        (url, seen, stop)
+        let (addr, stop) = crate::server::serve_on_loopback(Arc::clone(&seen)).await;
+        (format!("http://{addr}/v1/traces"), seen, stop)
     }
 
     /// Keeps what the SDK hands over.

@@ -471,7 +471,6 @@ mod tests {
         ExportTracePartialSuccess, ExportTraceServiceResponse,
     };
     use prost::Message;
-    use tokio_util::sync::CancellationToken;
 
     use super::*;
 
@@ -496,14 +495,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn spans_the_collector_rejects_are_counted_as_not_delivered_and_their_trace_as_lost() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
-        let stop = CancellationToken::new();
-        tokio::spawn(crate::server::serve(
-            listener,
-            Arc::new(RejectsOne),
-            stop.clone().cancelled_owned(),
-        ));
+        let (addr, stop) = crate::server::serve_on_loopback(Arc::new(RejectsOne)).await;
+        let url = format!("http://{addr}/v1/traces");
         let counters = Arc::new(ExportCounters::default());
         counters.ledger.track();
         let provider = provider(

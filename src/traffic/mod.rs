@@ -538,15 +538,9 @@ mod tests {
                 crate::server::text(if n % 3 == 2 { 503 } else { 200 }, "hi\n")
             }
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let authority = listener.local_addr().unwrap().to_string();
-        let stop = CancellationToken::new();
-        tokio::spawn(crate::server::serve(
-            listener,
-            Arc::new(Flaky(AtomicU64::new(0))),
-            stop.clone().cancelled_owned(),
-        ));
-        (authority, stop)
+        let (addr, stop) =
+            crate::server::serve_on_loopback(Arc::new(Flaky(AtomicU64::new(0)))).await;
+        (addr.to_string(), stop)
     }
 
     fn block(rate: Option<f64>) -> Traffic {

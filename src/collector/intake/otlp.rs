@@ -84,23 +84,18 @@ pub fn decode_partial(body: &[u8], encoding: Encoding) -> Result<Translated, Dec
                 Ok(_) => DecodeError::Wire(refused),
             }
         })?),
-        Encoding::Json => translate_partial(parse(body, encoding)?),
+        Encoding::Json => translate_partial(parse_json(body)?),
     }
 }
 
-/// The body as an `ExportTraceServiceRequest`, not yet translated.
-pub fn parse(body: &[u8], encoding: Encoding) -> Result<ExportTraceServiceRequest, DecodeError> {
-    Ok(match encoding {
-        Encoding::Protobuf => ExportTraceServiceRequest::decode(body)?,
-        Encoding::Json => {
-            // serde also reads a struct from an array (`[]`); OTLP JSON
-            // is an object, and the collector refuses anything else.
-            if body.trim_ascii_start().first() != Some(&b'{') {
-                return Err(DecodeError::NotAnObject);
-            }
-            serde_json::from_slice(body)?
-        }
-    })
+/// An OTLP JSON body as an `ExportTraceServiceRequest`, not yet translated.
+fn parse_json(body: &[u8]) -> Result<ExportTraceServiceRequest, DecodeError> {
+    // serde also reads a struct from an array (`[]`); OTLP JSON is an
+    // object, and the collector refuses anything else.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(DecodeError::NotAnObject);
+    }
+    Ok(serde_json::from_slice(body)?)
 }
 
 pub const SERVICE_NAME: &str = "service.name";
