@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Response, request::Parts};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, request::Parts};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use opentelemetry::StringValue;
@@ -112,23 +112,30 @@ impl ComponentRuntime {
             .enumerate()
             .find(|(_, r)| r.path.matches(path))
     }
+}
 
-    /// Headers for the next hop: the caller's, minus hop-by-hop headers and
-    /// stale trace context; the request id always goes along.
-    pub fn forward_headers(&self, inbound: &HeaderMap, request_id: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (name, value) in inbound {
-            if !HOP_BY_HOP.contains(&name.as_str()) {
-                headers.append(name.clone(), value.clone());
-            }
+/// Headers for the next hop: the caller's, minus hop-by-hop headers and
+/// stale trace context; the request id always goes along. One pass that
+/// copies only what goes on (removing afterwards hashes every name).
+pub fn forward_headers(inbound: &HeaderMap, request_id: &str) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(inbound.len() + 8);
+    for (name, value) in inbound {
+        if !dropped_on_forward(name.as_str()) {
+            headers.append(name.clone(), value.clone());
         }
-        super::propagation::remove_all(&mut headers);
-        headers.remove(super::envoy::DECORATOR_HEADER);
-        if let Ok(value) = HeaderValue::from_str(request_id) {
-            headers.insert(REQUEST_ID_HEADER, value);
-        }
-        headers
     }
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    headers
+}
+
+/// Not passed on to the next hop: hop-by-hop headers, trace context (the
+/// component writes its own) and the decorator (the route sets its own).
+fn dropped_on_forward(name: &str) -> bool {
+    HOP_BY_HOP.contains(&name)
+        || super::propagation::TRACE_HEADERS.contains(&name)
+        || name == super::envoy::DECORATOR_HEADER
 }
 
 const DEFAULT_FORMATS: [HeaderFormat; 2] = [HeaderFormat::B3, HeaderFormat::W3c];
@@ -148,15 +155,9 @@ const HOP_BY_HOP: [&str; 9] = [
 /// W3C Trace Context Level 2's `traceresponse`, so a caller learns the
 /// trace id; none without a span (tracing switched off).
 pub fn traceresponse(context: &SpanContext) -> Option<HeaderValue> {
-    if !context.is_valid() {
-        return None;
-    }
-    let value = super::propagation::traceparent(
-        context.trace_id(),
-        context.span_id(),
-        context.is_sampled(),
-    );
-    HeaderValue::from_maybe_shared(Bytes::from(value)).ok()
+    context.is_valid().then(|| {
+        super::propagation::traceparent(context.trace_id(), context.span_id(), context.is_sampled())
+    })
 }
 
 pub fn respond(status: u16, headers: HeaderMap, body: Bytes) -> Response<Body> {
@@ -165,4 +166,43 @@ pub fn respond(status: u16, headers: HeaderMap, body: Bytes) -> Response<Body> {
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     *response.headers_mut() = headers;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarding_drops_hop_by_hop_headers_stale_trace_context_and_the_decorator() {
+        let mut inbound = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "keep-alive"),
+            ("host", "front:8000"),
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("x-b3-traceid", "4bf92f3577b34da6a3ce929d0e0e4736"),
+            ("uber-trace-id", "1:2:0:1"),
+            ("x-envoy-decorator-operation", "checkAvailability"),
+            ("x-request-id", "from-the-caller"),
+            ("accept", "text/plain"),
+            ("x-tenant", "a"),
+        ] {
+            inbound.append(name, HeaderValue::from_static(value));
+        }
+        inbound.append("x-tenant", HeaderValue::from_static("b"));
+        let forwarded = forward_headers(&inbound, "rid-1");
+        let mut names: Vec<&str> = forwarded.keys().map(|n| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["accept", "x-request-id", "x-tenant"]);
+        let tenants: Vec<_> = forwarded.get_all("x-tenant").iter().collect();
+        assert_eq!(tenants, ["a", "b"], "repeated headers go on whole");
+        let ids: Vec<_> = forwarded.get_all("x-request-id").iter().collect();
+        assert_eq!(
+            ids,
+            ["rid-1"],
+            "the component's request id replaces the caller's"
+        );
+    }
 }

@@ -28,7 +28,9 @@ pub struct RequestFacts<'a> {
     /// Shared: a service's server span and its calls' client spans carry it.
     pub request_id: &'a Arc<str>,
     pub method: &'a str,
-    pub url: String,
+    /// The `http.url` tag is `http://{host}{path_and_query}`.
+    pub host: &'a str,
+    pub path_and_query: &'a str,
     pub user_agent: Option<&'a str>,
     pub downstream_cluster: Option<&'a str>,
     pub peer: Option<SocketAddr>,
@@ -133,6 +135,10 @@ impl EnvoySpan {
             Some(sc) => Context::new().with_remote_span_context(sc.clone()),
             None => Context::new(),
         };
+        let mut url = String::with_capacity(7 + facts.host.len() + facts.path_and_query.len());
+        url.push_str("http://");
+        url.push_str(facts.host);
+        url.push_str(facts.path_and_query);
         // Room for the three tags `end` adds, so the list is never regrown.
         let mut attributes = Vec::with_capacity(15);
         let upstream_cluster = tag_value(facts.upstream_cluster);
@@ -140,7 +146,7 @@ impl EnvoySpan {
             KeyValue::new("component", "proxy"),
             KeyValue::new("node_id", node_id.clone()),
             KeyValue::new("guid:x-request-id", Arc::clone(facts.request_id)),
-            KeyValue::new("http.url", facts.url),
+            KeyValue::new("http.url", url),
             KeyValue::new("http.method", tag_value(facts.method)),
             KeyValue::new("http.protocol", "HTTP/1.1"),
             KeyValue::new(

@@ -6,13 +6,15 @@
 //! (which trails the OpenTelemetry release tracelab uses) so that all four
 //! share one extract/inject path and B3's parent id is carried as Envoy does.
 
-use http::{HeaderMap, HeaderValue};
+use bytes::{BufMut, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
 use crate::scenario::model::HeaderFormat;
 
-/// Every header any format writes; cleared before injecting, so a component
-/// never forwards a stale context in a format it does not speak.
+/// Every header any format writes; a component drops them all from what it
+/// forwards before injecting, so it never passes on a stale context in a
+/// format it does not speak.
 pub const TRACE_HEADERS: [&str; 10] = [
     "traceparent",
     "tracestate",
@@ -25,6 +27,19 @@ pub const TRACE_HEADERS: [&str; 10] = [
     "uber-trace-id",
     "x-ot-span-context",
 ];
+
+// The names `inject` writes, made once: a name given as `&str` is copied
+// into a new allocation on every insert.
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+static B3: HeaderName = HeaderName::from_static("b3");
+static B3_TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
+static B3_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
+static B3_PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
+static B3_SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
+static UBER_TRACE_ID: HeaderName = HeaderName::from_static("uber-trace-id");
+/// Trace Context Level 2's answer header (see `component::traceresponse`).
+pub static TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
 
 /// The first valid context among `formats`, in order.
 pub fn extract(formats: &[HeaderFormat], headers: &HeaderMap) -> Option<SpanContext> {
@@ -44,43 +59,51 @@ pub fn inject(
     parent: Option<SpanId>,
     headers: &mut HeaderMap,
 ) {
-    let trace = context.trace_id();
-    let span = context.span_id();
+    let trace = context.trace_id().to_bytes();
+    let span = context.span_id().to_bytes();
     let sampled = context.is_sampled();
+    let mut values = Values::default();
     for format in formats {
         match format {
             HeaderFormat::W3c => {
-                set(headers, "traceparent", traceparent(trace, span, sampled));
+                values.traceparent(&trace, &span, sampled);
+                headers.insert(TRACEPARENT.clone(), values.take());
                 let state = context.trace_state().header();
-                if !state.is_empty() {
-                    set(headers, "tracestate", state);
+                if let Ok(state) = HeaderValue::from_str(&state)
+                    && !state.is_empty()
+                {
+                    headers.insert(TRACESTATE.clone(), state);
                 }
             }
             HeaderFormat::B3 => {
-                set(headers, "x-b3-traceid", hex(&[&trace.to_bytes()], ""));
-                set(headers, "x-b3-spanid", hex(&[&span.to_bytes()], ""));
+                values.hex(&trace);
+                headers.insert(B3_TRACE_ID.clone(), values.take());
+                values.hex(&span);
+                headers.insert(B3_SPAN_ID.clone(), values.take());
                 if let Some(parent) = parent {
-                    set(headers, "x-b3-parentspanid", hex(&[&parent.to_bytes()], ""));
+                    values.hex(&parent.to_bytes());
+                    headers.insert(B3_PARENT_SPAN_ID.clone(), values.take());
                 }
                 let flag = if sampled { "1" } else { "0" };
-                headers.insert("x-b3-sampled", HeaderValue::from_static(flag));
+                headers.insert(B3_SAMPLED.clone(), HeaderValue::from_static(flag));
             }
             HeaderFormat::B3Single => {
-                let flag = if sampled { "-1" } else { "-0" };
-                let mut value = hex(&[&trace.to_bytes(), &span.to_bytes()], flag);
+                values.hex(&trace);
+                values.text("-");
+                values.hex(&span);
+                values.text(if sampled { "-1" } else { "-0" });
                 if let Some(parent) = parent {
-                    value.push('-');
-                    value.push_str(&hex(&[&parent.to_bytes()], ""));
+                    values.text("-");
+                    values.hex(&parent.to_bytes());
                 }
-                set(headers, "b3", value);
+                headers.insert(B3.clone(), values.take());
             }
             HeaderFormat::Jaeger => {
-                let flags = if sampled { 1 } else { 0 };
-                set(
-                    headers,
-                    "uber-trace-id",
-                    format!("{trace}:{span}:0:{flags}"),
-                );
+                values.hex(&trace);
+                values.text(":");
+                values.hex(&span);
+                values.text(if sampled { ":0:1" } else { ":0:0" });
+                headers.insert(UBER_TRACE_ID.clone(), values.take());
             }
         }
     }
@@ -88,47 +111,50 @@ pub fn inject(
 
 /// W3C `traceparent` (and Trace Context Level 2's `traceresponse`):
 /// `00-{trace}-{span}-{flags}`.
-pub fn traceparent(trace: TraceId, span: SpanId, sampled: bool) -> String {
-    let mut value = String::with_capacity(55);
-    value.push_str("00-");
-    value.push_str(&hex(&[&trace.to_bytes()], "-"));
-    value.push_str(&hex(
-        &[&span.to_bytes()],
-        if sampled { "-01" } else { "-00" },
-    ));
-    value
+pub fn traceparent(trace: TraceId, span: SpanId, sampled: bool) -> HeaderValue {
+    let mut values = Values::default();
+    values.traceparent(&trace.to_bytes(), &span.to_bytes(), sampled);
+    values.take()
 }
 
-/// Ids as lowercase hex, each id followed by `-` but the last, then
-/// `suffix`: what `{:x}` of the ids prints, without going through `fmt`
-/// (headers are written on every hop of every request).
-fn hex(ids: &[&[u8]], suffix: &str) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digits: usize = ids.iter().map(|id| id.len() * 2 + 1).sum();
-    let mut out = String::with_capacity(digits + suffix.len());
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            out.push('-');
-        }
-        for byte in *id {
-            out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-            out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-        }
-    }
-    out.push_str(suffix);
-    out
-}
+/// Header values written into one buffer and handed out as slices of it:
+/// the trace headers of a hop cost one allocation, not one each, and ids
+/// are printed as `{:x}` prints them without going through `fmt`.
+struct Values(BytesMut);
 
-pub fn remove_all(headers: &mut HeaderMap) {
-    for name in TRACE_HEADERS {
-        headers.remove(name);
+impl Default for Values {
+    fn default() -> Self {
+        // Room for every format at once (B3, single b3, traceparent,
+        // uber-trace-id: 241 bytes); more only grows the buffer.
+        Values(BytesMut::with_capacity(256))
     }
 }
 
-fn set(headers: &mut HeaderMap, name: &'static str, value: String) {
-    // Takes the string's buffer as the header's: no second copy.
-    if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
-        headers.insert(name, value);
+impl Values {
+    fn hex(&mut self, id: &[u8]) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for byte in id {
+            self.0.put_u8(DIGITS[usize::from(byte >> 4)]);
+            self.0.put_u8(DIGITS[usize::from(byte & 0xf)]);
+        }
+    }
+
+    fn text(&mut self, text: &str) {
+        self.0.put_slice(text.as_bytes());
+    }
+
+    fn traceparent(&mut self, trace: &[u8], span: &[u8], sampled: bool) {
+        self.text("00-");
+        self.hex(trace);
+        self.text("-");
+        self.hex(span);
+        self.text(if sampled { "-01" } else { "-00" });
+    }
+
+    /// What was written since the last `take`, as a header value.
+    fn take(&mut self) -> HeaderValue {
+        HeaderValue::from_maybe_shared(self.0.split().freeze())
+            .expect("hex digits and ASCII punctuation make a valid header value")
     }
 }
 
@@ -293,6 +319,43 @@ mod tests {
         assert_eq!(headers["x-b3-traceid"], trace.to_string().as_str());
         assert_eq!(headers["x-b3-spanid"], span.to_string().as_str());
         assert_eq!(headers["b3"], format!("{trace}-{span}-1-{parent}").as_str());
+    }
+
+    #[test]
+    fn every_format_at_once_gets_its_own_value_from_the_shared_buffer() {
+        let parent = parse_span_id("1111111111111111").unwrap();
+        let mut headers = HeaderMap::new();
+        let all = [
+            HeaderFormat::B3,
+            HeaderFormat::B3Single,
+            HeaderFormat::W3c,
+            HeaderFormat::Jaeger,
+        ];
+        inject(&all, &context(true), Some(parent), &mut headers);
+        let expected = [
+            ("x-b3-traceid", TRACE.to_string()),
+            ("x-b3-spanid", SPAN.to_string()),
+            ("x-b3-parentspanid", parent.to_string()),
+            ("x-b3-sampled", "1".to_string()),
+            ("b3", format!("{TRACE}-{SPAN}-1-{parent}")),
+            ("traceparent", format!("00-{TRACE}-{SPAN}-01")),
+            ("uber-trace-id", format!("{TRACE}:{SPAN}:0:1")),
+        ];
+        for (name, value) in &expected {
+            assert_eq!(headers[*name], value.as_str(), "{name}");
+        }
+        assert_eq!(headers.len(), expected.len(), "{headers:?}");
+        let mut unsampled = HeaderMap::new();
+        inject(
+            &[HeaderFormat::Jaeger],
+            &context(false),
+            None,
+            &mut unsampled,
+        );
+        assert_eq!(
+            unsampled["uber-trace-id"],
+            format!("{TRACE}:{SPAN}:0:0").as_str()
+        );
     }
 
     #[test]

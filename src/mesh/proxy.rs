@@ -7,10 +7,12 @@
 //! policy; as in Envoy without `start_child_span`, one client span covers
 //! every attempt, so each attempt shows up as another server child of it.
 
-use http::{HeaderMap, HeaderValue, Response};
+use std::borrow::Cow;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Response};
 use opentelemetry::trace::SpanKind;
 
-use super::component::{ComponentRuntime, Inbound, respond, traceresponse};
+use super::component::{ComponentRuntime, Inbound, forward_headers, respond, traceresponse};
 use super::envoy::{
     DECORATOR_HEADER, DOWNSTREAM_CLUSTER_HEADER, EnvoySpan, RequestFacts, ResponseFacts,
     response_flags,
@@ -42,9 +44,10 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let host = header(&parts.headers, "host")
-        .map(str::to_string)
-        .unwrap_or_else(|| rt.local_addr.to_string());
+    let host = match header(&parts.headers, "host") {
+        Some(host) => Cow::Borrowed(host),
+        None => Cow::Owned(rt.local_addr.to_string()),
+    };
 
     let route = rt.route_for(path);
     let (cluster, policy) = match route.map(|(_, r)| &r.action) {
@@ -62,7 +65,8 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
     let facts = RequestFacts {
         request_id: &request_id,
         method: parts.method.as_str(),
-        url: format!("http://{host}{path_and_query}"),
+        host: &host,
+        path_and_query,
         user_agent: header(&parts.headers, "user-agent"),
         downstream_cluster: header(&parts.headers, DOWNSTREAM_CLUSTER_HEADER),
         peer: Some(peer),
@@ -81,7 +85,7 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
     let context = span.context();
     let mut reply_headers = HeaderMap::new();
     if let Some(value) = traceresponse(&context) {
-        reply_headers.insert("traceresponse", value);
+        reply_headers.insert(propagation::TRACERESPONSE.clone(), value);
     }
 
     // No route: Envoy answers 404 itself with flag NR.
@@ -113,7 +117,7 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
         return respond(status, reply_headers, body.into());
     }
 
-    let mut headers = rt.forward_headers(&parts.headers, &request_id);
+    let mut headers = forward_headers(&parts.headers, &request_id);
     propagation::inject(
         rt.formats(),
         &context,
@@ -123,7 +127,7 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
     if let Some(op) = &route.operation
         && let Ok(value) = HeaderValue::from_str(op)
     {
-        headers.insert(DECORATOR_HEADER, value);
+        headers.insert(HeaderName::from_static(DECORATOR_HEADER), value);
     }
 
     let exchange = rt

@@ -7,9 +7,10 @@
 //! Route faults are the app's: its latency comes before its calls; an
 //! injected failure skips the calls and answers the status.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
-use http::{HeaderMap, HeaderValue, Method, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response};
 use opentelemetry::trace::{SpanContext, SpanKind};
 
 use super::component::{ComponentRuntime, Inbound, respond, traceresponse};
@@ -36,9 +37,10 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let host = header(&parts.headers, "host")
-        .map(str::to_string)
-        .unwrap_or_else(|| rt.local_addr.to_string());
+    let host = match header(&parts.headers, "host") {
+        Some(host) => Cow::Borrowed(host),
+        None => Cow::Owned(rt.local_addr.to_string()),
+    };
     let route = rt.route_for(path);
 
     let parent = propagation::extract(rt.formats(), &parts.headers);
@@ -49,7 +51,8 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
     let facts = RequestFacts {
         request_id: &request_id,
         method: parts.method.as_str(),
-        url: format!("http://{host}{path_and_query}"),
+        host: &host,
+        path_and_query,
         user_agent: header(&parts.headers, "user-agent"),
         downstream_cluster: header(&parts.headers, super::envoy::DOWNSTREAM_CLUSTER_HEADER),
         peer: Some(peer),
@@ -84,7 +87,7 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
     let context = span.context();
     let (status, body, mut headers) = run_handler(rt, handler, roll, &context, &request_id).await;
     if let Some(value) = traceresponse(&context) {
-        headers.insert("traceresponse", value);
+        headers.insert(propagation::TRACERESPONSE.clone(), value);
     }
     span.finish(&ResponseFacts {
         status: Some(status),
@@ -182,7 +185,8 @@ async fn make_call(
     let facts = RequestFacts {
         request_id,
         method: &call.method,
-        url: format!("http://{}{}", call.service, call.path),
+        host: &call.service,
+        path_and_query: &call.path,
         user_agent: Some(APP_USER_AGENT),
         downstream_cluster: None,
         peer: Some(rt.local_addr),
@@ -201,7 +205,7 @@ async fn make_call(
     let context = span.context();
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert(REQUEST_ID_HEADER, value);
+        headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     headers.insert("user-agent", HeaderValue::from_static(APP_USER_AGENT));
     propagation::inject(
@@ -213,7 +217,7 @@ async fn make_call(
     if let Some(op) = &call.operation
         && let Ok(value) = HeaderValue::from_str(op)
     {
-        headers.insert(DECORATOR_HEADER, value);
+        headers.insert(HeaderName::from_static(DECORATOR_HEADER), value);
     }
     let method = Method::from_bytes(call.method.as_bytes()).unwrap_or(Method::GET);
     let Some(authority) = rt.authority_of(&call.service) else {

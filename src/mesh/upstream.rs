@@ -55,7 +55,7 @@ impl Upstream {
         authority: &str,
         method: &Method,
         path_and_query: &str,
-        headers: HeaderMap,
+        mut headers: HeaderMap,
         body: Bytes,
         policy: &UpstreamPolicy,
     ) -> Exchange {
@@ -66,13 +66,20 @@ impl Upstream {
             attempts += 1;
             let left = deadline.saturating_duration_since(Instant::now());
             let per_try = policy.per_try_timeout.unwrap_or(total).min(left);
+            // The last try the policy allows takes the headers; only a try
+            // that may be retried copies them.
+            let try_headers = if attempts > policy.retries {
+                std::mem::take(&mut headers)
+            } else {
+                headers.clone()
+            };
             let mut result = self
                 .client
                 .send(
                     authority,
                     method,
                     path_and_query,
-                    headers.clone(),
+                    try_headers,
                     body.clone(),
                     per_try,
                 )
