@@ -15,7 +15,7 @@ use opentelemetry::trace::{Event, Link, SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
-use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+use prost::encoding::{WireType, encode_varint, encoded_len_varint, key_len};
 
 /// `Span.flags`: the W3C trace flags, plus "whether the parent is remote is
 /// known" and, when it is remote, that bit (as the SDK's conversion sets them).
@@ -84,17 +84,17 @@ pub fn export_request(resource: &EncodedResource, spans: &[SpanData]) -> Vec<u8>
             .sum::<usize>()
         + string_len(3, &resource.schema_url);
     let mut out = Vec::with_capacity(message_len(1, resource_spans_len));
-    encode_key(1, WireType::LengthDelimited, &mut out);
-    encode_varint(resource_spans_len as u64, &mut out);
+    field_key(&mut out, 1, WireType::LengthDelimited);
+    varint(&mut out, resource_spans_len as u64);
     write_message(&mut out, 1, &resource.message);
     for (index, scope) in scopes.iter().enumerate() {
-        encode_key(2, WireType::LengthDelimited, &mut out);
-        encode_varint(scope_spans_len(scope) as u64, &mut out);
+        field_key(&mut out, 2, WireType::LengthDelimited);
+        varint(&mut out, scope_spans_len(scope) as u64);
         write_message(&mut out, 1, &scope.1);
         for (span, &(at, len)) in spans.iter().zip(&placed) {
             if at == index {
-                encode_key(2, WireType::LengthDelimited, &mut out);
-                encode_varint(len as u64, &mut out);
+                field_key(&mut out, 2, WireType::LengthDelimited);
+                varint(&mut out, len as u64);
                 encode_span(&mut out, span);
             }
         }
@@ -142,8 +142,8 @@ fn encode_span(out: &mut Vec<u8>, span: &SpanData) {
     write_varint(out, 14, u64::from(span.links.dropped_count));
     let (code, message) = status_fields(&span.status);
     let status_len = string_len(2, message) + varint_field_len(3, code);
-    encode_key(15, WireType::LengthDelimited, out);
-    encode_varint(status_len as u64, out);
+    field_key(out, 15, WireType::LengthDelimited);
+    varint(out, status_len as u64);
     write_string(out, 2, message);
     write_varint(out, 3, code);
     write_fixed32(
@@ -206,8 +206,8 @@ fn event_len(event: &Event) -> usize {
 
 fn write_event(out: &mut Vec<u8>, event: &Event) {
     let time = nanos(event.timestamp);
-    encode_key(11, WireType::LengthDelimited, out);
-    encode_varint(event_len(event) as u64, out);
+    field_key(out, 11, WireType::LengthDelimited);
+    varint(out, event_len(event) as u64);
     write_fixed64(out, 1, time);
     write_string(out, 2, &event.name);
     for kv in &event.attributes {
@@ -230,8 +230,8 @@ fn write_link(out: &mut Vec<u8>, link: &Link) {
     let context = &link.span_context;
     let trace_state = context.trace_state().header();
     let flags = span_flags(context.trace_flags(), context.is_remote());
-    encode_key(13, WireType::LengthDelimited, out);
-    encode_varint(link_len(link) as u64, out);
+    field_key(out, 13, WireType::LengthDelimited);
+    varint(out, link_len(link) as u64);
     write_bytes(out, 1, &context.trace_id().to_bytes());
     write_bytes(out, 2, &context.span_id().to_bytes());
     write_string(out, 3, &trace_state);
@@ -257,12 +257,28 @@ fn nanos(time: SystemTime) -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// A varint, its one-byte case inline: nearly every tag and length here is
+/// under 128, and prost's general writer is a call and a loop.
+#[inline(always)]
+fn varint(out: &mut Vec<u8>, value: u64) {
+    if value < 0x80 {
+        out.push(value as u8);
+    } else {
+        encode_varint(value, out);
+    }
+}
+
+#[inline(always)]
+fn field_key(out: &mut Vec<u8>, tag: u32, wire_type: WireType) {
+    varint(out, u64::from(tag << 3 | wire_type as u32));
+}
+
 // Field writers. proto3 leaves out a scalar field at its default value, as
 // prost does; messages (and a oneof's value) are always written.
 
 fn write_message(out: &mut Vec<u8>, tag: u32, body: &[u8]) {
-    encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(body.len() as u64, out);
+    field_key(out, tag, WireType::LengthDelimited);
+    varint(out, body.len() as u64);
     out.extend_from_slice(body);
 }
 
@@ -278,21 +294,21 @@ fn write_string(out: &mut Vec<u8>, tag: u32, text: &str) {
 
 fn write_varint(out: &mut Vec<u8>, tag: u32, value: u64) {
     if value != 0 {
-        encode_key(tag, WireType::Varint, out);
-        encode_varint(value, out);
+        field_key(out, tag, WireType::Varint);
+        varint(out, value);
     }
 }
 
 fn write_fixed64(out: &mut Vec<u8>, tag: u32, value: u64) {
     if value != 0 {
-        encode_key(tag, WireType::SixtyFourBit, out);
+        field_key(out, tag, WireType::SixtyFourBit);
         out.extend_from_slice(&value.to_le_bytes());
     }
 }
 
 fn write_fixed32(out: &mut Vec<u8>, tag: u32, value: u32) {
     if value != 0 {
-        encode_key(tag, WireType::ThirtyTwoBit, out);
+        field_key(out, tag, WireType::ThirtyTwoBit);
         out.extend_from_slice(&value.to_le_bytes());
     }
 }
@@ -301,11 +317,11 @@ fn write_fixed32(out: &mut Vec<u8>, tag: u32, value: u32) {
 fn write_key_value(out: &mut Vec<u8>, tag: u32, key: &str, value: &Value) {
     let value_len = any_value_len(value);
     let len = string_len(1, key) + message_len(2, value_len);
-    encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(len as u64, out);
+    field_key(out, tag, WireType::LengthDelimited);
+    varint(out, len as u64);
     write_string(out, 1, key);
-    encode_key(2, WireType::LengthDelimited, out);
-    encode_varint(value_len as u64, out);
+    field_key(out, 2, WireType::LengthDelimited);
+    varint(out, value_len as u64);
     write_any_value(out, value);
 }
 
@@ -313,28 +329,28 @@ fn write_key_value(out: &mut Vec<u8>, tag: u32, key: &str, value: &Value) {
 fn write_any_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Bool(b) => {
-            encode_key(2, WireType::Varint, out);
-            encode_varint(u64::from(*b), out);
+            field_key(out, 2, WireType::Varint);
+            varint(out, u64::from(*b));
         }
         Value::I64(i) => {
-            encode_key(3, WireType::Varint, out);
-            encode_varint(*i as u64, out);
+            field_key(out, 3, WireType::Varint);
+            varint(out, *i as u64);
         }
         Value::F64(f) => {
-            encode_key(4, WireType::SixtyFourBit, out);
+            field_key(out, 4, WireType::SixtyFourBit);
             out.extend_from_slice(&f.to_le_bytes());
         }
         Value::String(s) => {
-            encode_key(1, WireType::LengthDelimited, out);
-            encode_varint(s.as_str().len() as u64, out);
+            field_key(out, 1, WireType::LengthDelimited);
+            varint(out, s.as_str().len() as u64);
             out.extend_from_slice(s.as_str().as_bytes());
         }
         Value::Array(array) => {
-            encode_key(5, WireType::LengthDelimited, out);
-            encode_varint(array_len(array) as u64, out);
+            field_key(out, 5, WireType::LengthDelimited);
+            varint(out, array_len(array) as u64);
             for_each_element(array, |element| {
-                encode_key(1, WireType::LengthDelimited, out);
-                encode_varint(any_value_len(&element) as u64, out);
+                field_key(out, 1, WireType::LengthDelimited);
+                varint(out, any_value_len(&element) as u64);
                 write_any_value(out, &element);
             });
         }
