@@ -28,8 +28,8 @@ pub const TRACE_HEADERS: [&str; 10] = [
     "x-ot-span-context",
 ];
 
-// The names `inject` writes, made once: a name given as `&str` is copied
-// into a new allocation on every insert.
+// The names read and written, made once: a name given as `&str` is parsed
+// on every lookup and copied into a new allocation on every insert.
 static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 static B3: HeaderName = HeaderName::from_static("b3");
@@ -37,6 +37,7 @@ static B3_TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
 static B3_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
 static B3_PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
 static B3_SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
+static B3_FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
 static UBER_TRACE_ID: HeaderName = HeaderName::from_static("uber-trace-id");
 /// Trace Context Level 2's answer header (see `component::traceresponse`).
 pub static TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
@@ -131,12 +132,15 @@ impl Default for Values {
 }
 
 impl Values {
+    /// An id of up to 16 bytes (a trace id) as lowercase hex.
     fn hex(&mut self, id: &[u8]) {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        for byte in id {
-            self.0.put_u8(DIGITS[usize::from(byte >> 4)]);
-            self.0.put_u8(DIGITS[usize::from(byte & 0xf)]);
+        let mut digits = [0u8; 32];
+        for (pair, byte) in digits.chunks_exact_mut(2).zip(id) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0xf)];
         }
+        self.0.put_slice(&digits[..id.len().min(16) * 2]);
     }
 
     fn text(&mut self, text: &str) {
@@ -158,7 +162,7 @@ impl Values {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -192,7 +196,7 @@ fn remote(trace: TraceId, span: SpanId, sampled: bool, state: TraceState) -> Spa
 }
 
 fn extract_w3c(headers: &HeaderMap) -> Option<SpanContext> {
-    let value = header(headers, "traceparent")?;
+    let value = header(headers, &TRACEPARENT)?;
     let parts: Vec<&str> = value.split('-').collect();
     let [version, trace, span, flags, ..] = parts.as_slice() else {
         return None;
@@ -205,7 +209,7 @@ fn extract_w3c(headers: &HeaderMap) -> Option<SpanContext> {
         return None;
     }
     let flags = u8::from_str_radix(flags, 16).ok()?;
-    let state = header(headers, "tracestate")
+    let state = header(headers, &TRACESTATE)
         .and_then(|s| s.parse::<TraceState>().ok())
         .unwrap_or_default();
     Some(remote(
@@ -225,17 +229,14 @@ fn b3_sampled(sampled: Option<&str>, flags: Option<&str>) -> bool {
 }
 
 fn extract_b3_multi(headers: &HeaderMap) -> Option<SpanContext> {
-    let trace = parse_trace_id(header(headers, "x-b3-traceid")?)?;
-    let span = parse_span_id(header(headers, "x-b3-spanid")?)?;
-    let sampled = b3_sampled(
-        header(headers, "x-b3-sampled"),
-        header(headers, "x-b3-flags"),
-    );
+    let trace = parse_trace_id(header(headers, &B3_TRACE_ID)?)?;
+    let span = parse_span_id(header(headers, &B3_SPAN_ID)?)?;
+    let sampled = b3_sampled(header(headers, &B3_SAMPLED), header(headers, &B3_FLAGS));
     Some(remote(trace, span, sampled, TraceState::default()))
 }
 
 fn extract_b3_single(headers: &HeaderMap) -> Option<SpanContext> {
-    let value = header(headers, "b3")?;
+    let value = header(headers, &B3)?;
     let mut parts = value.split('-');
     let trace = parse_trace_id(parts.next()?)?;
     let span = parse_span_id(parts.next()?)?;
@@ -244,7 +245,7 @@ fn extract_b3_single(headers: &HeaderMap) -> Option<SpanContext> {
 }
 
 fn extract_jaeger(headers: &HeaderMap) -> Option<SpanContext> {
-    let value = header(headers, "uber-trace-id")?;
+    let value = header(headers, &UBER_TRACE_ID)?;
     // The value may arrive URL-encoded (`%3A` for `:`).
     let value = value.replace("%3A", ":").replace("%3a", ":");
     let parts: Vec<&str> = value.split(':').collect();
