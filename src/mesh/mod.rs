@@ -7,7 +7,8 @@
 //! `envoy` (span names and tags), `propagation` (trace headers), `seeded`
 //! (fault dice and trace ids from the scenario's seed), `telemetry`
 //! (a tracer provider per component), `otlp_exporter` and `otlp_encode`
-//! (OTLP/HTTP export, spans encoded straight from the SDK's), `ledger`
+//! (OTLP/HTTP export, spans encoded straight from the SDK's),
+//! `partial_success` (what the SDK's exporter is told of rejected spans), `ledger`
 //! (which traces the collector holds whole), `upstream` (the HTTP client
 //! for the next hop, retries).
 
@@ -16,6 +17,7 @@ pub mod envoy;
 pub mod ledger;
 pub mod otlp_encode;
 pub mod otlp_exporter;
+pub mod partial_success;
 pub mod process;
 pub mod propagation;
 pub mod proxy;

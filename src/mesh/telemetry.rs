@@ -4,8 +4,9 @@
 //! `OTEL_EXPORTER_OTLP_PROTOCOL` names them), with counters that say how
 //! many spans reached the collector and how many did not (spans a
 //! collector accepted in a batch but said it rejected, OTLP's
-//! `partial_success`, count as not delivered; only tracelab's own
-//! exporter hears that, the SDK's only logs it).
+//! `partial_success`, count as not delivered: tracelab's own exporter
+//! reads it; the SDK's only logs it, and is heard doing so, see the module
+//! `partial_success`; over HTTP JSON the SDK cannot read it at all).
 //!
 //! A failed export is retried with backoff (the OTLP exporter's own retry:
 //! connection failures, 429, 502, 503, 504 over HTTP; UNAVAILABLE and the
@@ -308,7 +309,8 @@ impl SpanExporter for CountingExporter {
 /// The SDK's OTLP exporter, or tracelab's own for plain OTLP/HTTP protobuf.
 #[derive(Debug)]
 enum Exporter {
-    Sdk(OtlpExporter),
+    /// With the endpoint it sends to, to name in what it is told.
+    Sdk(OtlpExporter, String),
     Own(OtlpHttpExporter),
 }
 
@@ -316,14 +318,18 @@ impl Exporter {
     /// Export one batch; what the collector rejected of it, if it says.
     async fn send(&self, batch: Vec<SpanData>) -> Result<Rejected, OTelSdkError> {
         match self {
-            Exporter::Sdk(e) => e.export(batch).await.map(|()| Rejected::default()),
+            Exporter::Sdk(e, endpoint) => {
+                let (outcome, rejected) =
+                    super::partial_success::heard(endpoint, e.export(batch)).await;
+                outcome.map(|()| rejected)
+            }
             Exporter::Own(e) => e.send(batch).await,
         }
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         match self {
-            Exporter::Sdk(e) => e.shutdown_with_timeout(timeout),
+            Exporter::Sdk(e, _) => e.shutdown_with_timeout(timeout),
             // Holds no batch and no connection worth closing.
             Exporter::Own(_) => Ok(()),
         }
@@ -331,14 +337,14 @@ impl Exporter {
 
     fn force_flush(&self) -> OTelSdkResult {
         match self {
-            Exporter::Sdk(e) => e.force_flush(),
+            Exporter::Sdk(e, _) => e.force_flush(),
             Exporter::Own(_) => Ok(()),
         }
     }
 
     fn set_resource(&mut self, resource: &Resource) {
         match self {
-            Exporter::Sdk(e) => e.set_resource(resource),
+            Exporter::Sdk(e, _) => e.set_resource(resource),
             Exporter::Own(e) => e.set_resource(resource),
         }
     }
@@ -428,10 +434,12 @@ pub fn provider(
                 .with_retry_policy(retry)
                 .build(),
         };
-        built.map(Exporter::Sdk).map_err(|e| TelemetryError {
-            service: service.to_string(),
-            reason: e.to_string(),
-        })
+        built
+            .map(|e| Exporter::Sdk(e, endpoint.url.clone()))
+            .map_err(|e| TelemetryError {
+                service: service.to_string(),
+                reason: e.to_string(),
+            })
     };
     let exporter = CountingExporter {
         retrying: build(backoff)?,
@@ -538,5 +546,66 @@ mod tests {
             "the trace settles as lost"
         );
         stop.cancel();
+    }
+
+    /// Random trace ids; the second span id it gives is all zero, which a
+    /// collector (the embedded one, as Jaeger) refuses alone.
+    #[derive(Debug, Default)]
+    struct SecondSpanIdZero(AtomicU64);
+
+    impl IdGenerator for SecondSpanIdZero {
+        fn new_trace_id(&self) -> opentelemetry::trace::TraceId {
+            opentelemetry_sdk::trace::RandomIdGenerator::default().new_trace_id()
+        }
+
+        fn new_span_id(&self) -> opentelemetry::trace::SpanId {
+            match self.0.fetch_add(1, Ordering::Relaxed) {
+                1 => opentelemetry::trace::SpanId::INVALID,
+                n => opentelemetry::trace::SpanId::from(n + 1),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn spans_a_collector_rejects_over_grpc_are_heard_from_the_sdks_exporter() {
+        // Over HTTP JSON the SDK's exporter cannot read a partial success
+        // as collectors write it (`"rejectedSpans": "1"`, int64 as a JSON
+        // string): nothing reaches the log to be heard.
+        let collector = crate::collector::RunningCollector::start_ephemeral(
+            &crate::collector::CollectorConfig::default(),
+        )
+        .await
+        .unwrap();
+        let endpoint = OtlpEndpoint::grpc(collector.otlp_grpc_url());
+        let counters = Arc::new(ExportCounters::default());
+        let provider = provider(
+            "svc",
+            &ExportSettings::to(endpoint.clone()),
+            1.0,
+            SecondSpanIdZero::default(),
+            Arc::clone(&counters),
+        )
+        .unwrap();
+        let tracer = provider.tracer("test");
+        tracer.start("kept").end();
+        tracer.start("refused").end();
+        tokio::task::spawn_blocking(move || provider.shutdown())
+            .await
+            .unwrap()
+            .unwrap();
+        let stats = counters.snapshot();
+        assert_eq!(
+            (stats.delivered, stats.rejected, stats.failed),
+            (1, 1, 0),
+            "{stats:?}"
+        );
+        let error = stats.last_error.unwrap_or_default();
+        assert!(
+            error.starts_with(&endpoint.url)
+                && error.contains("rejected 1 spans: ")
+                && error.contains("invalid spanId"),
+            "{error}"
+        );
+        collector.stop().await;
     }
 }
