@@ -125,10 +125,13 @@ pub fn forward_headers(inbound: &HeaderMap, request_id: &str) -> HeaderMap {
         }
     }
     if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+        headers.insert(REQUEST_ID_NAME.clone(), value);
     }
     headers
 }
+
+/// The request id's header name, made once.
+pub static REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 
 /// Not passed on to the next hop: hop-by-hop headers, trace context (the
 /// component writes its own) and the decorator (the route sets its own).

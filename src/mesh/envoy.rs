@@ -21,6 +21,8 @@ use super::telemetry::ExportCounters;
 
 /// Header an egress Envoy sends so the next hop names its span the same.
 pub const DECORATOR_HEADER: &str = "x-envoy-decorator-operation";
+/// The same, made once: inserting by `&str` copies the name every time.
+pub static DECORATOR_NAME: http::HeaderName = http::HeaderName::from_static(DECORATOR_HEADER);
 pub const DOWNSTREAM_CLUSTER_HEADER: &str = "x-envoy-downstream-service-cluster";
 
 /// What Envoy knows about a request when it starts the span.

@@ -1,15 +1,19 @@
 //! Hearing the SDK's OTLP exporter say that a collector rejected spans.
 //!
 //! tracelab's own exporter reads a collector's `partial_success` itself.
-//! The SDK's exporter (gRPC, HTTP JSON, extra headers, compression) reads it
-//! too, but only logs it, as an internal `tracing` event
+//! The SDK's exporter (gRPC; HTTP with extra headers or compression) reads
+//! it too, but only logs it, as an internal `tracing` event
 //! (`TonicTracesClient.PartialSuccess`, `HttpTraceClient.PartialSuccess`).
 //! [`heard`] polls one export with a subscriber that picks those events up,
 //! so the spans they name count as rejected, not delivered.
 //!
 //! The subscriber is enabled for those events alone and only while that
 //! export future is polled: nothing is installed process-wide, no other
-//! event is built, and an export of another component is not heard.
+//! event is built, and an export of another component is not heard. (While
+//! an export is polled it is the thread's subscriber: were tracelab ever to
+//! install one of its own for logs, the export's other events would have to
+//! be passed on to it.) Over HTTP JSON nothing is heard: the SDK cannot
+//! parse `rejectedSpans` written as the JSON string collectors write.
 
 use std::cell::RefCell;
 use std::fmt;

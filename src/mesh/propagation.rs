@@ -126,7 +126,7 @@ struct Values(BytesMut);
 impl Default for Values {
     fn default() -> Self {
         // Room for every format at once (B3, single b3, traceparent,
-        // uber-trace-id: 241 bytes); more only grows the buffer.
+        // uber-trace-id: 240 bytes); more only grows the buffer.
         Values(BytesMut::with_capacity(256))
     }
 }

@@ -9,13 +9,12 @@
 
 use std::borrow::Cow;
 
-use http::{HeaderMap, HeaderName, HeaderValue, Response};
+use http::{HeaderMap, HeaderValue, Response};
 use opentelemetry::trace::SpanKind;
 
 use super::component::{ComponentRuntime, Inbound, forward_headers, respond, traceresponse};
 use super::envoy::{
-    DECORATOR_HEADER, DOWNSTREAM_CLUSTER_HEADER, EnvoySpan, RequestFacts, ResponseFacts,
-    response_flags,
+    DOWNSTREAM_CLUSTER_HEADER, EnvoySpan, RequestFacts, ResponseFacts, response_flags,
 };
 use super::propagation;
 use crate::scenario::model::{Action, UpstreamPolicy};
@@ -127,7 +126,7 @@ pub async fn handle(rt: &ComponentRuntime, inbound: Inbound) -> Response<Body> {
     if let Some(op) = &route.operation
         && let Ok(value) = HeaderValue::from_str(op)
     {
-        headers.insert(HeaderName::from_static(DECORATOR_HEADER), value);
+        headers.insert(super::envoy::DECORATOR_NAME.clone(), value);
     }
 
     let exchange = rt

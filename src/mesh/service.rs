@@ -10,14 +10,13 @@
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Response};
+use http::{HeaderMap, HeaderValue, Method, Response};
 use opentelemetry::trace::{SpanContext, SpanKind};
 
 use super::component::{ComponentRuntime, Inbound, respond, traceresponse};
 use super::envoy::{APP_USER_AGENT, DECORATOR_HEADER, EnvoySpan, RequestFacts, ResponseFacts};
 use super::propagation;
 use super::seeded::Roll;
-use crate::http_client::REQUEST_ID_HEADER;
 use crate::scenario::model::{Action, Call, Handler, Step};
 use crate::server::Body;
 
@@ -205,7 +204,7 @@ async fn make_call(
     let context = span.context();
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+        headers.insert(super::component::REQUEST_ID_NAME.clone(), value);
     }
     headers.insert("user-agent", HeaderValue::from_static(APP_USER_AGENT));
     propagation::inject(
@@ -217,7 +216,7 @@ async fn make_call(
     if let Some(op) = &call.operation
         && let Ok(value) = HeaderValue::from_str(op)
     {
-        headers.insert(HeaderName::from_static(DECORATOR_HEADER), value);
+        headers.insert(super::envoy::DECORATOR_NAME.clone(), value);
     }
     let method = Method::from_bytes(call.method.as_bytes()).unwrap_or(Method::GET);
     let Some(authority) = rt.authority_of(&call.service) else {

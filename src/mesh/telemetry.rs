@@ -309,7 +309,10 @@ impl SpanExporter for CountingExporter {
 /// The SDK's OTLP exporter, or tracelab's own for plain OTLP/HTTP protobuf.
 #[derive(Debug)]
 enum Exporter {
-    /// With the endpoint it sends to, to name in what it is told.
+    /// With the endpoint it sends to, to name in what it is told. Every
+    /// export goes through `partial_success::heard`: a partial-success
+    /// event first met outside it would stay unheard for good (`tracing`
+    /// caches each callsite's interest).
     Sdk(OtlpExporter, String),
     Own(OtlpHttpExporter),
 }
