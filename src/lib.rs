@@ -13,6 +13,8 @@
 //! - [`traffic`]: the requests, with per-request records and statistics.
 //! - [`http_client`]: the HTTP client the traffic and the mesh's sidecars
 //!   send with (it knows URLs, not the mesh).
+//! - [`propagation`]: trace-context headers (W3C, B3, Jaeger), read and
+//!   written by the mesh's sidecars, written by traffic that starts traces.
 //! - [`collector`]: the embedded collector (OTLP in, Jaeger API out).
 //! - [`jaeger`]: Jaeger's query API model and client (read side).
 //! - [`analysis`]: critical path, self time and span statistics of traces.
@@ -46,6 +48,7 @@ pub mod fuzzing;
 pub mod http_client;
 pub mod jaeger;
 pub mod mesh;
+pub mod propagation;
 pub mod record;
 pub mod report;
 pub mod run;

@@ -137,7 +137,7 @@ pub static REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID_HEAD
 /// component writes its own) and the decorator (the route sets its own).
 fn dropped_on_forward(name: &str) -> bool {
     HOP_BY_HOP.contains(&name)
-        || super::propagation::TRACE_HEADERS.contains(&name)
+        || crate::propagation::TRACE_HEADERS.contains(&name)
         || name == super::envoy::DECORATOR_HEADER
 }
 
@@ -159,7 +159,7 @@ const HOP_BY_HOP: [&str; 9] = [
 /// trace id; none without a span (tracing switched off).
 pub fn traceresponse(context: &SpanContext) -> Option<HeaderValue> {
     context.is_valid().then(|| {
-        super::propagation::traceparent(context.trace_id(), context.span_id(), context.is_sampled())
+        crate::propagation::traceparent(context.trace_id(), context.span_id(), context.is_sampled())
     })
 }
 

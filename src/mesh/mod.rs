@@ -4,13 +4,13 @@
 //! It reads the scenario model, exports spans to the collector over OTLP,
 //! and answers the traffic generator. Layout: `component` (the handler),
 //! `proxy` and `service` (the two roles), `process` (external programs),
-//! `envoy` (span names and tags), `propagation` (trace headers), `seeded`
-//! (fault dice and trace ids from the scenario's seed), `telemetry`
-//! (a tracer provider per component), `otlp_exporter` and `otlp_encode`
-//! (OTLP/HTTP export, spans encoded straight from the SDK's),
-//! `partial_success` (what the SDK's exporter is told of rejected spans), `ledger`
-//! (which traces the collector holds whole), `upstream` (the HTTP client
-//! for the next hop, retries).
+//! `envoy` (span names and tags; the trace headers are
+//! [`crate::propagation`]), `seeded` (fault dice and trace ids from the
+//! scenario's seed), `telemetry` (a tracer provider per component),
+//! `otlp_exporter` and `otlp_encode` (OTLP/HTTP export, spans encoded
+//! straight from the SDK's), `partial_success` (what the SDK's exporter is
+//! told of rejected spans), `ledger` (which traces the collector holds
+//! whole), `upstream` (the HTTP client for the next hop, retries).
 
 pub mod component;
 pub mod envoy;
@@ -19,7 +19,6 @@ pub mod otlp_encode;
 pub mod otlp_exporter;
 pub mod partial_success;
 pub mod process;
-pub mod propagation;
 pub mod proxy;
 pub mod seeded;
 pub mod service;

@@ -76,6 +76,25 @@ pub struct Rejected {
     pub message: String,
 }
 
+impl Rejected {
+    /// What the collector at `endpoint` said: `spans` rejected (none when
+    /// not above 0), with its message, if any.
+    pub fn said(endpoint: &str, spans: i64, message: &str) -> Rejected {
+        let Ok(spans @ 1..) = u64::try_from(spans) else {
+            return Rejected::default();
+        };
+        let why = if message.is_empty() {
+            String::new()
+        } else {
+            format!(": {message}")
+        };
+        Rejected {
+            spans,
+            message: format!("{endpoint}: the collector rejected {spans} spans{why}"),
+        }
+    }
+}
+
 /// What one try came to, when it was not accepted.
 enum Refusal {
     /// Worth another try, after at least this long (a `Retry-After`).
@@ -171,27 +190,13 @@ impl OtlpHttpExporter {
     /// What an accepting answer says was rejected. A body that is empty or
     /// not OTLP protobuf (some collectors answer nothing) rejects nothing.
     fn rejected(&self, body: &[u8]) -> Rejected {
-        let Some(partial) = ExportTraceServiceResponse::decode(body)
-            .ok()
-            .and_then(|r| r.partial_success)
-        else {
-            return Rejected::default();
-        };
-        let spans = u64::try_from(partial.rejected_spans).unwrap_or(0);
-        if spans == 0 {
-            return Rejected::default();
-        }
-        let why = if partial.error_message.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", partial.error_message)
-        };
-        Rejected {
-            spans,
-            message: format!(
-                "POST {}: the collector rejected {spans} spans{why}",
-                self.url
+        match ExportTraceServiceResponse::decode(body).map(|r| r.partial_success) {
+            Ok(Some(partial)) => Rejected::said(
+                &format!("POST {}", self.url),
+                partial.rejected_spans,
+                &partial.error_message,
             ),
+            _ => Rejected::default(),
         }
     }
 

@@ -28,7 +28,7 @@ use super::otlp_exporter::Rejected;
 
 tokio::task_local! {
     /// What the export being heard was told, in its task.
-    static HEARD: RefCell<Rejected>;
+    static HEARD: RefCell<Said>;
 }
 
 /// One dispatcher for every export: making one per export would have
@@ -39,30 +39,13 @@ static LISTENER: LazyLock<Dispatch> = LazyLock::new(|| Dispatch::new(Listener));
 /// rejected, as the SDK's exporter logged it while `export` ran.
 pub async fn heard<F: Future>(endpoint: &str, export: F) -> (F::Output, Rejected) {
     let (outcome, said) = HEARD
-        .scope(RefCell::new(Rejected::default()), async {
+        .scope(RefCell::new(Said::default()), async {
             let outcome = export.with_subscriber(LISTENER.clone()).await;
-            (outcome, HEARD.with(|heard| heard.take()))
+            (outcome, HEARD.with(|said| said.take()))
         })
         .await;
-    if said.spans == 0 {
-        return (outcome, Rejected::default());
-    }
-    let why = if said.message.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", said.message)
-    };
-    let message = format!(
-        "{endpoint}: the collector rejected {} spans{why}",
-        said.spans
-    );
-    (
-        outcome,
-        Rejected {
-            spans: said.spans,
-            message,
-        },
-    )
+    let rejected = Rejected::said(endpoint, said.rejected_spans, &said.error_message);
+    (outcome, rejected)
 }
 
 /// Enabled for the SDK exporters' partial-success events, nothing else.
@@ -92,14 +75,14 @@ impl Subscriber for Listener {
     }
 
     fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields::default();
+        let mut fields = Said::default();
         event.record(&mut fields);
         // Outside an export being heard (another task), nothing to tell.
-        let _ = HEARD.try_with(|heard| {
-            let mut heard = heard.borrow_mut();
-            heard.spans += fields.rejected_spans;
+        let _ = HEARD.try_with(|said| {
+            let mut said = said.borrow_mut();
+            said.rejected_spans = said.rejected_spans.saturating_add(fields.rejected_spans);
             if !fields.error_message.is_empty() {
-                heard.message = fields.error_message;
+                said.error_message = fields.error_message;
             }
         });
     }
@@ -120,21 +103,21 @@ impl Subscriber for Listener {
 
 /// The two fields the partial-success events carry.
 #[derive(Default)]
-struct Fields {
-    rejected_spans: u64,
+struct Said {
+    rejected_spans: i64,
     error_message: String,
 }
 
-impl field::Visit for Fields {
+impl field::Visit for Said {
     fn record_i64(&mut self, field: &field::Field, value: i64) {
         if field.name() == "rejected_spans" {
-            self.rejected_spans = u64::try_from(value).unwrap_or(0);
+            self.rejected_spans = value;
         }
     }
 
     fn record_u64(&mut self, field: &field::Field, value: u64) {
         if field.name() == "rejected_spans" {
-            self.rejected_spans = value;
+            self.rejected_spans = i64::try_from(value).unwrap_or(i64::MAX);
         }
     }
 

@@ -16,7 +16,7 @@ use super::component::{ComponentRuntime, Inbound, forward_headers, respond, trac
 use super::envoy::{
     DOWNSTREAM_CLUSTER_HEADER, EnvoySpan, RequestFacts, ResponseFacts, response_flags,
 };
-use super::propagation;
+use crate::propagation;
 use crate::scenario::model::{Action, UpstreamPolicy};
 use crate::server::Body;
 

@@ -15,8 +15,8 @@ use opentelemetry::trace::{SpanContext, SpanKind};
 
 use super::component::{ComponentRuntime, Inbound, respond, traceresponse};
 use super::envoy::{APP_USER_AGENT, DECORATOR_HEADER, EnvoySpan, RequestFacts, ResponseFacts};
-use super::propagation;
 use super::seeded::Roll;
+use crate::propagation;
 use crate::scenario::model::{Action, Call, Handler, Step};
 use crate::server::Body;
 

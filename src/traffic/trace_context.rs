@@ -6,7 +6,7 @@
 
 use std::time::SystemTime;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::HeaderMap;
 
 use super::normalize_trace_id;
 use crate::scenario::model::HeaderFormat;
@@ -47,25 +47,17 @@ pub fn start(formats: &[HeaderFormat], headers: &mut HeaderMap) -> SentContext {
     }
 }
 
-/// The headers of a sampled trace `trace` whose current span is `span`.
+/// The headers of a sampled trace `trace` whose current span is `span`
+/// (the root: no parent), written as the mesh's sidecars write them.
 pub fn write(formats: &[HeaderFormat], trace: u128, span: u64, headers: &mut HeaderMap) {
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    for format in formats {
-        match format {
-            HeaderFormat::W3c => set("traceparent", format!("00-{trace:032x}-{span:016x}-01")),
-            HeaderFormat::B3 => {
-                set("x-b3-traceid", format!("{trace:032x}"));
-                set("x-b3-spanid", format!("{span:016x}"));
-                set("x-b3-sampled", "1".into());
-            }
-            HeaderFormat::B3Single => set("b3", format!("{trace:032x}-{span:016x}-1")),
-            HeaderFormat::Jaeger => set("uber-trace-id", format!("{trace:032x}:{span:016x}:0:1")),
-        }
-    }
+    crate::propagation::write_ids(
+        formats,
+        trace.to_be_bytes(),
+        span.to_be_bytes(),
+        None,
+        true,
+        headers,
+    );
 }
 
 #[cfg(test)]

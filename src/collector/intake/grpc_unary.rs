@@ -57,7 +57,7 @@ where
                 return Box::pin(std::future::ready(status.into_http()));
             }
             let method = Method(Arc::clone(&handle), PhantomData);
-            let mut grpc = Grpc::new(SliceCodec::<Resp>::default())
+            let mut grpc = Grpc::new(WholeMessageCodec::<Resp>::default())
                 .apply_compression_config(accept, EnabledCompressionEncodings::default())
                 .apply_max_message_size_config(Some(max_request_bytes), None);
             Box::pin(async move { grpc.unary(method, request).await })
@@ -82,15 +82,15 @@ where
 }
 
 /// Encodes `T` as prost does; hands over each request message whole.
-struct SliceCodec<T>(PhantomData<T>);
+struct WholeMessageCodec<T>(PhantomData<T>);
 
-impl<T> Default for SliceCodec<T> {
+impl<T> Default for WholeMessageCodec<T> {
     fn default() -> Self {
-        SliceCodec(PhantomData)
+        WholeMessageCodec(PhantomData)
     }
 }
 
-impl<T: Message + Send + 'static> Codec for SliceCodec<T> {
+impl<T: Message + Send + 'static> Codec for WholeMessageCodec<T> {
     type Encode = T;
     type Decode = Bytes;
     type Encoder = ProstEncoder<T>;

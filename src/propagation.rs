@@ -1,6 +1,8 @@
 //! Trace-context headers in the formats Envoy and OpenTelemetry apps speak:
 //! W3C `traceparent`, Zipkin B3 (multi-header and single `b3`), and Jaeger's
-//! `uber-trace-id`.
+//! `uber-trace-id`. The mesh's sidecars read and write them ([`extract`],
+//! [`inject`]); traffic to an external target writes them for the traces it
+//! starts ([`write_ids`]): one writer, so both speak each format alike.
 //!
 //! Written here rather than taken from `opentelemetry-jaeger-propagator`
 //! (which trails the OpenTelemetry release tracelab uses) so that all four
@@ -60,21 +62,40 @@ pub fn inject(
     parent: Option<SpanId>,
     headers: &mut HeaderMap,
 ) {
-    let trace = context.trace_id().to_bytes();
-    let span = context.span_id().to_bytes();
-    let sampled = context.is_sampled();
+    write_ids(
+        formats,
+        context.trace_id().to_bytes(),
+        context.span_id().to_bytes(),
+        parent.map(SpanId::to_bytes),
+        context.is_sampled(),
+        headers,
+    );
+    if formats.contains(&HeaderFormat::W3c) {
+        let state = context.trace_state().header();
+        if let Ok(state) = HeaderValue::from_str(&state)
+            && !state.is_empty()
+        {
+            headers.insert(TRACESTATE.clone(), state);
+        }
+    }
+}
+
+/// Write a trace id, its current span id and that span's parent (B3
+/// carries it) in every format.
+pub fn write_ids(
+    formats: &[HeaderFormat],
+    trace: [u8; 16],
+    span: [u8; 8],
+    parent: Option<[u8; 8]>,
+    sampled: bool,
+    headers: &mut HeaderMap,
+) {
     let mut values = Values::default();
     for format in formats {
         match format {
             HeaderFormat::W3c => {
                 values.traceparent(&trace, &span, sampled);
                 headers.insert(TRACEPARENT.clone(), values.take());
-                let state = context.trace_state().header();
-                if let Ok(state) = HeaderValue::from_str(&state)
-                    && !state.is_empty()
-                {
-                    headers.insert(TRACESTATE.clone(), state);
-                }
             }
             HeaderFormat::B3 => {
                 values.hex(&trace);
@@ -82,7 +103,7 @@ pub fn inject(
                 values.hex(&span);
                 headers.insert(B3_SPAN_ID.clone(), values.take());
                 if let Some(parent) = parent {
-                    values.hex(&parent.to_bytes());
+                    values.hex(&parent);
                     headers.insert(B3_PARENT_SPAN_ID.clone(), values.take());
                 }
                 let flag = if sampled { "1" } else { "0" };
@@ -95,7 +116,7 @@ pub fn inject(
                 values.text(if sampled { "-1" } else { "-0" });
                 if let Some(parent) = parent {
                     values.text("-");
-                    values.hex(&parent.to_bytes());
+                    values.hex(&parent);
                 }
                 headers.insert(B3.clone(), values.take());
             }
