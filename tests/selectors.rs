@@ -150,7 +150,8 @@ fn a_closure_that_loops_forever_is_stopped_by_the_sandbox_with_exit_2_at_its_pla
 }
 
 #[test]
-fn a_closure_that_errors_hogs_memory_declares_or_returns_no_bool_stops_the_run_with_exit_2() {
+fn a_closure_that_errors_compares_across_types_hogs_memory_declares_or_returns_no_bool_stops_the_run_with_exit_2()
+ {
     let cases = [
         (
             r#"expect_spans("t", span("*", "*", #{ where: |s| s.tags["nope"].starts_with("/api") }));"#,
@@ -171,6 +172,18 @@ fn a_closure_that_errors_hogs_memory_declares_or_returns_no_bool_stops_the_run_w
             r#"expect_spans("t", span("*", "*", #{ tags: #{ "http.url": |u| u.len() } }));"#,
             "closures.rhai:11:19: span(\"*\", \"*\"): tag \"http.url\": the closure failed",
             "it must return true or false, not an integer",
+        ),
+        (
+            // Envoy's status is a string: in plain Rhai this is false for
+            // every span, and `count: 0` would pass on nothing.
+            r#"expect_spans("t", span("*", "*", #{ where: |s| s.tags["http.status_code"] >= 500 }), #{ count: 0, per: "traffic" });"#,
+            "closures.rhai:11:",
+            "`>=` compares a string with an integer, which is never true",
+        ),
+        (
+            r#"expect_spans("t", span("*", "*", #{ where: |s| s.duraton_us >= 0 }), #{ count: 0, per: "traffic" });"#,
+            "closures.rhai:11:",
+            "a span has no field duraton_us: did you mean duration_us?",
         ),
         (
             r#"expect_spans("t", span("*", "*", #{ where: |s| throw "no such thing" }));"#,

@@ -69,6 +69,7 @@ impl ClosureRuntime {
         }
         engine.disable_symbol("eval");
         engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+        super::strict::refuse_silent_falses(&mut engine);
         let (wall_time, max_memory) = (limits.wall_time, limits.max_memory);
         engine.on_progress(move |_| {
             if counting && ScriptBudget::held() > max_memory {
