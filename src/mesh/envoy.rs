@@ -20,7 +20,7 @@ use opentelemetry_sdk::trace::{SdkTracer, Span};
 use super::telemetry::ExportCounters;
 
 /// Header an egress Envoy sends so the next hop names its span the same.
-pub const DECORATOR_HEADER: &str = "x-envoy-decorator-operation";
+pub use crate::scenario::model::DECORATOR_HEADER;
 /// The same, made once: inserting by `&str` copies the name every time.
 pub static DECORATOR_NAME: http::HeaderName = http::HeaderName::from_static(DECORATOR_HEADER);
 pub const DOWNSTREAM_CLUSTER_HEADER: &str = "x-envoy-downstream-service-cluster";

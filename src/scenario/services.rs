@@ -1,15 +1,22 @@
-//! Span patterns must name services the run can produce: a misspelt
-//! service in `expect_spans(..., #{ count: 0 })` or a `quantifier: "none"`
-//! shape would otherwise pass on nothing, matching no span ever.
+//! Span patterns must name services, and operations of tracelab's own
+//! components, the run can produce: a misspelt service or operation in
+//! `expect_spans(..., #{ count: 0 })` or a `quantifier: "none"` shape would
+//! otherwise pass on nothing, matching no span ever.
 //!
 //! The services a run can see are known when every span comes from
 //! something the script declares: its components (a program is told its
 //! component's name as `OTEL_SERVICE_NAME`), the services its targets list,
 //! and tracelab's own client span in front of a target. A target that lists
 //! no services could report under any name: then nothing is refused.
+//!
+//! The operations of a proxy or a service follow from the script too (see
+//! [`Operations`]); a program's are its own, and are never refused.
+
+use std::collections::BTreeSet;
 
 use super::model::{
-    Check, Component, Expectation, Measured, Origin, PathPart, Selector, SpanPattern, Target,
+    Action, Check, Component, DECORATOR_HEADER, Expectation, Measured, Origin, PathPart,
+    Quantifier, Role, Selector, SpanPattern, Target, Traffic,
 };
 
 /// The service of tracelab's client span, put back as the root of each
@@ -40,13 +47,7 @@ pub fn unknown_service(
         collect(expectation, &mut named);
     }
     let (service, origin) = named.into_iter().find(|(s, _)| !known.contains(s))?;
-    let hint = known
-        .iter()
-        .map(|k| (strsim::levenshtein(service, k), *k))
-        .min()
-        .filter(|(distance, _)| *distance <= 2 && distance * 3 <= service.len())
-        .map(|(_, k)| format!("did you mean {k:?}? "))
-        .unwrap_or_default();
+    let hint = closest(service, known.iter().copied());
     let mut services: Vec<&str> = known.clone();
     services.sort_unstable();
     services.dedup();
@@ -58,6 +59,177 @@ pub fn unknown_service(
             services.join(", ")
         ),
     ))
+}
+
+/// Where the script first names, in a check that holds when nothing
+/// matches, an operation that no span of a proxy or a service it declares
+/// can have, with the message to refuse it with.
+pub fn unknown_operation(
+    components: &[Component],
+    traffic: &[Traffic],
+    targets: &[Target],
+    expectations: &[Expectation],
+) -> Option<(Origin, String)> {
+    let mut patterns = Vec::new();
+    for expectation in expectations {
+        patterns_of(expectation, &mut patterns);
+    }
+    let own = |c: &&Component| c.role != Role::Process;
+    for pattern in patterns {
+        let Some(operation) = pattern.operation.as_deref() else {
+            continue;
+        };
+        let (whose, names) = match pattern.service.as_deref() {
+            Some(service) => match components.iter().find(|c| c.name == service) {
+                Some(c) if own(&c) => (
+                    format!("{service:?} (a {})", c.role),
+                    Operations::of(c, components, traffic),
+                ),
+                _ => continue,
+            },
+            // Any service: only when every span comes from tracelab's own.
+            None if targets.is_empty() && components.iter().all(|c| own(&c)) => (
+                "this run".to_string(),
+                components
+                    .iter()
+                    .map(|c| Operations::of(c, components, traffic))
+                    .fold(Operations::default(), Operations::join),
+            ),
+            None => continue,
+        };
+        if names.allow(operation) {
+            continue;
+        }
+        let hint = closest(operation, names.names.iter().map(String::as_str));
+        let mut listed: Vec<String> = names.names.iter().map(|n| format!("{n:?}")).collect();
+        if names.any_egress {
+            listed.push("\"egress <host>\"".into());
+        }
+        return Some((
+            pattern.origin.clone(),
+            format!(
+                "no span of {whose} can have operation {operation:?}: {hint}its spans are named {} \
+                 (after a route's or a call's `operation`, else Envoy's defaults)",
+                listed.join(", ")
+            ),
+        ));
+    }
+    None
+}
+
+/// The operation names a proxy's or a service's spans can have, as the
+/// mesh names them: a proxy's span after its route's `operation`, else
+/// `egress <Host header>`; a service's server span after the decorator its
+/// caller sends (a proxy route's or a call's `operation`, or a traffic
+/// header), else its own route's, else `ingress`; its client spans after
+/// the call's `operation`, else `egress <service>`.
+#[derive(Debug, Default)]
+struct Operations {
+    names: BTreeSet<String>,
+    /// `egress <host>`, for any host a request names.
+    any_egress: bool,
+    /// A program may call it, with any decorator.
+    any: bool,
+}
+
+impl Operations {
+    fn of(c: &Component, components: &[Component], traffic: &[Traffic]) -> Operations {
+        let mut ops = Operations::default();
+        ops.names
+            .extend(c.routes.iter().filter_map(|r| r.operation.clone()));
+        match c.role {
+            Role::Proxy => ops.any_egress = true,
+            Role::Service => {
+                ops.names.insert("ingress".into());
+                for route in &c.routes {
+                    let Action::Respond(handler) = &route.action else {
+                        continue;
+                    };
+                    for call in handler.steps.iter().flat_map(|s| s.calls()) {
+                        ops.names.insert(
+                            call.operation
+                                .clone()
+                                .unwrap_or_else(|| format!("egress {}", call.service)),
+                        );
+                    }
+                }
+                // What callers name its server span.
+                for caller in components {
+                    if caller.role == Role::Process {
+                        ops.any = true;
+                    }
+                    for route in &caller.routes {
+                        match &route.action {
+                            Action::Forward { cluster, .. } if *cluster == c.name => {
+                                ops.names.extend(route.operation.clone());
+                            }
+                            Action::Respond(handler) => ops.names.extend(
+                                handler
+                                    .steps
+                                    .iter()
+                                    .flat_map(|s| s.calls())
+                                    .filter(|call| call.service == c.name)
+                                    .filter_map(|call| call.operation.clone()),
+                            ),
+                            Action::Forward { .. } => {}
+                        }
+                    }
+                }
+                ops.names.extend(
+                    traffic
+                        .iter()
+                        .filter(|t| t.target == c.name)
+                        .flat_map(|t| &t.headers)
+                        .filter(|(name, _)| name.eq_ignore_ascii_case(DECORATOR_HEADER))
+                        .map(|(_, value)| value.clone()),
+                );
+            }
+            Role::Process => ops.any = true,
+        }
+        ops
+    }
+
+    fn join(mut self, other: Operations) -> Operations {
+        self.names.extend(other.names);
+        self.any_egress |= other.any_egress;
+        self.any |= other.any;
+        self
+    }
+
+    fn allow(&self, operation: &str) -> bool {
+        self.any
+            || self.names.contains(operation)
+            || (self.any_egress && operation.starts_with("egress "))
+    }
+}
+
+/// "did you mean \"x\"? " for the nearest of `known` within two edits.
+fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    known
+        .map(|k| (strsim::levenshtein(name, k), k))
+        .min()
+        .filter(|(distance, _)| *distance <= 2 && distance * 3 <= name.len())
+        .map(|(_, k)| format!("did you mean {k:?}? "))
+        .unwrap_or_default()
+}
+
+/// Every span pattern, children included, of an expectation that holds
+/// when nothing matches it (`count: 0`, `at_most`, `quantifier: "none"`).
+/// Any other fails on a name no span has, and says which span differs: a
+/// recording of a system whose operation was renamed since is a failed
+/// check, not a broken script.
+fn patterns_of<'a>(expectation: &'a Expectation, out: &mut Vec<&'a SpanPattern>) {
+    match &expectation.check {
+        Check::TraceShape {
+            pattern,
+            quantifier: Quantifier::None | Quantifier::Exactly(0),
+            ..
+        } => tree(pattern, out),
+        Check::SpanCount {
+            selector, count, ..
+        } if count.holds(0) => selected(selector, out),
+        _ => {}
+    }
 }
 
 /// Every service an expectation names, with where: its span patterns'

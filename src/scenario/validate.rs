@@ -176,6 +176,11 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
     {
         return Err(error(origin, message));
     }
+    if let Some((origin, message)) =
+        super::services::unknown_operation(&components, &traffic, &targets, &expectations)
+    {
+        return Err(error(origin, message));
+    }
 
     for o in &integrity {
         match &o.traffic {

@@ -534,3 +534,37 @@ fn a_script_error_inside_a_helper_function_points_into_the_helper() {
     );
     assert!(err.starts_with("s.rhai:2:5: "), "{err}");
 }
+
+#[test]
+fn every_operation_the_mesh_can_name_a_span_is_accepted_in_a_pattern() {
+    // front's route has no operation: `egress <host>`; api's call none:
+    // `egress db`; db's server span named by a traffic header.
+    let script = format!(
+        "{BASE}{}",
+        r#"traffic("direct", #{ to: "db", path: "/", headers: #{ "x-envoy-decorator-operation": "direct" } });
+        expect_spans("t", span("front", "egress 127.0.0.1:8000"), #{ count: 0 });
+        expect_spans("t", span("api", "egress db"), #{ count: 0 });
+        expect_spans("t", span("api", "ingress"), #{ count: 0 });
+        expect_spans("direct", span("db", "direct"), #{ count: 0 });
+        expect_spans("t", span("*", "egress db"), #{ count: 0 });
+        "#
+    );
+    load(&script).unwrap();
+}
+
+#[test]
+fn an_operation_no_span_can_have_is_refused_unless_a_program_could_name_it() {
+    let err = error(&format!(
+        r#"{BASE}expect_spans("t", span("db", "egress api"), #{{ count: 0 }});"#
+    ));
+    assert!(
+        err.contains(r#"no span of "db" (a service) can have operation "egress api""#),
+        "{err}"
+    );
+    // A program may call db with any decorator: db's names are open.
+    load(&format!(
+        r#"{BASE}process("app", #{{ cmd: ["true"] }});
+        expect_spans("t", span("db", "egress api"), #{{ count: 0 }});"#
+    ))
+    .unwrap();
+}

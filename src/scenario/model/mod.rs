@@ -266,6 +266,10 @@ impl fmt::Display for PathMatch {
     }
 }
 
+/// The header an egress Envoy sends so the next hop names its server span
+/// after the route's or the call's `operation` (Envoy's decorator).
+pub const DECORATOR_HEADER: &str = "x-envoy-decorator-operation";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Route {
     pub path: PathMatch,
