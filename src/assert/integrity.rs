@@ -1,8 +1,9 @@
 //! Checks every trace of a traffic block must pass whatever the scenario
 //! expects: one trace per request (else propagation broke), a trace for
 //! every sampled request, one root, no orphans, unique span ids, children
-//! inside their parent's time window. A scenario switches any of them off
-//! with `integrity(...)`; switched-off checks leave no outcome.
+//! inside their parent's time window, a span from every component that
+//! answered a hop of the trace. A scenario switches any of them off with
+//! `integrity(...)`; switched-off checks leave no outcome.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -73,10 +74,19 @@ pub struct IntegrityJudge {
     propagation: Option<Tally>,
     complete: Option<Tally>,
     per_trace: Vec<(Tally, Finder)>,
+    /// With the components whose hops must leave their span.
+    reported: Option<(Tally, HashSet<String>)>,
 }
 
 impl IntegrityJudge {
-    pub fn new(block: &str, on: IntegrityChecks, shown: usize) -> IntegrityJudge {
+    /// `reporters`: the components that report the spans of the calls
+    /// they answer, within the caller's trace.
+    pub fn new(
+        block: &str,
+        on: IntegrityChecks,
+        shown: usize,
+        reporters: HashSet<String>,
+    ) -> IntegrityJudge {
         let checks: [(bool, &str, &'static str, Finder); 4] = [
             (
                 on.single_root,
@@ -120,6 +130,16 @@ impl IntegrityJudge {
                 .filter(|(enabled, ..)| *enabled)
                 .map(|(_, name, check, find)| (Tally::new(block, name, check), find))
                 .collect(),
+            reported: on.reported.then(|| {
+                (
+                    Tally::new(
+                        block,
+                        "every component a call reached reported its span",
+                        "integrity.reported",
+                    ),
+                    reporters,
+                )
+            }),
         }
     }
 
@@ -128,6 +148,7 @@ impl IntegrityJudge {
         let failing = |t: &&Tally| t.out.failure_count > 0;
         self.propagation.iter().filter(failing).count()
             + self.complete.iter().filter(failing).count()
+            + self.reported.iter().map(|(t, _)| t).filter(failing).count()
             + self
                 .per_trace
                 .iter()
@@ -184,11 +205,27 @@ impl Accumulate for IntegrityJudge {
                 );
             }
         }
-        if self.per_trace.is_empty() {
+        if self.per_trace.is_empty() && self.reported.is_none() {
             return;
         }
         for trace in unit.new {
             let tree = TraceTree::new(trace);
+            if let Some((tally, reporters)) = &mut self.reported {
+                tally.total += 1;
+                if let Some((span, expected, observed)) = unreported_hop(&tree, reporters) {
+                    let failure = Failure {
+                        trace_id: Some(trace.trace_id.clone()),
+                        request_id: Some(record.request_id.clone()),
+                        span,
+                        expected,
+                        observed,
+                        ..Failure::default()
+                    };
+                    if tally.fail(shown, failure) {
+                        kept.keep(trace);
+                    }
+                }
+            }
             for (tally, find) in &mut self.per_trace {
                 tally.total += 1;
                 if let Some((span, expected, observed)) = find(&tree) {
@@ -218,8 +255,43 @@ impl Accumulate for IntegrityJudge {
         for (t, _) in self.per_trace {
             out.push(t.finish(|ok, all| format!("{ok} of {all} traces pass")));
         }
+        if let Some((t, _)) = self.reported {
+            out.push(t.finish(|ok, all| format!("{ok} of {all} traces pass")));
+        }
         out
     }
+}
+
+/// A client span of the mesh whose call a component answered (Envoy's
+/// `upstream_cluster` names it; no flag says the call never reached it or
+/// got no answer), where the trace holds no span of that component: it
+/// answered, but its span went elsewhere or nowhere (a program that does
+/// not trace, a peer exporting to another collector, one that reported
+/// after the trace was judged).
+fn unreported_hop(tree: &TraceTree<'_>, reporters: &HashSet<String>) -> Option<Found> {
+    tree.nodes.iter().find_map(|n| {
+        let callee = n.span.tag("upstream_cluster")?.value.as_str()?;
+        if !reporters.contains(callee) || tree.nodes.iter().any(|m| m.service == callee) {
+            return None;
+        }
+        // "-", or only "DI" (a delay injected before the call).
+        let flags = n.span.tag("response_flags")?.value.as_str()?;
+        if !flags.split(',').all(|f| f == "-" || f == "DI") {
+            return None;
+        }
+        let status = n
+            .span
+            .tag("http.status_code")
+            .map_or_else(|| "?".to_string(), |t| t.value_text());
+        Some((
+            Some(format!("{} [{}]", n.label(), n.span.span_id)),
+            format!("a span of {callee}, which answered this call"),
+            format!(
+                "none: {callee} answered {status} but reported no span in this trace \
+                 (does it trace, and export to this run's collector? is its span later than the wait?)"
+            ),
+        ))
+    })
 }
 
 fn single_root(tree: &TraceTree<'_>) -> Option<Found> {

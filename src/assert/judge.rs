@@ -10,7 +10,7 @@ use super::{
     Accumulate, Kept, Outcome, Shown, Unit, block_checks, expectation, integrity, integrity_checks,
 };
 use crate::jaeger::model::Trace;
-use crate::scenario::model::Scenario;
+use crate::scenario::model::{Propagation, Role, Scenario};
 
 /// What a finished judge says.
 pub struct Verdict {
@@ -66,7 +66,12 @@ impl<'s> Judge<'s> {
             name: block.to_string(),
             counts: BlockCounts::default(),
             expectations,
-            integrity: integrity::IntegrityJudge::new(block, on, self.shown.integrity),
+            integrity: integrity::IntegrityJudge::new(
+                block,
+                on,
+                self.shown.integrity,
+                reporters(self.scenario),
+            ),
         });
     }
 
@@ -132,4 +137,15 @@ impl<'s> Judge<'s> {
             kept: self.kept.traces,
         }
     }
+}
+
+/// The components whose spans join the trace of a call they answer: all
+/// but programs that drop trace context (they start traces of their own).
+fn reporters(scenario: &Scenario) -> std::collections::HashSet<String> {
+    scenario
+        .components
+        .iter()
+        .filter(|c| !(c.role == Role::Process && c.propagation == Propagation::None))
+        .map(|c| c.name.clone())
+        .collect()
 }

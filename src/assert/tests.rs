@@ -75,8 +75,12 @@ pub(crate) fn judge(e: Expectation, g: &Gathered, r: &TrafficRun) -> Outcome {
 
 /// The built-in per-request and per-trace checks of block `r`.
 fn integrity_of(r: &TrafficRun, g: &Gathered) -> Vec<Outcome> {
-    let check =
-        integrity::IntegrityJudge::new(&r.name, IntegrityChecks::default(), integrity::SHOWN);
+    let check = integrity::IntegrityJudge::new(
+        &r.name,
+        IntegrityChecks::default(),
+        integrity::SHOWN,
+        Default::default(),
+    );
     feed(Box::new(check), g, r)
 }
 

@@ -288,6 +288,7 @@ struct IntegrityOptions {
     orphans: Option<bool>,
     unique_span_ids: Option<bool>,
     time_window: Option<bool>,
+    reported: Option<bool>,
     responses: Option<bool>,
     judged: Option<bool>,
 }
@@ -318,6 +319,7 @@ fn integrity(
         orphans: o.orphans,
         unique_span_ids: o.unique_span_ids,
         time_window: o.time_window,
+        reported: o.reported,
         responses: o.responses,
         judged: o.judged,
         origin: origin(ctx),

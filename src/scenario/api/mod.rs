@@ -76,6 +76,7 @@ pub struct IntegrityOverride {
     pub orphans: Option<bool>,
     pub unique_span_ids: Option<bool>,
     pub time_window: Option<bool>,
+    pub reported: Option<bool>,
     pub responses: Option<bool>,
     pub judged: Option<bool>,
     pub origin: Origin,
@@ -90,6 +91,7 @@ impl IntegrityOverride {
             (&mut checks.orphans, self.orphans),
             (&mut checks.unique_span_ids, self.unique_span_ids),
             (&mut checks.time_window, self.time_window),
+            (&mut checks.reported, self.reported),
             (&mut checks.responses, self.responses),
             (&mut checks.judged, self.judged),
         ];

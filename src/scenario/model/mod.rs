@@ -439,6 +439,8 @@ pub struct IntegrityChecks {
     pub orphans: bool,
     pub unique_span_ids: bool,
     pub time_window: bool,
+    /// A component that answered a hop of the trace has its span in it.
+    pub reported: bool,
     /// Every request answered 200-399, or as the scenario expects.
     pub responses: bool,
     /// The block has something to judge: an answered request, a trace.
@@ -454,6 +456,7 @@ impl Default for IntegrityChecks {
             orphans: true,
             unique_span_ids: true,
             time_window: true,
+            reported: true,
             responses: true,
             judged: true,
         }
