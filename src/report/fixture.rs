@@ -1,7 +1,7 @@
 //! A fixed report model for the renderers' tests: one passing scenario, one
 //! failing one (a misspelt span, a request split over two traces), and a
 //! trace asked for with `--show-trace`; every optional field filled once.
-//! Beside them, a run an error cut short.
+//! Beside them, runs an error or an interrupt cut short.
 
 use std::collections::BTreeMap;
 
@@ -204,5 +204,23 @@ pub fn aborted() -> RunReport {
         message: "closures.rhai:11:19: span(\"*\", \"*\"): where: the closure failed".into(),
         not_run: 1,
     });
+    report
+}
+
+/// The passing scenario, then the failing one cut short by Ctrl-C, with
+/// one more scenario left unrun.
+pub fn interrupted() -> RunReport {
+    let mut cut = failing();
+    cut.interrupted = true;
+    cut.warnings.insert(
+        0,
+        "interrupted: 2 of 10 requests sent; the checks judged what arrived from them".into(),
+    );
+    let mut report = RunReport::new(vec![passing(), cut]);
+    report.interrupted = true;
+    report.passed = false;
+    report
+        .warnings
+        .push("interrupted: 1 of 3 scenarios did not run".into());
     report
 }

@@ -4,7 +4,7 @@
 //! was observed and whose text lists the failing traces (and, for a shape,
 //! the expected tree beside the actual one). What kept checks from being
 //! judged is an `<error>`: a scenario that did not load, an error that
-//! stopped the run (in a suite for the scenario it stopped).
+//! stopped the run (in a suite for the scenario it stopped), an interrupt.
 
 use std::time::Duration;
 
@@ -14,15 +14,31 @@ use super::human::trees;
 use super::model::{Aborted, LoadFailure, RunReport, ScenarioReport};
 use crate::assert::{Outcome, OutcomeSource};
 
-/// The suite of what belongs to no scenario: an error after the last one.
+/// The suite of what belongs to no scenario: an interrupt between
+/// scenarios, an error after the last one.
 const RUN_SUITE: &str = "tracelab run";
 
 pub fn render(report: &RunReport) -> String {
     let mut junit = Report::new("tracelab");
     let mut total = 0.0;
+    // An interrupt is one error, in the suite of the scenario it cut short.
+    let mut interrupt = report.interrupted.then(|| interrupted(report));
     for scenario in &report.scenarios {
         total += scenario.duration_ms;
-        junit.add_test_suite(suite(scenario));
+        let mut suite = suite(scenario);
+        if scenario.interrupted
+            && let Some(mut case) = interrupt.take()
+        {
+            case.set_classname(scenario.name.as_str());
+            suite.add_test_case(case);
+        }
+        junit.add_test_suite(suite);
+    }
+    if let Some(mut case) = interrupt {
+        case.set_classname(RUN_SUITE);
+        let mut suite = TestSuite::new(RUN_SUITE);
+        suite.add_test_case(case);
+        junit.add_test_suite(suite);
     }
     if let Some(aborted) = &report.aborted {
         junit.add_test_suite(aborted_suite(aborted, &report.warnings));
@@ -54,6 +70,29 @@ fn load_failure(f: &LoadFailure) -> TestSuite {
     }
     suite.add_test_case(case);
     suite
+}
+
+/// An interrupted run's checks judged part of the traffic, or none: an
+/// error case, so a view of the JUnit alone does not show it green. Its
+/// message is what the run says was cut short (requests not sent, traffic
+/// that never began, scenarios that did not run).
+fn interrupted(report: &RunReport) -> TestCase {
+    let said: Vec<&str> = report
+        .scenarios
+        .iter()
+        .filter(|s| s.interrupted)
+        .flat_map(|s| &s.warnings)
+        .chain(&report.warnings)
+        .map(String::as_str)
+        .collect();
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+    status.set_type("interrupted");
+    status.set_message(if said.is_empty() {
+        "interrupted by SIGINT/SIGTERM: what did not run was not judged".to_string()
+    } else {
+        said.join("; ")
+    });
+    TestCase::new("the run ends without an interrupt", status)
 }
 
 /// The scenario an error stopped (or the run, when the error came after
@@ -270,5 +309,35 @@ mod tests {
             .unwrap();
         assert_eq!(first.attribute("name"), Some("jaeger-tracing sandbox"));
         assert_eq!(first.attribute("tests"), Some("2"));
+    }
+
+    #[test]
+    fn an_interrupted_run_is_one_error_case_saying_what_was_not_judged() {
+        let xml = render(&fixture::interrupted());
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        assert_eq!(doc.root_element().attribute("errors"), Some("1"));
+        let found = errors(&xml);
+        assert_eq!(found.len(), 1, "{xml}");
+        let (suite, case, kind, message) = &found[0];
+        assert_eq!(
+            suite, "misspelt",
+            "in the suite of the scenario it cut short"
+        );
+        assert_eq!(case, "the run ends without an interrupt");
+        assert_eq!(kind, "interrupted");
+        assert_eq!(
+            message,
+            "interrupted: 2 of 10 requests sent; the checks judged what arrived from them; \
+             1 of 8 spans did not reach the collector; \
+             interrupted: 1 of 3 scenarios did not run"
+        );
+
+        // Interrupted between scenarios: the run has a suite of its own.
+        let mut between = fixture::interrupted();
+        between.scenarios.pop();
+        let found = errors(&render(&between));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "tracelab run");
+        assert_eq!(found[0].3, "interrupted: 1 of 3 scenarios did not run");
     }
 }
