@@ -74,6 +74,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::Error;
 
 use crate::cli::{CheckOptions, Mode, RunOptions};
+use crate::report::model::{AbortKind, Aborted};
 use crate::report::{Format, RunReport};
 use crate::run::{Observer, requested_trace, run_scenario_until, start_backend};
 use crate::serve::{ServeOptions, Serving};
@@ -92,6 +93,11 @@ pub async fn execute(mode: Mode, observer: Arc<dyn Observer>) -> Result<u8, Erro
                         .collect();
                     write_reports(&RunReport::load_failed(failures), &options, false)?;
                     return Err(load_error(failed, options.files.len()));
+                }
+                Err(RunError::Aborted { report, error }) => {
+                    // What finished is reported first; the error says why the rest did not.
+                    write_reports(&report, &options, true)?;
+                    return Err(error);
                 }
                 Err(RunError::Other(e)) => return Err(e),
                 Ok(report) => report,
@@ -181,6 +187,10 @@ async fn record_scenario(
     .await;
     let report = match ran {
         Err(RunError::Load(failed)) => return Err(load_error(failed, 1)),
+        Err(RunError::Aborted { report, error }) => {
+            write_reports(&report, &options.run, true)?;
+            return Err(error);
+        }
         Err(RunError::Other(e)) => return Err(e),
         Ok(report) => report,
     };
@@ -313,6 +323,11 @@ fn write_reports(report: &RunReport, options: &RunOptions, terminal: bool) -> Re
 /// reports what arrived; the ones after it do not run; the report is
 /// marked interrupted (exit 130). A second signal ends the run at once,
 /// with no report.
+///
+/// An error part way (a closure that fails while traces are judged, a
+/// busy port, a Jaeger that stops) ends the run with
+/// [`RunError::Aborted`]: the report of the scenarios that finished, with
+/// the error recorded in it, so every report still gets written.
 pub async fn run_files(
     options: &RunOptions,
     observer: Arc<dyn Observer>,
@@ -340,40 +355,33 @@ pub async fn run_prepared(
         backend = start_backend(&options.settings) => backend?,
     };
     let stop = CancellationToken::new();
+    // Kept outside the run, so an error that ends it leaves what finished.
+    let mut reports = Vec::new();
+    let mut running = None;
+    let mut shown_trace = None;
+    let mut warnings = Vec::new();
     let run_all = async {
-        let mut reports = Vec::new();
-        for scenario in &scenarios {
+        for (i, scenario) in scenarios.iter().enumerate() {
             if stop.is_cancelled() {
                 break;
             }
+            running = Some(i);
             let observer = Arc::clone(&observer);
             reports.push(
                 run_scenario_until(scenario, &backend, &options.settings, observer, &stop).await?,
             );
-        }
-        let mut report = RunReport::new(reports);
-        if stop.is_cancelled() {
-            report.interrupted = true;
-            report.passed = false;
-            let ran = report.scenarios.len();
-            if ran < scenarios.len() {
-                report.warnings.push(format!(
-                    "interrupted: {} of {} scenarios did not run",
-                    scenarios.len() - ran,
-                    scenarios.len()
-                ));
-            }
+            running = None;
         }
         if let Some(id) = &options.settings.show_trace {
             match requested_trace(&backend, id).await {
-                Ok(Some(shown)) => report.shown_trace = Some(shown),
-                Ok(None) => report.warnings.push(format!(
+                Ok(Some(shown)) => shown_trace = Some(shown),
+                Ok(None) => warnings.push(format!(
                     "--show-trace {id}: the collector has no such trace"
                 )),
-                Err(e) => report.warnings.push(format!("--show-trace {id}: {e}")),
+                Err(e) => warnings.push(format!("--show-trace {id}: {e}")),
             }
         }
-        Ok(report)
+        Ok(())
     };
     // A block, so the run is dropped before the backend stops.
     let result = {
@@ -405,14 +413,80 @@ pub async fn run_prepared(
         other => other,
     };
     backend.stop().await;
-    Ok(result?)
+    let error = match result {
+        Ok(()) => None,
+        Err(e) => match abort_kind(&e) {
+            Some(kind) => Some((e, kind)),
+            // A second interrupt stops at once: no report.
+            None => return Err(e.into()),
+        },
+    };
+    let mut report = RunReport::new(reports);
+    if stop.is_cancelled() {
+        report.interrupted = true;
+        report.passed = false;
+    }
+    // Scenarios that never started: after an interrupt, or after the one
+    // an error stopped.
+    let not_run = scenarios.len() - report.scenarios.len() - usize::from(running.is_some());
+    match (&error, running.map(|i| &scenarios[i])) {
+        (Some(_), Some(stopped)) if not_run > 0 => report.warnings.push(format!(
+            "an error in {} ({}) stopped the run: {not_run} of {} scenarios did not run",
+            stopped.name,
+            stopped.file.display(),
+            scenarios.len()
+        )),
+        (None, _) if report.interrupted && not_run > 0 => report.warnings.push(format!(
+            "interrupted: {not_run} of {} scenarios did not run",
+            scenarios.len()
+        )),
+        _ => {}
+    }
+    report.warnings.extend(warnings);
+    report.shown_trace = shown_trace;
+    let Some((error, kind)) = error else {
+        return Ok(report);
+    };
+    // CI still gets the finished scenarios, and what stopped the others.
+    let stopped = running.map(|i| &scenarios[i]);
+    report.passed = false;
+    report.aborted = Some(Aborted {
+        scenario: stopped.map(|s| s.name.clone()),
+        file: stopped.map(|s| s.file.display().to_string()),
+        kind,
+        message: error.to_string(),
+        not_run,
+    });
+    Err(RunError::Aborted {
+        report: Box::new(report),
+        error,
+    })
 }
 
-/// Why [`run_files`] ended without a report.
+/// How an error that stops a run part way is recorded; none for a
+/// second interrupt, which ends the run with no report.
+fn abort_kind(error: &Error) -> Option<AbortKind> {
+    match error {
+        Error::Script(_) => Some(AbortKind::Script),
+        Error::Usage(_) => Some(AbortKind::Usage),
+        Error::Infra(_) => Some(AbortKind::Infra),
+        Error::Interrupted => None,
+    }
+}
+
+/// Why [`run_files`] ended without a report of its own.
 #[derive(Debug)]
 pub enum RunError {
     /// Scenarios that did not load (nothing started), each with its error.
     Load(Vec<(PathBuf, scenario::LoadError)>),
+    /// An error stopped the run part way (exit 2 or 3): the report of the
+    /// scenarios that finished, recording it ([`RunReport::aborted`]).
+    Aborted {
+        report: Box<RunReport>,
+        error: Error,
+    },
+    /// Nothing to report: the backend did not start, or a second
+    /// interrupt stopped the run at once.
     Other(Error),
 }
 
@@ -569,6 +643,11 @@ async fn watch_runs(options: &RunOptions, observer: Arc<dyn Observer>) -> Result
                 let e = load_error(failed, options.files.len());
                 anstream::eprintln!("tracelab: error: {e}");
                 e.exit_code()
+            }
+            Err(RunError::Aborted { report, error }) => {
+                write_reports(&report, options, true)?;
+                anstream::eprintln!("tracelab: error: {error}");
+                error.exit_code()
             }
             Err(RunError::Other(Error::Interrupted)) => return Ok(error::EXIT_INTERRUPTED),
             Err(RunError::Other(e)) => {

@@ -1,8 +1,9 @@
 //! A run stopped by SIGINT or SIGTERM winds down cleanly: no request
 //! starts after the signal, every span of those sent reaches the collector,
-//! a partial report marked interrupted is printed (and written), and the
-//! exit code is 130. The collector is a `tracelab collector` process, so
-//! what arrived can be read after the run is gone.
+//! a partial report marked interrupted is printed (and written: the JUnit
+//! with an error case for it), and the exit code is 130. The collector is
+//! a `tracelab collector` process, so what arrived can be read after the
+//! run is gone.
 
 #![cfg(unix)]
 
@@ -22,6 +23,7 @@ fn interrupt_a_run(signal: Signal) {
     let endless = sandbox_with("requests: 10,", "rate: 200, duration: \"1h\",");
     let (dir, scenario) = scratch_scenario("endless.rhai", &endless);
     let json = dir.path().join("report.json");
+    let junit = dir.path().join("junit.xml");
     let child = Command::new(env!("CARGO_BIN_EXE_tracelab"))
         .args([
             "run",
@@ -31,6 +33,8 @@ fn interrupt_a_run(signal: Signal) {
             &collector.otlp,
             "--report",
             &format!("json={}", json.display()),
+            "--report",
+            &format!("junit={}", junit.display()),
             path_str(&scenario),
         ])
         .current_dir(root())
@@ -70,6 +74,27 @@ fn interrupt_a_run(signal: Signal) {
         "{text}"
     );
     assert!(text.contains("INTERRUPTED"), "{text}");
+    // A JUnit-only view shows the run red too: the checks judged part of
+    // the traffic, and the error case says what was left.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(doc.root_element().attribute("errors"), Some("1"), "{xml}");
+    let error = doc
+        .descendants()
+        .find(|n| n.has_tag_name("error"))
+        .expect("an error case");
+    assert_eq!(error.attribute("type"), Some("interrupted"));
+    assert_eq!(
+        error.parent().unwrap().parent().unwrap().attribute("name"),
+        Some("jaeger-tracing sandbox"),
+        "in the suite of the scenario it cut short"
+    );
+    assert!(
+        error.attribute("message").unwrap().starts_with(&format!(
+            "interrupted: {sent} of 720000 requests sent; the checks judged what arrived from them"
+        )),
+        "{xml}"
+    );
     assert!(
         text.contains(&format!("{sent} traces, {} spans", sent * 4)),
         "{text}"

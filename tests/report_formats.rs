@@ -2,7 +2,8 @@
 //! validates against docs/report.schema.json, `--report junit=PATH` has a
 //! testcase per check, both beside the terminal report; `--report json`
 //! alone takes stdout and moves the terminal report to stderr; a scenario
-//! that does not load (exit 2) still gets every report, saying so.
+//! that does not load (exit 2), or an error that stops the run part way
+//! (exit 2 or 3), still gets every report, saying so.
 
 mod common;
 
@@ -208,6 +209,159 @@ fn a_script_error_still_writes_every_requested_report_saying_it_failed_to_load()
     let report: Value = serde_json::from_slice(&out.stdout).expect("stdout is the JSON");
     assert_valid(&report);
     assert_eq!(report["load_errors"][0]["line"], 2);
+}
+
+/// The `<error>` elements of a JUnit file: (suite name, type, message).
+fn junit_errors(path: &std::path::Path) -> (Option<String>, Vec<(String, String, String)>) {
+    let xml = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let total = doc.root_element().attribute("errors").map(String::from);
+    let errors = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("error"))
+        .map(|e| {
+            let suite = e.parent().unwrap().parent().unwrap();
+            (
+                suite.attribute("name").unwrap().to_string(),
+                e.attribute("type").unwrap().to_string(),
+                e.attribute("message").unwrap().to_string(),
+            )
+        })
+        .collect();
+    (total, errors)
+}
+
+#[test]
+fn a_closure_error_at_judge_time_keeps_the_finished_scenarios_in_every_report_with_exit_2() {
+    let (dir, judge) = scratch_scenario(
+        "judge.rhai",
+        "scenario(\"judges badly\");\n\
+         service(\"api\", #{ routes: [route(\"/\")] });\n\
+         traffic(\"t\", #{ requests: 2, path: \"/\" });\n\
+         expect_spans(\"t\", span(\"*\", \"*\", #{ where: |s| s.nope() }), #{ count: 0 });\n",
+    );
+    let at = |name: &str| dir.path().join(name);
+    let out = tracelab(&[
+        "--report",
+        &format!("json={}", at("out/report.json").display()),
+        "--report",
+        &format!("junit={}", at("out/junit.xml").display()),
+        "scenarios/jaeger.rhai",
+        path_str(&judge),
+        "scenarios/jaeger.rhai",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let place = format!("{}:4:", judge.display());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("tracelab: error: {place}")) && err.contains("the closure failed"),
+        "{err}"
+    );
+    // The terminal report of what finished comes first, then the error.
+    let text = stdout(&out);
+    assert!(text.contains("PASS 10 of 10 checks"), "{text}");
+    assert!(text.contains(&format!("✘ script error: {place}")), "{text}");
+    assert!(
+        text.contains("ERROR the run stopped here; this scenario's checks were not judged"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ERROR 1 of 3 scenarios passed, 10 of 10 checks"),
+        "{text}"
+    );
+
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(at("out/report.json")).unwrap()).unwrap();
+    assert_valid(&report);
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["interrupted"], false);
+    let scenarios = report["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 1, "only the finished one");
+    assert_eq!(scenarios[0]["name"], "jaeger-tracing sandbox");
+    assert_eq!(scenarios[0]["passed"], true);
+    assert_eq!(scenarios[0]["outcomes"].as_array().unwrap().len(), 10);
+    let aborted = &report["aborted"];
+    assert_eq!(aborted["scenario"], "judges badly");
+    assert_eq!(aborted["file"], path_str(&judge));
+    assert_eq!(aborted["kind"], "script");
+    assert_eq!(aborted["not_run"], 1);
+    assert!(
+        aborted["message"].as_str().unwrap().starts_with(&place),
+        "{aborted}"
+    );
+    assert!(
+        report["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .ends_with("1 of 3 scenarios did not run")),
+        "{report}"
+    );
+
+    let (total, errors) = junit_errors(&at("out/junit.xml"));
+    assert_eq!(total.as_deref(), Some("1"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let (suite, kind, message) = &errors[0];
+    assert_eq!((suite.as_str(), kind.as_str()), ("judges badly", "script"));
+    assert!(message.starts_with(&place), "{message}");
+}
+
+#[test]
+fn a_port_in_use_in_a_later_scenario_keeps_the_earlier_ones_in_every_report_with_exit_3() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let (dir, free) = scratch_scenario(
+        "free.rhai",
+        "scenario(\"free\");\n\
+         service(\"api\", #{ routes: [route(\"/\")] });\n\
+         traffic(\"t\", #{ requests: 2, path: \"/\" });\n",
+    );
+    let taken = dir.path().join("taken.rhai");
+    std::fs::write(
+        &taken,
+        format!(
+            "scenario(\"taken\");\n\
+             service(\"api\", #{{ port: {port}, routes: [route(\"/\")] }});\n\
+             traffic(\"t\", #{{ requests: 2, path: \"/\" }});\n"
+        ),
+    )
+    .unwrap();
+    let json = dir.path().join("report.json");
+    let junit = dir.path().join("junit.xml");
+    let out = tracelab(&[
+        "--fixed-ports",
+        "--report",
+        &format!("json={}", json.display()),
+        "--report",
+        &format!("junit={}", junit.display()),
+        path_str(&free),
+        path_str(&taken),
+    ]);
+    drop(held);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("already in use"), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("✘ infrastructure error: "),
+        "{}",
+        stdout(&out)
+    );
+
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_valid(&report);
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["scenarios"][0]["name"], "free");
+    assert_eq!(report["aborted"]["scenario"], "taken");
+    assert_eq!(report["aborted"]["kind"], "infra");
+    assert_eq!(report["aborted"]["not_run"], 0);
+    let message = report["aborted"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("api cannot listen on 127.0.0.1:{port}")),
+        "{message}"
+    );
+
+    let (total, errors) = junit_errors(&junit);
+    assert_eq!(total.as_deref(), Some("1"));
+    assert_eq!(errors[0].0, "taken");
+    assert_eq!(errors[0].1, "infra");
 }
 
 #[test]

@@ -106,7 +106,8 @@ pub struct RunArgs {
     /// XML, or `human` (the terminal report, without colour; needs a
     /// PATH), to PATH, or to stdout without one (the terminal report then
     /// goes to stderr). Repeatable. Written even when a scenario fails to
-    /// load (exit 2), saying where.
+    /// load (exit 2), or an error stops the run part way (exit 2 or 3:
+    /// with the scenarios that finished), saying where.
     #[arg(long = "report", value_name = "FORMAT[=PATH]", value_parser = ReportTarget::parse)]
     pub reports: Vec<ReportTarget>,
 

@@ -1,13 +1,14 @@
 //! A fixed report model for the renderers' tests: one passing scenario, one
 //! failing one (a misspelt span, a request split over two traces), and a
 //! trace asked for with `--show-trace`; every optional field filled once.
+//! Beside them, runs an error or an interrupt cut short.
 
 use std::collections::BTreeMap;
 
 use super::compare::{TreeComparison, TreeLine};
 use super::model::{
-    CollectorInfo, ComponentInfo, RunReport, ScenarioReport, ShownReason, ShownTrace, TraceStats,
-    TrafficReport,
+    AbortKind, Aborted, CollectorInfo, ComponentInfo, RunReport, ScenarioReport, ShownReason,
+    ShownTrace, TraceStats, TrafficReport,
 };
 use super::waterfall::Waterfall;
 use super::waterfall::tests::timed_sandbox_trace;
@@ -185,5 +186,41 @@ pub fn run() -> RunReport {
         waterfall: Waterfall::of(&timed_sandbox_trace()),
     });
     report.warnings.push("a run-level warning".into());
+    report
+}
+
+/// The passing scenario, then a closure that failed while the next one's
+/// traces were judged, with one more scenario left unrun.
+pub fn aborted() -> RunReport {
+    let mut report = RunReport::new(vec![passing()]);
+    report.passed = false;
+    report.warnings.push(
+        "an error in closures (closures.rhai) stopped the run: 1 of 3 scenarios did not run".into(),
+    );
+    report.aborted = Some(Aborted {
+        scenario: Some("closures".into()),
+        file: Some("closures.rhai".into()),
+        kind: AbortKind::Script,
+        message: "closures.rhai:11:19: span(\"*\", \"*\"): where: the closure failed".into(),
+        not_run: 1,
+    });
+    report
+}
+
+/// The passing scenario, then the failing one cut short by Ctrl-C, with
+/// one more scenario left unrun.
+pub fn interrupted() -> RunReport {
+    let mut cut = failing();
+    cut.interrupted = true;
+    cut.warnings.insert(
+        0,
+        "interrupted: 2 of 10 requests sent; the checks judged what arrived from them".into(),
+    );
+    let mut report = RunReport::new(vec![passing(), cut]);
+    report.interrupted = true;
+    report.passed = false;
+    report
+        .warnings
+        .push("interrupted: 1 of 3 scenarios did not run".into());
     report
 }

@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::model::{
-    LabInfo, LabStopped, RunReport, ScenarioReport, ShownReason, ShownTrace, TraceListing,
+    AbortKind, Aborted, LabInfo, LabStopped, RunReport, ScenarioReport, ShownReason, ShownTrace,
+    TraceListing,
 };
 use super::waterfall::{format_duration_us, format_start_time};
 use crate::assert::{Outcome, OutcomeSource};
@@ -53,6 +54,9 @@ pub fn render(report: &RunReport, verbosity: Verbosity) -> String {
     for scenario in &report.scenarios {
         render_scenario(&mut out, scenario, verbosity);
     }
+    if let Some(aborted) = &report.aborted {
+        render_aborted(&mut out, aborted, verbosity);
+    }
     if let Some(shown) = &report.shown_trace
         && verbosity != Verbosity::Quiet
     {
@@ -62,17 +66,62 @@ pub fn render(report: &RunReport, verbosity: Verbosity) -> String {
     for w in &report.warnings {
         let _ = writeln!(out, "{} {w}", paint(YELLOW, "warning:"));
     }
-    if report.scenarios.len() > 1 || (report.interrupted && report.scenarios.is_empty()) {
+    // An aborted run counts the scenario it stopped at and those after.
+    let given = report.scenarios.len()
+        + report
+            .aborted
+            .as_ref()
+            .map_or(0, |a| usize::from(a.scenario.is_some()) + a.not_run);
+    if given > 1 || report.aborted.is_some() || (report.interrupted && given == 0) {
         let passed = report.scenarios.iter().filter(|s| s.passed).count();
         let (checks_passed, checks) = report.checks();
         let _ = writeln!(
             out,
-            "{} {passed} of {} scenarios passed, {checks_passed} of {checks} checks",
-            verdict(report.passed, report.interrupted),
-            report.scenarios.len()
+            "{} {passed} of {given} scenarios passed, {checks_passed} of {checks} checks",
+            match report.aborted {
+                Some(_) => paint(RED, "ERROR"),
+                None => verdict(report.passed, report.interrupted),
+            },
         );
     }
     out
+}
+
+/// The error that stopped the run, under the scenario it stopped (its
+/// checks were not judged), or alone when it struck after the last one.
+fn render_aborted(out: &mut String, a: &Aborted, verbosity: Verbosity) {
+    let quiet = verbosity == Verbosity::Quiet;
+    let kind = match a.kind {
+        AbortKind::Script => "script error",
+        AbortKind::Usage => "usage error",
+        AbortKind::Infra => "infrastructure error",
+    };
+    let (Some(name), Some(file)) = (&a.scenario, &a.file) else {
+        let _ = writeln!(out, "{} {kind}: {}", paint(RED, "✘"), a.message);
+        return;
+    };
+    if !quiet {
+        let _ = writeln!(
+            out,
+            "{} {}",
+            paint(BOLD, name),
+            paint(DIM, format!("({file})"))
+        );
+    }
+    let _ = writeln!(out, "  {} {kind}: {}", paint(RED, "✘"), a.message);
+    let _ = writeln!(
+        out,
+        "  {} the run stopped here; this scenario's checks were not judged{}",
+        paint(RED, "ERROR"),
+        if quiet {
+            format!(" ({name})")
+        } else {
+            String::new()
+        }
+    );
+    if !quiet {
+        out.push('\n');
+    }
 }
 
 fn render_shown_trace(out: &mut String, shown: &ShownTrace, verbosity: Verbosity, indent: usize) {
@@ -548,5 +597,33 @@ jaeger-tracing sandbox (scenarios/jaeger.rhai)
         let text = render(&one(fixture::failing()), Verbosity::Normal);
         assert!(text.contains(&paint(RED, "✘")), "{text}");
         assert!(text.contains(&paint(RED, "FAIL")));
+    }
+
+    #[test]
+    fn an_error_that_stopped_the_run_follows_the_finished_scenarios_and_ends_the_verdict() {
+        let text = plain(&render(&fixture::aborted(), Verbosity::Normal));
+        let expected = "\
+  PASS 2 of 2 checks passed in 0.25 s
+
+closures (closures.rhai)
+  ✘ script error: closures.rhai:11:19: span(\"*\", \"*\"): where: the closure failed
+  ERROR the run stopped here; this scenario's checks were not judged
+
+warning: an error in closures (closures.rhai) stopped the run: 1 of 3 scenarios did not run
+ERROR 1 of 3 scenarios passed, 2 of 2 checks
+";
+        assert!(text.ends_with(expected), "\n{text}");
+
+        let quiet = plain(&render(&fixture::aborted(), Verbosity::Quiet));
+        assert!(
+            quiet.contains(
+                "  ERROR the run stopped here; this scenario's checks were not judged (closures)\n"
+            ),
+            "{quiet}"
+        );
+        assert!(
+            !quiet.lines().any(|l| l == "closures (closures.rhai)"),
+            "no heading: {quiet}"
+        );
     }
 }

@@ -102,6 +102,32 @@ mod tests {
     }
 
     #[test]
+    fn a_run_an_error_stopped_validates_with_the_finished_scenarios_and_the_error() {
+        let report: Value = serde_json::from_str(&render(&fixture::aborted())).unwrap();
+        let validator = jsonschema::validator_for(&schema()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&report)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        assert_eq!(report["passed"], false);
+        assert_eq!(report["scenarios"][0]["name"], "jaeger-tracing sandbox");
+        assert_eq!(
+            report["aborted"],
+            serde_json::json!({
+                "scenario": "closures",
+                "file": "closures.rhai",
+                "kind": "script",
+                "message": "closures.rhai:11:19: span(\"*\", \"*\"): where: the closure failed",
+                "not_run": 1,
+            })
+        );
+        // A run no error stopped has no such field at all.
+        let ran: Value = serde_json::from_str(&render(&fixture::run())).unwrap();
+        assert!(ran.get("aborted").is_none());
+    }
+
+    #[test]
     fn a_field_the_schema_does_not_know_fails_validation() {
         let mut report: Value = serde_json::from_str(&render(&fixture::run())).unwrap();
         report["scenarios"][0]["surprise"] = Value::Bool(true);

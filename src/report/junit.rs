@@ -2,22 +2,46 @@
 //! `<testsuite>` per scenario, one `<testcase>` per expectation and per
 //! integrity check; a failed check is a `<failure>` whose message is what
 //! was observed and whose text lists the failing traces (and, for a shape,
-//! the expected tree beside the actual one).
+//! the expected tree beside the actual one). What kept checks from being
+//! judged is an `<error>`: a scenario that did not load, an error that
+//! stopped the run (in a suite for the scenario it stopped), an interrupt.
 
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::human::trees;
-use super::model::{LoadFailure, RunReport, ScenarioReport};
+use super::model::{Aborted, LoadFailure, RunReport, ScenarioReport};
 use crate::assert::{Outcome, OutcomeSource};
+
+/// The suite of what belongs to no scenario: an interrupt between
+/// scenarios, an error after the last one.
+const RUN_SUITE: &str = "tracelab run";
 
 pub fn render(report: &RunReport) -> String {
     let mut junit = Report::new("tracelab");
     let mut total = 0.0;
+    // An interrupt is one error, in the suite of the scenario it cut short.
+    let mut interrupt = report.interrupted.then(|| interrupted(report));
     for scenario in &report.scenarios {
         total += scenario.duration_ms;
-        junit.add_test_suite(suite(scenario));
+        let mut suite = suite(scenario);
+        if scenario.interrupted
+            && let Some(mut case) = interrupt.take()
+        {
+            case.set_classname(scenario.name.as_str());
+            suite.add_test_case(case);
+        }
+        junit.add_test_suite(suite);
+    }
+    if let Some(mut case) = interrupt {
+        case.set_classname(RUN_SUITE);
+        let mut suite = TestSuite::new(RUN_SUITE);
+        suite.add_test_case(case);
+        junit.add_test_suite(suite);
+    }
+    if let Some(aborted) = &report.aborted {
+        junit.add_test_suite(aborted_suite(aborted, &report.warnings));
     }
     for failure in &report.load_errors {
         junit.add_test_suite(load_failure(failure));
@@ -44,6 +68,49 @@ fn load_failure(f: &LoadFailure) -> TestSuite {
             format!("{}:{}:{}", f.at, f.line, f.column),
         ));
     }
+    suite.add_test_case(case);
+    suite
+}
+
+/// An interrupted run's checks judged part of the traffic, or none: an
+/// error case, so a view of the JUnit alone does not show it green. Its
+/// message is what the run says was cut short (requests not sent, traffic
+/// that never began, scenarios that did not run).
+fn interrupted(report: &RunReport) -> TestCase {
+    let said: Vec<&str> = report
+        .scenarios
+        .iter()
+        .filter(|s| s.interrupted)
+        .flat_map(|s| &s.warnings)
+        .chain(&report.warnings)
+        .map(String::as_str)
+        .collect();
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+    status.set_type("interrupted");
+    status.set_message(if said.is_empty() {
+        "interrupted by SIGINT/SIGTERM: what did not run was not judged".to_string()
+    } else {
+        said.join("; ")
+    });
+    TestCase::new("the run ends without an interrupt", status)
+}
+
+/// The scenario an error stopped (or the run, when the error came after
+/// the last scenario): one case that errs with the error's kind and text.
+fn aborted_suite(a: &Aborted, warnings: &[String]) -> TestSuite {
+    let name = a.scenario.as_deref().unwrap_or(RUN_SUITE);
+    let mut suite = TestSuite::new(name);
+    if let Some(file) = &a.file {
+        suite.add_property(Property::new("file", file.as_str()));
+    }
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+    status.set_type(a.kind.as_str());
+    status.set_message(a.message.as_str());
+    if !warnings.is_empty() {
+        status.set_description(warnings.join("\n"));
+    }
+    let mut case = TestCase::new("the scenario runs to its verdict", status);
+    case.set_classname(name);
     suite.add_test_case(case);
     suite
 }
@@ -193,5 +260,84 @@ mod tests {
                 .iter()
                 .all(|c| !c.children().any(|n| n.has_tag_name("failure")))
         );
+    }
+
+    /// The `<error>` cases of a rendered report: (suite, case, type, message).
+    fn errors(xml: &str) -> Vec<(String, String, String, String)> {
+        let doc = roxmltree::Document::parse(xml).expect("well-formed XML");
+        doc.descendants()
+            .filter(|n| n.has_tag_name("error"))
+            .map(|e| {
+                let case = e.parent().unwrap();
+                let suite = case.parent().unwrap();
+                let attr = |n: roxmltree::Node, a| n.attribute(a).unwrap_or_default().to_string();
+                (
+                    attr(suite, "name"),
+                    attr(case, "name"),
+                    attr(e, "type"),
+                    attr(e, "message"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_error_that_stopped_the_run_is_an_error_case_in_a_suite_for_its_scenario() {
+        let xml = render(&fixture::aborted());
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        assert_eq!(doc.root_element().attribute("errors"), Some("1"));
+        assert_eq!(
+            errors(&xml),
+            [(
+                "closures".to_string(),
+                "the scenario runs to its verdict".to_string(),
+                "script".to_string(),
+                "closures.rhai:11:19: span(\"*\", \"*\"): where: the closure failed".to_string(),
+            )]
+        );
+        let error = doc.descendants().find(|n| n.has_tag_name("error")).unwrap();
+        assert_eq!(
+            error.text(),
+            Some(
+                "an error in closures (closures.rhai) stopped the run: 1 of 3 scenarios did not run"
+            )
+        );
+        // The scenario that finished is there as it ran.
+        let first = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
+        assert_eq!(first.attribute("name"), Some("jaeger-tracing sandbox"));
+        assert_eq!(first.attribute("tests"), Some("2"));
+    }
+
+    #[test]
+    fn an_interrupted_run_is_one_error_case_saying_what_was_not_judged() {
+        let xml = render(&fixture::interrupted());
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        assert_eq!(doc.root_element().attribute("errors"), Some("1"));
+        let found = errors(&xml);
+        assert_eq!(found.len(), 1, "{xml}");
+        let (suite, case, kind, message) = &found[0];
+        assert_eq!(
+            suite, "misspelt",
+            "in the suite of the scenario it cut short"
+        );
+        assert_eq!(case, "the run ends without an interrupt");
+        assert_eq!(kind, "interrupted");
+        assert_eq!(
+            message,
+            "interrupted: 2 of 10 requests sent; the checks judged what arrived from them; \
+             1 of 8 spans did not reach the collector; \
+             interrupted: 1 of 3 scenarios did not run"
+        );
+
+        // Interrupted between scenarios: the run has a suite of its own.
+        let mut between = fixture::interrupted();
+        between.scenarios.pop();
+        let found = errors(&render(&between));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "tracelab run");
+        assert_eq!(found[0].3, "interrupted: 1 of 3 scenarios did not run");
     }
 }

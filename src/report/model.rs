@@ -32,6 +32,47 @@ pub struct RunReport {
     /// Scenarios that failed to load (exit 2): then nothing ran.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub load_errors: Vec<LoadFailure>,
+    /// The error that stopped the run after it started (exit 2 or 3): the
+    /// scenarios are those that finished before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<Aborted>,
+}
+
+/// An error that ended a run part way, and where.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Aborted {
+    /// The scenario that was running (its name), none when the error
+    /// struck after the last one finished.
+    pub scenario: Option<String>,
+    /// Its file, as given on the command line.
+    pub file: Option<String>,
+    pub kind: AbortKind,
+    /// The error, as `tracelab: error:` says it.
+    pub message: String,
+    /// Scenarios after it that never started.
+    pub not_run: usize,
+}
+
+/// What kind of error stopped the run, as its exit code tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbortKind {
+    /// The script: a closure that failed while traces were judged (exit 2).
+    Script,
+    /// The command line, e.g. a `--target` the scenario lacks (exit 2).
+    Usage,
+    /// A port, a collector, a Jaeger that stopped (exit 3).
+    Infra,
+}
+
+impl AbortKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AbortKind::Script => "script",
+            AbortKind::Usage => "usage",
+            AbortKind::Infra => "infra",
+        }
+    }
 }
 
 /// A scenario that could not be loaded, and where.
@@ -96,6 +137,7 @@ impl RunReport {
             passed,
             interrupted: false,
             load_errors: Vec::new(),
+            aborted: None,
         }
     }
 
