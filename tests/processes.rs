@@ -40,6 +40,8 @@ proxy("edge", #{{ routes: [route("/*", #{{ to: "recorder" }})] }});
 process("recorder", #{{ cmd: ["python3", "recorder.py"], env: #{{ OUT: {out:?} }}, {process_options} }});
 service("peer-2", #{{ routes: [route("/")] }});
 traffic("t", #{{ requests: 2, path: "/" }});
+// The recorder writes what it was told and traces nothing.
+integrity(#{{ reported: false }});
 "#,
         out = out.display().to_string()
     )

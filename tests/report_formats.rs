@@ -42,9 +42,9 @@ fn json_and_junit_files_are_written_beside_the_terminal_report() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("PASS 10 of 10 checks"), "{text}");
+    assert!(text.contains("PASS 11 of 11 checks"), "{text}");
     assert!(
-        text.contains("FAIL 1 of 2 scenarios passed, 19 of 20 checks"),
+        text.contains("FAIL 1 of 2 scenarios passed, 21 of 22 checks"),
         "{text}"
     );
 
@@ -109,7 +109,7 @@ fn json_and_junit_files_are_written_beside_the_terminal_report() {
             .filter(|n| n.has_tag_name("testcase"))
             .count()
     };
-    assert_eq!((cases(0), cases(1)), (10, 10));
+    assert_eq!((cases(0), cases(1)), (11, 11));
     let failures: Vec<_> = doc
         .descendants()
         .filter(|n| n.has_tag_name("failure"))
@@ -137,7 +137,7 @@ fn json_without_a_path_takes_stdout_and_the_terminal_report_moves_to_stderr() {
     assert_valid(&report);
     assert_eq!(report["passed"], true);
     assert!(
-        stderr(&out).contains("PASS 10 of 10 checks"),
+        stderr(&out).contains("PASS 11 of 11 checks"),
         "{}",
         stderr(&out)
     );
@@ -259,14 +259,14 @@ fn a_closure_error_at_judge_time_keeps_the_finished_scenarios_in_every_report_wi
     );
     // The terminal report of what finished comes first, then the error.
     let text = stdout(&out);
-    assert!(text.contains("PASS 10 of 10 checks"), "{text}");
+    assert!(text.contains("PASS 11 of 11 checks"), "{text}");
     assert!(text.contains(&format!("✘ script error: {place}")), "{text}");
     assert!(
         text.contains("ERROR the run stopped here; this scenario's checks were not judged"),
         "{text}"
     );
     assert!(
-        text.contains("ERROR 1 of 3 scenarios passed, 10 of 10 checks"),
+        text.contains("ERROR 1 of 3 scenarios passed, 11 of 11 checks"),
         "{text}"
     );
 
@@ -279,7 +279,7 @@ fn a_closure_error_at_judge_time_keeps_the_finished_scenarios_in_every_report_wi
     assert_eq!(scenarios.len(), 1, "only the finished one");
     assert_eq!(scenarios[0]["name"], "jaeger-tracing sandbox");
     assert_eq!(scenarios[0]["passed"], true);
-    assert_eq!(scenarios[0]["outcomes"].as_array().unwrap().len(), 10);
+    assert_eq!(scenarios[0]["outcomes"].as_array().unwrap().len(), 11);
     let aborted = &report["aborted"];
     assert_eq!(aborted["scenario"], "judges badly");
     assert_eq!(aborted["file"], path_str(&judge));

@@ -519,3 +519,70 @@ fn failed_run_check(
         failure_count: 1,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assert::tree::tests::trace;
+    use crate::jaeger::model::{KeyValue, Trace};
+
+    /// The sandbox's trace, service1's call to service2 tagged as the mesh
+    /// tags it; `with_callee`: service2's own span is in it.
+    fn call_to_service2(flags: &str, with_callee: bool) -> Trace {
+        let mut rows = vec![
+            ("a", None, "front-proxy", "checkAvailability", "client"),
+            ("b", Some("a"), "service1", "checkAvailability", "server"),
+            ("c", Some("b"), "service1", "checkStock", "client"),
+        ];
+        if with_callee {
+            rows.push(("d", Some("c"), "service2", "checkStock", "server"));
+        }
+        let mut t = trace(&rows);
+        t.spans[2].tags.extend([
+            KeyValue::string("upstream_cluster", "service2"),
+            KeyValue::string("response_flags", flags),
+            KeyValue::string("http.status_code", "200"),
+        ]);
+        t
+    }
+
+    fn reporters() -> HashSet<String> {
+        ["front-proxy", "service1", "service2"]
+            .map(String::from)
+            .into()
+    }
+
+    #[test]
+    fn a_call_answered_without_a_span_of_the_callee_fails_reported() {
+        let t = call_to_service2("-", false);
+        let (span, expected, observed) =
+            unreported_hop(&TraceTree::new(&t), &reporters()).expect("service2 is silent");
+        assert_eq!(span.as_deref(), Some("service1 checkStock (client) [c]"));
+        assert_eq!(expected, "a span of service2, which answered this call");
+        assert!(
+            observed.starts_with("none: service2 answered 200 but reported no span"),
+            "{observed}"
+        );
+        // A delay injected before the call still reached it.
+        let t = call_to_service2("DI", false);
+        assert!(unreported_hop(&TraceTree::new(&t), &reporters()).is_some());
+    }
+
+    #[test]
+    fn a_callee_with_its_span_a_call_that_never_reached_it_or_a_program_that_drops_context_passes()
+    {
+        let with_span = call_to_service2("-", true);
+        assert!(unreported_hop(&TraceTree::new(&with_span), &reporters()).is_none());
+        for flags in ["UF", "UT", "DI,UF", "URX"] {
+            let t = call_to_service2(flags, false);
+            assert!(
+                unreported_hop(&TraceTree::new(&t), &reporters()).is_none(),
+                "{flags}"
+            );
+        }
+        let mut others = reporters();
+        others.remove("service2");
+        let t = call_to_service2("-", false);
+        assert!(unreported_hop(&TraceTree::new(&t), &others).is_none());
+    }
+}

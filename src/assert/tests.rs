@@ -270,7 +270,7 @@ fn every_integrity_check_runs_by_default_and_passes_on_a_good_trace() {
         &[run(&["r1"])],
         &g,
     );
-    assert_eq!(outcomes.len(), 8, "{:?}", names(&outcomes));
+    assert_eq!(outcomes.len(), 9, "{:?}", names(&outcomes));
     assert!(outcomes.iter().all(|o| o.passed), "{outcomes:?}");
 }
 
@@ -285,7 +285,7 @@ fn a_switched_off_integrity_check_leaves_no_outcome() {
     let g = gathered(vec![("r1", sandbox_trace())]);
     let outcomes = evaluate(&scenario(vec![], checks), &[run(&["r1"])], &g);
     let names = names(&outcomes);
-    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(names.len(), 6, "{names:?}");
     assert!(!names.contains(&"every request answered as expected"));
     assert!(!names.contains(&"no orphan spans"));
     assert!(!names.contains(&"children inside their parent's time window"));

@@ -82,7 +82,7 @@ pub fn sandbox_that_passes_on_fragments() -> String {
     format!(
         "{topology}\
          integrity(#{{ propagation: false, complete: false, single_root: false, \
-         orphans: false, unique_span_ids: false, time_window: false }});\n\
+         orphans: false, unique_span_ids: false, time_window: false, reported: false }});\n\
          expect_spans(\"sandbox\", span(\"*\", \"*\"), #{{ at_most: 4, name: \"at most 4 spans a trace\" }});\n"
     )
 }
