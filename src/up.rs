@@ -27,6 +27,9 @@ pub struct UpOptions {
     pub collector_ports: BTreeMap<Listener, u16>,
     /// Components moved to another port (`--port NAME=PORT`, 0 = free).
     pub ports: Vec<(String, u16)>,
+    /// `--free-ports`: components the script fixes a port for, and no
+    /// `--port` moves, listen on free ones too.
+    pub free_ports: bool,
     pub collector: CollectorConfig,
     /// Off (`--no-tracing`): the topology serves without spans.
     pub tracing: bool,
@@ -44,6 +47,13 @@ pub struct RunningLab {
 /// then serve.
 pub async fn start(options: &UpOptions) -> Result<RunningLab, Error> {
     let mut scenario = scenario::load(&options.file)?;
+    if options.free_ports {
+        for component in &mut scenario.components {
+            if component.port.is_some() {
+                component.port = Some(0);
+            }
+        }
+    }
     move_components(&mut scenario, &options.ports)?;
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let plan = PortPlan::jaeger_defaults(ip, &options.collector_ports);

@@ -33,18 +33,14 @@ fn command(args: &[&str]) -> Command {
     cmd
 }
 
-/// Start `tracelab up` on free ports and read its banner.
+/// Start `tracelab up` on free ports and read its banner. `--free-ports`
+/// alone moves the front proxy off the 8000 the script fixes.
 async fn start() -> Up {
-    let mut child = command(&[
-        "scenarios/jaeger.rhai",
-        "--port",
-        "front-proxy=0",
-        "--free-ports",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("tracelab starts");
+    let mut child = command(&["scenarios/jaeger.rhai", "--free-ports"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tracelab starts");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut printed = String::new();
     let banner = async {
@@ -70,6 +66,10 @@ async fn start() -> Up {
             .unwrap_or_else(|| panic!("no {label:?} line in:\n{printed}"))
     };
     let try_url = url_after("try").trim_start_matches("curl ").to_string();
+    assert!(
+        !try_url.contains(":8000/"),
+        "--free-ports moves the front proxy too: {try_url}"
+    );
     let viewer_url = url_after("trace viewer");
     Up {
         child,

@@ -56,6 +56,7 @@ pub(crate) fn up_mode(args: UpArgs) -> Result<Mode, Error> {
         file: args.file,
         collector_ports: args.collector_ports.ports(),
         ports: args.ports,
+        free_ports: args.collector_ports.free_ports,
         collector,
         tracing: !args.no_tracing,
         otlp_protocol: otlp_protocol(
