@@ -19,9 +19,11 @@ use super::options::{ScriptResult, duration_text, error_at, origin, parse_option
 use super::topology::propagation;
 use crate::scenario::model::{Propagation, Target};
 
-/// How long a target's span count must hold still by default: exporters
-/// that batch (OpenTelemetry's default is 5 s) need more, set per target.
-const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
+/// How long a target's span count must hold still by default: above the
+/// 5 s OpenTelemetry SDKs batch spans for unless told otherwise. Shorter,
+/// a service that exports on that default was judged before its spans
+/// came, and a `count: 0` on it held on nothing.
+const DEFAULT_SETTLE: Duration = Duration::from_secs(6);
 
 pub fn register(engine: &mut Engine, draft: &SharedDraft) {
     let d = draft.clone();
