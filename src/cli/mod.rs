@@ -174,9 +174,36 @@ impl Cli {
             Some(Command::Collector(args)) => collector::collector_mode(args),
             Some(Command::Diff(args)) => diff::diff_mode(args),
             Some(Command::Record(args)) => record::record_mode(args),
-            None => run::run_mode(self.run),
+            None => {
+                if let Some(hint) = misspelt_command(&self.run.files) {
+                    return Err(Error::Usage(hint));
+                }
+                run::run_mode(self.run)
+            }
         }
     }
+}
+
+/// A bare `tracelab rnu x.rhai`: the first "scenario" is no file but a
+/// command's name, misspelt.
+fn misspelt_command(files: &[std::path::PathBuf]) -> Option<String> {
+    let first = files.first()?.to_str()?;
+    if std::path::Path::new(first).exists() || first.contains(['/', '.']) {
+        return None;
+    }
+    let cli = <Cli as clap::CommandFactory>::command();
+    let (distance, name) = cli
+        .get_subcommands()
+        .map(|c| {
+            (
+                strsim::levenshtein(first, c.get_name()),
+                c.get_name().to_string(),
+            )
+        })
+        .min()?;
+    (distance <= 2 && distance < first.len()).then(|| {
+        format!("no scenario or command {first:?}: did you mean `tracelab {name}`? (see --help)")
+    })
 }
 #[cfg(test)]
 mod tests;

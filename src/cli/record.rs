@@ -41,7 +41,7 @@ pub struct RecordArgs {
     #[arg(value_name = "SCENARIO")]
     pub file: PathBuf,
 
-    /// Write the recording here (default: expected/<scenario name>.rhai
+    /// Write the recording here (default: expected/<the scenario file's name>.rhai
     /// in the scenario's folder; a scenario imports only from its folder).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,

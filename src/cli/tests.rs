@@ -521,3 +521,17 @@ fn a_run_lets_read_traces_go_unless_told_to_keep_them() {
     };
     assert_eq!(c.collector.release_read_traces_after, None);
 }
+
+#[test]
+fn a_misspelt_command_is_named_not_read_as_a_scenario() {
+    let Err(err) = mode(&["tracelab", "rnu", "scenarios/jaeger.rhai"]) else {
+        panic!("rnu is no scenario");
+    };
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string().contains("did you mean `tracelab run`?"),
+        "{err}"
+    );
+    // A scenario's path is never taken for a command.
+    assert!(mode(&["tracelab", "scenarios/jaeger.rhai"]).is_ok());
+}
