@@ -150,8 +150,7 @@ fn a_closure_that_loops_forever_is_stopped_by_the_sandbox_with_exit_2_at_its_pla
 }
 
 #[test]
-fn a_closure_that_errors_compares_across_types_hogs_memory_declares_or_returns_no_bool_stops_the_run_with_exit_2()
- {
+fn a_closure_that_errors_or_could_only_say_no_stops_the_run_with_exit_2() {
     let cases = [
         (
             r#"expect_spans("t", span("*", "*", #{ where: |s| s.tags["nope"].starts_with("/api") }));"#,

@@ -74,18 +74,19 @@ pub struct IntegrityJudge {
     propagation: Option<Tally>,
     complete: Option<Tally>,
     per_trace: Vec<(Tally, Finder)>,
-    /// With the components whose hops must leave their span.
-    reported: Option<(Tally, HashSet<String>)>,
+    /// With the calls (caller, callee) whose callee's span must join the
+    /// caller's trace.
+    reported: Option<(Tally, HashSet<(String, String)>)>,
 }
 
 impl IntegrityJudge {
-    /// `reporters`: the components that report the spans of the calls
-    /// they answer, within the caller's trace.
+    /// `calls`: the calls (caller, callee) whose callee reports its span
+    /// of them within the caller's trace.
     pub fn new(
         block: &str,
         on: IntegrityChecks,
         shown: usize,
-        reporters: HashSet<String>,
+        calls: HashSet<(String, String)>,
     ) -> IntegrityJudge {
         let checks: [(bool, &str, &'static str, Finder); 4] = [
             (
@@ -137,7 +138,7 @@ impl IntegrityJudge {
                         "every component a call reached reported its span",
                         "integrity.reported",
                     ),
-                    reporters,
+                    calls,
                 )
             }),
         }
@@ -210,9 +211,9 @@ impl Accumulate for IntegrityJudge {
         }
         for trace in unit.new {
             let tree = TraceTree::new(trace);
-            if let Some((tally, reporters)) = &mut self.reported {
+            if let Some((tally, calls)) = &mut self.reported {
                 tally.total += 1;
-                if let Some((span, expected, observed)) = unreported_hop(&tree, reporters) {
+                if let Some((span, expected, observed)) = unreported_hop(&tree, calls) {
                     let failure = Failure {
                         trace_id: Some(trace.trace_id.clone()),
                         request_id: Some(record.request_id.clone()),
@@ -263,15 +264,22 @@ impl Accumulate for IntegrityJudge {
 }
 
 /// A client span of the mesh whose call a component answered (Envoy's
-/// `upstream_cluster` names it; no flag says the call never reached it or
-/// got no answer), where the trace holds no span of that component: it
-/// answered, but its span went elsewhere or nowhere (a program that does
-/// not trace, a peer exporting to another collector, one that reported
-/// after the trace was judged).
-fn unreported_hop(tree: &TraceTree<'_>, reporters: &HashSet<String>) -> Option<Found> {
+/// `upstream_cluster` names it; no flag says the call never reached it, got
+/// no answer or was not made), where the callee continues the caller's
+/// trace but no span of it is a child of that call: it answered, but its
+/// span went elsewhere or nowhere (a program that does not trace, a peer
+/// exporting to another collector, a span later than the wait).
+fn unreported_hop(tree: &TraceTree<'_>, calls: &HashSet<(String, String)>) -> Option<Found> {
     tree.nodes.iter().find_map(|n| {
+        // A server span's upstream_cluster is its own app (local_service).
+        if n.span.kind() != Some("client") {
+            return None;
+        }
         let callee = n.span.tag("upstream_cluster")?.value.as_str()?;
-        if !reporters.contains(callee) || tree.nodes.iter().any(|m| m.service == callee) {
+        if !calls.contains(&(n.service.to_string(), callee.to_string())) {
+            return None;
+        }
+        if n.children.iter().any(|&c| tree.nodes[c].service == callee) {
             return None;
         }
         // "-", or only "DI" (a delay injected before the call).
@@ -285,9 +293,9 @@ fn unreported_hop(tree: &TraceTree<'_>, reporters: &HashSet<String>) -> Option<F
             .map_or_else(|| "?".to_string(), |t| t.value_text());
         Some((
             Some(format!("{} [{}]", n.label(), n.span.span_id)),
-            format!("a span of {callee}, which answered this call"),
+            format!("a span of {callee}, which answered this call, as its child"),
             format!(
-                "none: {callee} answered {status} but reported no span in this trace \
+                "none: {callee} answered {status} but reported no span of it in this trace \
                  (does it trace, and export to this run's collector? is its span later than the wait?)"
             ),
         ))
@@ -546,9 +554,9 @@ mod tests {
         t
     }
 
-    fn reporters() -> HashSet<String> {
-        ["front-proxy", "service1", "service2"]
-            .map(String::from)
+    fn calls() -> HashSet<(String, String)> {
+        [("front-proxy", "service1"), ("service1", "service2")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
             .into()
     }
 
@@ -556,32 +564,36 @@ mod tests {
     fn a_call_answered_without_a_span_of_the_callee_fails_reported() {
         let t = call_to_service2("-", false);
         let (span, expected, observed) =
-            unreported_hop(&TraceTree::new(&t), &reporters()).expect("service2 is silent");
+            unreported_hop(&TraceTree::new(&t), &calls()).expect("service2 is silent");
         assert_eq!(span.as_deref(), Some("service1 checkStock (client) [c]"));
-        assert_eq!(expected, "a span of service2, which answered this call");
+        assert_eq!(
+            expected,
+            "a span of service2, which answered this call, as its child"
+        );
         assert!(
-            observed.starts_with("none: service2 answered 200 but reported no span"),
+            observed.starts_with("none: service2 answered 200 but reported no span of it"),
             "{observed}"
         );
         // A delay injected before the call still reached it.
         let t = call_to_service2("DI", false);
-        assert!(unreported_hop(&TraceTree::new(&t), &reporters()).is_some());
+        assert!(unreported_hop(&TraceTree::new(&t), &calls()).is_some());
     }
 
     #[test]
-    fn a_callee_with_its_span_a_call_that_never_reached_it_or_a_program_that_drops_context_passes()
-    {
+    fn a_callee_with_its_span_a_call_that_never_reached_it_or_one_that_breaks_context_passes() {
         let with_span = call_to_service2("-", true);
-        assert!(unreported_hop(&TraceTree::new(&with_span), &reporters()).is_none());
+        assert!(unreported_hop(&TraceTree::new(&with_span), &calls()).is_none());
         for flags in ["UF", "UT", "DI,UF", "URX"] {
             let t = call_to_service2(flags, false);
             assert!(
-                unreported_hop(&TraceTree::new(&t), &reporters()).is_none(),
+                unreported_hop(&TraceTree::new(&t), &calls()).is_none(),
                 "{flags}"
             );
         }
-        let mut others = reporters();
-        others.remove("service2");
+        // service2 reads no format service1 writes: its span is in a trace
+        // of its own, which the propagation check is about.
+        let mut others = calls();
+        others.remove(&("service1".to_string(), "service2".to_string()));
         let t = call_to_service2("-", false);
         assert!(unreported_hop(&TraceTree::new(&t), &others).is_none());
     }

@@ -10,7 +10,9 @@ use super::{
     Accumulate, Kept, Outcome, Shown, Unit, block_checks, expectation, integrity, integrity_checks,
 };
 use crate::jaeger::model::Trace;
-use crate::scenario::model::{Propagation, Role, Scenario};
+use std::collections::HashSet;
+
+use crate::scenario::model::Scenario;
 
 /// What a finished judge says.
 pub struct Verdict {
@@ -70,7 +72,7 @@ impl<'s> Judge<'s> {
                 block,
                 on,
                 self.shown.integrity,
-                reporters(self.scenario),
+                answered_in_trace(self.scenario),
             ),
         });
     }
@@ -139,13 +141,17 @@ impl<'s> Judge<'s> {
     }
 }
 
-/// The components whose spans join the trace of a call they answer: all
-/// but programs that drop trace context (they start traces of their own).
-fn reporters(scenario: &Scenario) -> std::collections::HashSet<String> {
-    scenario
-        .components
+/// The calls (caller, callee) whose callee's span joins the caller's
+/// trace: the callee reads a format the caller writes.
+fn answered_in_trace(scenario: &Scenario) -> HashSet<(String, String)> {
+    let components = &scenario.components;
+    components
         .iter()
-        .filter(|c| !(c.role == Role::Process && c.propagation == Propagation::None))
-        .map(|c| c.name.clone())
+        .flat_map(|caller| {
+            components
+                .iter()
+                .filter(|callee| callee.continues(caller))
+                .map(|callee| (caller.name.clone(), callee.name.clone()))
+        })
         .collect()
 }

@@ -205,5 +205,6 @@ fn misspelt_command(files: &[std::path::PathBuf]) -> Option<String> {
         format!("no scenario or command {first:?}: did you mean `tracelab {name}`? (see --help)")
     })
 }
+
 #[cfg(test)]
 mod tests;

@@ -114,7 +114,9 @@ pub async fn drive(
         sampled_ids: &sampled_ids,
         start_us,
         max_limit: backend.max_search_depth(),
-        settle_always: programs || external,
+        // Peers export on their own schedule too: every trace may still
+        // grow after it first appears.
+        settle_always: programs || external || !mesh.peers().is_empty(),
         trace_ids: &trace_ids,
         settled: &settled,
         started: &started,
@@ -123,6 +125,9 @@ pub async fn drive(
     for target in &scenario.targets {
         wait.settle = wait.settle.max(target.settle);
     }
+    // A wait shorter than the settle could never see a trace settle: the
+    // script's settle says how late a target's spans may come.
+    wait.timeout = wait.timeout.max(wait.settle + wait.poll_interval);
     if stop.is_cancelled() {
         wait.timeout = wait.timeout.min(INTERRUPTED_WAIT);
     }

@@ -74,21 +74,20 @@ pub fn unknown_operation(
     for expectation in expectations {
         patterns_of(expectation, &mut patterns);
     }
-    let own = |c: &&Component| c.role != Role::Process;
     for pattern in patterns {
         let Some(operation) = pattern.operation.as_deref() else {
             continue;
         };
         let (whose, names) = match pattern.service.as_deref() {
             Some(service) => match components.iter().find(|c| c.name == service) {
-                Some(c) if own(&c) => (
+                Some(c) if c.role != Role::Process => (
                     format!("{service:?} (a {})", c.role),
                     Operations::of(c, components, traffic),
                 ),
                 _ => continue,
             },
             // Any service: only when every span comes from tracelab's own.
-            None if targets.is_empty() && components.iter().all(|c| own(&c)) => (
+            None if targets.is_empty() && components.iter().all(|c| c.role != Role::Process) => (
                 "this run".to_string(),
                 components
                     .iter()

@@ -21,11 +21,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rhai::{AST, Dynamic, Engine, FnPtr, Map, Module, NativeCallContext, Shared};
+use rhai::{AST, Dynamic, Engine, FnPtr, Module, NativeCallContext, Shared};
 
 type SharedModule = Shared<Module>;
 
 use super::options::{ScriptResult, error_at, origin};
+use super::strict::SpanView;
 use crate::alloc::ScriptBudget;
 use crate::scenario::load::{Limits, describe};
 use crate::scenario::memory;
@@ -235,6 +236,13 @@ fn explain(message: &str) -> String {
         "the script ran too many operations",
         "it ran too many operations",
     );
+    // Rhai's words for a property no getter serves.
+    if let Some(rest) = message.split("Unknown property '").nth(1)
+        && let Some((name, _)) = rest.split_once('\'')
+        && message.contains("for type 'span'")
+    {
+        return super::strict::unknown_field(name);
+    }
     if message.contains("((),") || message.contains("(())") {
         return format!(
             "{message} (a tag the span lacks reads as (): write s.tags[\"key\"]?.starts_with(\"/api\") ?? false)"
@@ -272,33 +280,26 @@ fn tag_value(value: &TagValue) -> Dynamic {
     }
 }
 
-/// The span as a map: `service`, `operation`, `kind`, `error`,
-/// `duration_us`, `duration_ms`, `start_us`, `trace_id`, `span_id`,
-/// `parent_id` and `tags` (a map of typed values).
+/// The span as a closure sees it: `service`, `operation`, `kind`,
+/// `error`, `duration_us`, `duration_ms`, `start_us`, `trace_id`,
+/// `span_id`, `parent_id` and `tags` (a map of typed values).
 fn span_value(facts: &SpanFacts) -> Dynamic {
     let text = |s: &Option<String>| s.clone().map_or(Dynamic::UNIT, Dynamic::from);
-    let tags: Map = facts
-        .tags
-        .iter()
-        .map(|(k, v)| (k.as_str().into(), tag_value(v)))
-        .collect();
-    let mut span = Map::new();
-    span.insert("service".into(), facts.service.clone().into());
-    span.insert("operation".into(), facts.operation.clone().into());
-    span.insert("kind".into(), text(&facts.kind));
-    span.insert("error".into(), facts.error.into());
-    span.insert(
-        "duration_us".into(),
-        (facts.duration_us as rhai::INT).into(),
-    );
-    span.insert(
-        "duration_ms".into(),
-        Dynamic::from_float(Duration::from_micros(facts.duration_us).as_secs_f64() * 1000.0),
-    );
-    span.insert("start_us".into(), (facts.start_us as rhai::INT).into());
-    span.insert("trace_id".into(), facts.trace_id.clone().into());
-    span.insert("span_id".into(), facts.span_id.clone().into());
-    span.insert("parent_id".into(), text(&facts.parent_id));
-    span.insert("tags".into(), tags.into());
-    span.into()
+    Dynamic::from(SpanView {
+        service: facts.service.as_str().into(),
+        operation: facts.operation.as_str().into(),
+        kind: text(&facts.kind),
+        error: facts.error,
+        duration_us: facts.duration_us as rhai::INT,
+        duration_ms: Duration::from_micros(facts.duration_us).as_secs_f64() * 1000.0,
+        start_us: facts.start_us as rhai::INT,
+        trace_id: facts.trace_id.as_str().into(),
+        span_id: facts.span_id.as_str().into(),
+        parent_id: text(&facts.parent_id),
+        tags: facts
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), tag_value(v)))
+            .collect(),
+    })
 }

@@ -10,7 +10,8 @@
 //! goes to), `traffic`, `expect` (span patterns,
 //! expect_traces), `select` (structural selectors: child, descendant,
 //! sibling), `closures` (the script's closures as predicates, run in its
-//! sandbox; `strict` makes their silent falses errors), `predicates` (tag and duration predicates), `checks`
+//! sandbox; `strict` makes their silent falses errors), `predicates` (tag
+//! and duration predicates), `checks`
 //! (span counts, broken propagation, durations, integrity switches),
 //! `responses` (expect_responses), `critical_path`
 //! (expect_critical_path),

@@ -5,12 +5,14 @@
 //! `|s| s.duraton_us > 0` would match no span ever, and a check such as
 //! `#{ count: 0 }` over them would pass on nothing.
 //!
-//! A tag the span lacks still reads as `()`, as documented: that is the
-//! span's answer, not a mistake in the script.
+//! The span is a [`SpanView`], a type with a getter per field, so that an
+//! unknown field fails on its own; maps the closure builds behave as
+//! usual. A tag the span lacks still reads as `()`, as documented: that is
+//! the span's answer, not a mistake in the script.
 
-use rhai::{Dynamic, Engine, EvalAltResult, FLOAT, INT, ImmutableString, Map, Position, Target};
+use rhai::{Dynamic, Engine, EvalAltResult, FLOAT, INT, ImmutableString, Map};
 
-/// The fields of the map a closure gets for a span (see `span_value`).
+/// The span's fields, in the order the docs list them.
 pub const SPAN_FIELDS: [&str; 11] = [
     "service",
     "operation",
@@ -25,10 +27,76 @@ pub const SPAN_FIELDS: [&str; 11] = [
     "tags",
 ];
 
+/// A span as a closure sees it.
+#[derive(Debug, Clone)]
+pub struct SpanView {
+    pub service: ImmutableString,
+    pub operation: ImmutableString,
+    /// A string, or `()`.
+    pub kind: Dynamic,
+    pub error: bool,
+    pub duration_us: INT,
+    pub duration_ms: FLOAT,
+    pub start_us: INT,
+    pub trace_id: ImmutableString,
+    pub span_id: ImmutableString,
+    /// A string, or `()` for a root.
+    pub parent_id: Dynamic,
+    /// Tags with Jaeger's types.
+    pub tags: Map,
+}
+
+impl SpanView {
+    fn field(&self, name: &str) -> Option<Dynamic> {
+        Some(match name {
+            "service" => self.service.clone().into(),
+            "operation" => self.operation.clone().into(),
+            "kind" => self.kind.clone(),
+            "error" => self.error.into(),
+            "duration_us" => self.duration_us.into(),
+            "duration_ms" => self.duration_ms.into(),
+            "start_us" => self.start_us.into(),
+            "trace_id" => self.trace_id.clone().into(),
+            "span_id" => self.span_id.clone().into(),
+            "parent_id" => self.parent_id.clone(),
+            "tags" => self.tags.clone().into(),
+            _ => return None,
+        })
+    }
+}
+
 const COMPARISONS: [&str; 6] = ["==", "!=", "<", "<=", ">", ">="];
 
-/// Make `engine` refuse comparisons across types and unknown span fields.
+/// Make `engine` know spans and refuse comparisons across types.
 pub fn refuse_silent_falses(engine: &mut Engine) {
+    engine.register_type_with_name::<SpanView>("span");
+    macro_rules! getters {
+        ($($field:ident),*) => {
+            $(engine.register_get(stringify!($field), |s: &mut SpanView| s.$field.clone());)*
+        };
+    }
+    getters!(
+        service,
+        operation,
+        kind,
+        error,
+        duration_us,
+        duration_ms,
+        start_us,
+        trace_id,
+        span_id,
+        parent_id,
+        tags
+    );
+    // `s["service"]` reads as `s.service`, as when the span was a map.
+    engine.register_indexer_get(
+        |s: &mut SpanView, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+            s.field(name).ok_or_else(|| unknown_field(name).into())
+        },
+    );
+    engine.register_fn("to_string", |s: &mut SpanView| span_text(s));
+    engine.register_fn("to_debug", |s: &mut SpanView| span_text(s));
+
     // Rhai's fast operators answer mixed types before looking for an
     // overload; without them the overloads below are found.
     engine.set_fast_operators(false);
@@ -44,12 +112,13 @@ pub fn refuse_silent_falses(engine: &mut Engine) {
         mismatch::<bool, FLOAT>(engine, op);
         mismatch::<FLOAT, bool>(engine, op);
     }
-    engine.on_map_missing_property(|map: &mut Map, prop: &str, _| {
-        if is_span(map) {
-            return Err(unknown_field(prop));
-        }
-        Ok(Target::TempValue(Dynamic::UNIT))
-    });
+}
+
+fn span_text(s: &SpanView) -> String {
+    format!(
+        "span {} {} [{}] of trace {}",
+        s.service, s.operation, s.span_id, s.trace_id
+    )
 }
 
 fn mismatch<A: Clone + Send + Sync + 'static, B: Clone + Send + Sync + 'static>(
@@ -62,9 +131,15 @@ fn mismatch<A: Clone + Send + Sync + 'static, B: Clone + Send + Sync + 'static>(
 }
 
 fn compared<A: 'static, B: 'static>(op: &str) -> String {
+    let always = if op == "!=" {
+        "always true"
+    } else {
+        "never true"
+    };
     format!(
-        "`{op}` compares {} with {}, which is never true: tag values keep their types \
-         (Envoy's http.status_code is a string: compare it with \"503\", or read it with .parse_int())",
+        "`{op}` compares {} with {}, which is {always}: tag values keep their types \
+         (Envoy's http.status_code is a string, an SDK's an integer: \
+         s.tags[\"http.status_code\"].to_string() == \"503\" reads both)",
         words::<A>(),
         words::<B>()
     )
@@ -83,28 +158,19 @@ fn words<T: 'static>() -> &'static str {
     }
 }
 
-/// The span's own map, not its tags (which may be named anything).
-fn is_span(map: &Map) -> bool {
-    map.len() == SPAN_FIELDS.len() && SPAN_FIELDS.iter().all(|f| map.contains_key(*f))
-}
-
-fn unknown_field(prop: &str) -> Box<EvalAltResult> {
+/// What to say of `s.name` where a span has no such field.
+pub fn unknown_field(name: &str) -> String {
     let hint = SPAN_FIELDS
         .iter()
-        .map(|f| (strsim::levenshtein(prop, f), *f))
+        .map(|f| (strsim::levenshtein(name, f), *f))
         .min()
         .filter(|(distance, _)| *distance <= 2)
         .map(|(_, f)| format!("did you mean {f}? "))
         .unwrap_or_default();
-    EvalAltResult::ErrorRuntime(
-        format!(
-            "a span has no field {prop}: {hint}its fields are {} (tags are read as s.tags[\"key\"])",
-            SPAN_FIELDS.join(", ")
-        )
-        .into(),
-        Position::NONE,
+    format!(
+        "a span has no field {name}: {hint}its fields are {} (tags are read as s.tags[\"key\"])",
+        SPAN_FIELDS.join(", ")
     )
-    .into()
 }
 
 #[cfg(test)]
@@ -117,13 +183,30 @@ mod tests {
         engine
     }
 
-    const SPAN: &str = r#"let s = #{ service: "api", operation: "get", kind: "server", error: false,
-        duration_us: 1500, duration_ms: 1.5, start_us: 0, trace_id: "t", span_id: "s",
-        parent_id: (), tags: #{ "http.status_code": "503", "retries": 2 } };"#;
+    fn span() -> SpanView {
+        let mut tags = Map::new();
+        tags.insert("http.status_code".into(), "503".into());
+        tags.insert("retries".into(), (2 as INT).into());
+        SpanView {
+            service: "api".into(),
+            operation: "get".into(),
+            kind: "server".into(),
+            error: false,
+            duration_us: 1500,
+            duration_ms: 1.5,
+            start_us: 0,
+            trace_id: "t".into(),
+            span_id: "s".into(),
+            parent_id: Dynamic::UNIT,
+            tags,
+        }
+    }
 
     fn eval(body: &str) -> Result<Dynamic, String> {
+        let mut scope = rhai::Scope::new();
+        scope.push("s", span());
         engine()
-            .eval::<Dynamic>(&format!("{SPAN} {body}"))
+            .eval_with_scope::<Dynamic>(&mut scope, body)
             .map_err(|e| e.to_string())
     }
 
@@ -137,7 +220,7 @@ mod tests {
             r#"s.tags["retries"] == true"#,
         ] {
             let err = eval(body).expect_err(body);
-            assert!(err.contains("which is never true"), "{body}: {err}");
+            assert!(err.contains(" compares "), "{body}: {err}");
         }
         let err = eval(r#"s.tags["http.status_code"] >= 500"#).unwrap_err();
         assert!(
@@ -162,12 +245,18 @@ mod tests {
 
     #[test]
     fn a_misspelt_span_field_is_an_error_naming_the_fields() {
-        let err = eval("s.duraton_us > 0").unwrap_err();
+        // Rhai's own words; the closure's error says them as below.
+        assert!(eval("s.duraton_us > 0").is_err());
+        assert!(eval("s?.nope ?? true").is_err());
+        let err = eval(r#"s["duraton_us"]"#).unwrap_err();
         assert!(
             err.contains("a span has no field duraton_us: did you mean duration_us?"),
             "{err}"
         );
-        assert!(eval("s?.nope ?? true").is_err());
+        assert_eq!(
+            eval(r#"s["service"]"#).unwrap().into_string(),
+            Ok("api".into())
+        );
     }
 
     #[test]
@@ -180,5 +269,11 @@ mod tests {
             Ok(false)
         );
         assert!(eval("#{ a: 1 }.b").unwrap().is_unit());
+    }
+
+    #[test]
+    fn maps_a_closure_builds_take_new_keys() {
+        let built = eval("let m = #{}; m.x = 1; m[\"k\"] = 2; m.x += 1; m.x + m.k").unwrap();
+        assert_eq!(built.as_int(), Ok(4));
     }
 }

@@ -568,3 +568,32 @@ fn an_operation_no_span_can_have_is_refused_unless_a_program_could_name_it() {
     ))
     .unwrap();
 }
+
+#[test]
+fn a_callee_continues_a_callers_trace_only_through_a_format_both_speak() {
+    let s = load(
+        r#"
+        proxy("edge", #{ routes: [route("/*", #{ to: "api" })] });
+        proxy("closed", #{ propagation: "none", routes: [route("/*", #{ to: "api" })] });
+        service("api", #{ routes: [route("/")] });
+        service("jaeger-only", #{ propagation: ["jaeger"], routes: [route("/")] });
+        service("drops", #{ propagation: "none", routes: [route("/")] });
+        process("app", #{ cmd: ["true"], propagation: "w3c" });
+        process("deaf", #{ cmd: ["true"], propagation: "none" });
+        traffic("t", #{ to: "edge", path: "/" });
+        "#,
+    )
+    .unwrap();
+    let c = |name: &str| s.component(name).unwrap();
+    assert!(c("api").continues(c("edge")));
+    assert!(c("app").continues(c("edge")), "w3c is one of the defaults");
+    assert!(!c("jaeger-only").continues(c("edge")));
+    // A sidecar reads context whatever its app does, and writes it too.
+    assert!(c("drops").continues(c("edge")));
+    assert!(c("api").continues(c("drops")));
+    assert!(
+        !c("closed").continues(c("api")),
+        "a proxy that drops context"
+    );
+    assert!(!c("deaf").continues(c("edge")));
+}

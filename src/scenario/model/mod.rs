@@ -147,6 +147,35 @@ pub struct Component {
     pub origin: Origin,
 }
 
+impl Component {
+    /// The formats its client spans' context goes out in: a sidecar
+    /// writes them even for an app that drops trace headers (its context
+    /// is then a new trace's).
+    pub fn writes(&self) -> Vec<HeaderFormat> {
+        match &self.propagation {
+            Propagation::Formats(formats) => formats.clone(),
+            Propagation::None => Propagation::default_formats(),
+        }
+    }
+
+    /// The formats it continues a caller's trace from: a service's
+    /// sidecar reads them whatever its app does; a proxy or a program that
+    /// drops trace context reads none.
+    pub fn reads(&self) -> Vec<HeaderFormat> {
+        match (&self.propagation, self.role) {
+            (Propagation::Formats(formats), _) => formats.clone(),
+            (Propagation::None, Role::Service) => Propagation::default_formats(),
+            (Propagation::None, Role::Proxy | Role::Process) => Vec::new(),
+        }
+    }
+
+    /// Whether its span of a call from `caller` joins the caller's trace.
+    pub fn continues(&self, caller: &Component) -> bool {
+        let read = self.reads();
+        caller.writes().iter().any(|f| read.contains(f))
+    }
+}
+
 /// A system running outside tracelab (a staging deployment, an app started
 /// by hand): traffic goes to its URL, tracelab starts each request's trace
 /// and finds what the system reported in the collector.
