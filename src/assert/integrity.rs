@@ -5,7 +5,7 @@
 //! answered a hop of the trace. A scenario switches any of them off with
 //! `integrity(...)`; switched-off checks leave no outcome.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::responses::BlockCounts;
@@ -24,6 +24,9 @@ pub(crate) const SHOWN: usize = 5;
 
 /// What a per-trace check found wrong: (span, expected, observed).
 type Found = (Option<String>, String, String);
+
+/// Each caller's callees whose span must join its trace.
+pub type Calls = HashMap<String, HashSet<String>>;
 
 /// A per-trace check.
 type Finder = fn(&TraceTree<'_>) -> Option<Found>;
@@ -76,18 +79,13 @@ pub struct IntegrityJudge {
     per_trace: Vec<(Tally, Finder)>,
     /// With the calls (caller, callee) whose callee's span must join the
     /// caller's trace.
-    reported: Option<(Tally, HashSet<(String, String)>)>,
+    reported: Option<(Tally, Calls)>,
 }
 
 impl IntegrityJudge {
     /// `calls`: the calls (caller, callee) whose callee reports its span
     /// of them within the caller's trace.
-    pub fn new(
-        block: &str,
-        on: IntegrityChecks,
-        shown: usize,
-        calls: HashSet<(String, String)>,
-    ) -> IntegrityJudge {
+    pub fn new(block: &str, on: IntegrityChecks, shown: usize, calls: Calls) -> IntegrityJudge {
         let checks: [(bool, &str, &'static str, Finder); 4] = [
             (
                 on.single_root,
@@ -269,14 +267,14 @@ impl Accumulate for IntegrityJudge {
 /// trace but no span of it is a child of that call: it answered, but its
 /// span went elsewhere or nowhere (a program that does not trace, a peer
 /// exporting to another collector, a span later than the wait).
-fn unreported_hop(tree: &TraceTree<'_>, calls: &HashSet<(String, String)>) -> Option<Found> {
+fn unreported_hop(tree: &TraceTree<'_>, calls: &Calls) -> Option<Found> {
     tree.nodes.iter().find_map(|n| {
         // A server span's upstream_cluster is its own app (local_service).
         if n.span.kind() != Some("client") {
             return None;
         }
         let callee = n.span.tag("upstream_cluster")?.value.as_str()?;
-        if !calls.contains(&(n.service.to_string(), callee.to_string())) {
+        if !calls.get(n.service).is_some_and(|c| c.contains(callee)) {
             return None;
         }
         if n.children.iter().any(|&c| tree.nodes[c].service == callee) {
@@ -554,9 +552,9 @@ mod tests {
         t
     }
 
-    fn calls() -> HashSet<(String, String)> {
+    fn calls() -> Calls {
         [("front-proxy", "service1"), ("service1", "service2")]
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .map(|(a, b)| (a.to_string(), HashSet::from([b.to_string()])))
             .into()
     }
 
@@ -593,7 +591,7 @@ mod tests {
         // service2 reads no format service1 writes: its span is in a trace
         // of its own, which the propagation check is about.
         let mut others = calls();
-        others.remove(&("service1".to_string(), "service2".to_string()));
+        others.remove("service1");
         let t = call_to_service2("-", false);
         assert!(unreported_hop(&TraceTree::new(&t), &others).is_none());
     }

@@ -10,8 +10,6 @@ use super::{
     Accumulate, Kept, Outcome, Shown, Unit, block_checks, expectation, integrity, integrity_checks,
 };
 use crate::jaeger::model::Trace;
-use std::collections::HashSet;
-
 use crate::scenario::model::Scenario;
 
 /// What a finished judge says.
@@ -141,17 +139,19 @@ impl<'s> Judge<'s> {
     }
 }
 
-/// The calls (caller, callee) whose callee's span joins the caller's
+/// The calls (caller → callees) whose callee's span joins the caller's
 /// trace: the callee reads a format the caller writes.
-fn answered_in_trace(scenario: &Scenario) -> HashSet<(String, String)> {
+fn answered_in_trace(scenario: &Scenario) -> integrity::Calls {
     let components = &scenario.components;
     components
         .iter()
-        .flat_map(|caller| {
-            components
+        .map(|caller| {
+            let callees = components
                 .iter()
                 .filter(|callee| callee.continues(caller))
-                .map(|callee| (caller.name.clone(), callee.name.clone()))
+                .map(|callee| callee.name.clone())
+                .collect();
+            (caller.name.clone(), callees)
         })
         .collect()
 }

@@ -35,6 +35,18 @@ pub struct Report {
     pub passed: bool,
     #[serde(default)]
     pub interrupted: bool,
+    /// The error that stopped the run part way (exit 2 or 3).
+    #[serde(default)]
+    pub aborted: Option<Aborted>,
+}
+
+/// Where and why a run stopped part way.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Aborted {
+    #[serde(default)]
+    pub scenario: Option<String>,
+    #[serde(default)]
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -218,6 +218,16 @@ pub fn diff(
                 "{which} ({path}) was interrupted: it covers only what ran until the signal"
             ));
         }
+        if let Some(aborted) = &r.aborted {
+            let at = aborted
+                .scenario
+                .as_deref()
+                .map_or_else(String::new, |s| format!(" at {s:?}"));
+            notes.push(format!(
+                "{which} ({path}) stopped{at} on an error, and covers only the scenarios before it: {}",
+                aborted.message
+            ));
+        }
     }
     let pairs = paired(&old.scenarios, &new.scenarios, |s| s.name.clone());
     let mut scenarios = Vec::new();

@@ -232,3 +232,19 @@ fn reports_without_a_common_scenario_or_span_statistics_say_so() {
     );
     assert_eq!(d.scenarios_appeared, ["misspelt"]);
 }
+
+#[test]
+fn a_report_of_a_run_an_error_stopped_says_so() {
+    let mut new = report();
+    new.aborted = Some(input::Aborted {
+        scenario: Some("misspelt".into()),
+        message: "s.rhai:3:1: the closure failed".into(),
+    });
+    let d = run(&report(), &new, &Thresholds::default());
+    assert_eq!(
+        d.notes,
+        [
+            "NEW (new.json) stopped at \"misspelt\" on an error, and covers only the scenarios before it: s.rhai:3:1: the closure failed"
+        ]
+    );
+}
