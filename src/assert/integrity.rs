@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::responses::BlockCounts;
 use super::tree::TraceTree;
 use super::{Accumulate, Failure, Kept, Outcome, OutcomeSource, Unit};
+use crate::jaeger::model::Trace;
 use crate::scenario::model::{IntegrityChecks, Traffic, counted, format_duration};
 use crate::traffic::OPEN_MODEL_IN_FLIGHT;
 use crate::traffic::stats::Schedule;
@@ -61,6 +62,33 @@ impl Tally {
             self.out.failures.push(failure);
         }
         show
+    }
+
+    /// Count one trace, failed when `found` says what is wrong with it
+    /// (kept in full when the failure is listed).
+    fn judge(
+        &mut self,
+        shown: usize,
+        kept: &mut Kept,
+        trace: &Trace,
+        request_id: Option<&str>,
+        found: Option<Found>,
+    ) {
+        self.total += 1;
+        let Some((span, expected, observed)) = found else {
+            return;
+        };
+        let failure = Failure {
+            trace_id: Some(trace.trace_id.clone()),
+            request_id: request_id.map(str::to_string),
+            span,
+            expected,
+            observed,
+            ..Failure::default()
+        };
+        if self.fail(shown, failure) {
+            kept.keep(trace);
+        }
     }
 
     fn finish(mut self, observed: impl FnOnce(u64, u64) -> String) -> Outcome {
@@ -210,35 +238,11 @@ impl Accumulate for IntegrityJudge {
         for trace in unit.new {
             let tree = TraceTree::new(trace);
             if let Some((tally, calls)) = &mut self.reported {
-                tally.total += 1;
-                if let Some((span, expected, observed)) = unreported_hop(&tree, calls) {
-                    let failure = Failure {
-                        trace_id: Some(trace.trace_id.clone()),
-                        request_id: Some(record.request_id.clone()),
-                        span,
-                        expected,
-                        observed,
-                        ..Failure::default()
-                    };
-                    if tally.fail(shown, failure) {
-                        kept.keep(trace);
-                    }
-                }
+                let found = unreported_hop(&tree, calls);
+                tally.judge(shown, kept, trace, Some(&record.request_id), found);
             }
             for (tally, find) in &mut self.per_trace {
-                tally.total += 1;
-                if let Some((span, expected, observed)) = find(&tree) {
-                    let failure = Failure {
-                        trace_id: Some(trace.trace_id.clone()),
-                        span,
-                        expected,
-                        observed,
-                        ..Failure::default()
-                    };
-                    if tally.fail(shown, failure) {
-                        kept.keep(trace);
-                    }
-                }
+                tally.judge(shown, kept, trace, None, find(&tree));
             }
         }
     }
@@ -530,7 +534,7 @@ fn failed_run_check(
 mod tests {
     use super::*;
     use crate::assert::tree::tests::trace;
-    use crate::jaeger::model::{KeyValue, Trace};
+    use crate::jaeger::model::KeyValue;
 
     /// The sandbox's trace, service1's call to service2 tagged as the mesh
     /// tags it; `with_callee`: service2's own span is in it.

@@ -62,15 +62,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_report_with_every_optional_field_validates_against_the_schema() {
-        let report: Value = serde_json::from_str(&render(&fixture::run())).unwrap();
+    /// `report` as JSON, after checking it against the schema.
+    fn valid(report: &crate::report::model::RunReport) -> Value {
+        let report: Value = serde_json::from_str(&render(report)).unwrap();
         let validator = jsonschema::validator_for(&schema()).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&report)
             .map(|e| format!("{} at {}", e, e.instance_path()))
             .collect();
         assert!(errors.is_empty(), "{errors:#?}");
+        report
+    }
+
+    #[test]
+    fn a_report_with_every_optional_field_validates_against_the_schema() {
+        let report = valid(&fixture::run());
         // The fixture does exercise the optional parts.
         let failing = &report["scenarios"][1];
         assert_eq!(
@@ -103,13 +109,7 @@ mod tests {
 
     #[test]
     fn a_run_an_error_stopped_validates_with_the_finished_scenarios_and_the_error() {
-        let report: Value = serde_json::from_str(&render(&fixture::aborted())).unwrap();
-        let validator = jsonschema::validator_for(&schema()).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&report)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
-        assert!(errors.is_empty(), "{errors:#?}");
+        let report = valid(&fixture::aborted());
         assert_eq!(report["passed"], false);
         assert_eq!(report["scenarios"][0]["name"], "jaeger-tracing sandbox");
         assert_eq!(
