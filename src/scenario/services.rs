@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 
 use super::model::{
     Action, Check, Component, DECORATOR_HEADER, Expectation, Measured, Origin, PathPart,
-    Quantifier, Role, Selector, SpanPattern, Target, Traffic,
+    Quantifier, Role, Selector, SpanKindPattern, SpanPattern, Target, Traffic,
 };
 
 /// The service of tracelab's client span, put back as the root of each
@@ -96,20 +96,21 @@ pub fn unknown_operation(
             ),
             None => continue,
         };
-        if names.allow(operation) {
+        if names.allow(operation, pattern.kind) {
             continue;
         }
-        let hint = closest(operation, names.names.iter().map(String::as_str));
-        let mut listed: Vec<String> = names.names.iter().map(|n| format!("{n:?}")).collect();
-        if names.any_egress {
-            listed.push("\"egress <host>\"".into());
-        }
+        let kind = pattern
+            .kind
+            .map_or_else(String::new, |k| format!(" {}", k.as_str()));
+        let hint = closest(operation, names.names());
+        let other_kind = pattern
+            .kind
+            .is_some_and(|k| !matches!(k, SpanKindPattern::Server | SpanKindPattern::Client));
         return Some((
             pattern.origin.clone(),
             format!(
-                "no span of {whose} can have operation {operation:?}: {hint}its spans are named {} \
-                 (after a route's or a call's `operation`, else Envoy's defaults)",
-                listed.join(", ")
+                "no{kind} span of {whose} can have operation {operation:?}: {hint}{}",
+                names.listed(other_kind)
             ),
         ));
     }
@@ -117,35 +118,40 @@ pub fn unknown_operation(
 }
 
 /// The operation names a proxy's or a service's spans can have, as the
-/// mesh names them: a proxy's span after its route's `operation`, else
-/// `egress <Host header>`; a service's server span after the decorator its
-/// caller sends (a proxy route's or a call's `operation`, or a traffic
-/// header), else its own route's, else `ingress`; its client spans after
-/// the call's `operation`, else `egress <service>`.
+/// mesh names them, by kind (it makes only server and client spans): a
+/// proxy's client span after its route's `operation`, else `egress <Host
+/// header>`; a service's server span after the decorator its caller sends
+/// (a proxy route's or a call's `operation`, or a traffic header), else its
+/// own route's, else `ingress`; its client spans after the call's
+/// `operation`, else `egress <service>`.
 #[derive(Debug, Default)]
 struct Operations {
-    names: BTreeSet<String>,
-    /// `egress <host>`, for any host a request names.
+    server: BTreeSet<String>,
+    client: BTreeSet<String>,
+    /// Client spans named `egress <host>`, for any host a request names.
     any_egress: bool,
-    /// A program may call it, with any decorator.
-    any: bool,
+    /// Server spans of any name: a program may call it, with any decorator.
+    any_server: bool,
 }
 
 impl Operations {
     fn of(c: &Component, components: &[Component], traffic: &[Traffic]) -> Operations {
         let mut ops = Operations::default();
-        ops.names
-            .extend(c.routes.iter().filter_map(|r| r.operation.clone()));
+        let route_ops = c.routes.iter().filter_map(|r| r.operation.clone());
         match c.role {
-            Role::Proxy => ops.any_egress = true,
+            Role::Proxy => {
+                ops.client.extend(route_ops);
+                ops.any_egress = true;
+            }
             Role::Service => {
-                ops.names.insert("ingress".into());
+                ops.server.extend(route_ops);
+                ops.server.insert("ingress".into());
                 for route in &c.routes {
                     let Action::Respond(handler) = &route.action else {
                         continue;
                     };
                     for call in handler.steps.iter().flat_map(|s| s.calls()) {
-                        ops.names.insert(
+                        ops.client.insert(
                             call.operation
                                 .clone()
                                 .unwrap_or_else(|| format!("egress {}", call.service)),
@@ -155,14 +161,14 @@ impl Operations {
                 // What callers name its server span.
                 for caller in components {
                     if caller.role == Role::Process {
-                        ops.any = true;
+                        ops.any_server = true;
                     }
                     for route in &caller.routes {
                         match &route.action {
                             Action::Forward { cluster, .. } if *cluster == c.name => {
-                                ops.names.extend(route.operation.clone());
+                                ops.server.extend(route.operation.clone());
                             }
-                            Action::Respond(handler) => ops.names.extend(
+                            Action::Respond(handler) => ops.server.extend(
                                 handler
                                     .steps
                                     .iter()
@@ -174,7 +180,7 @@ impl Operations {
                         }
                     }
                 }
-                ops.names.extend(
+                ops.server.extend(
                     traffic
                         .iter()
                         .filter(|t| t.target == c.name)
@@ -183,22 +189,64 @@ impl Operations {
                         .map(|(_, value)| value.clone()),
                 );
             }
-            Role::Process => ops.any = true,
+            Role::Process => ops.any_server = true,
         }
         ops
     }
 
     fn join(mut self, other: Operations) -> Operations {
-        self.names.extend(other.names);
+        self.server.extend(other.server);
+        self.client.extend(other.client);
         self.any_egress |= other.any_egress;
-        self.any |= other.any;
+        self.any_server |= other.any_server;
         self
     }
 
-    fn allow(&self, operation: &str) -> bool {
-        self.any
-            || self.names.contains(operation)
-            || (self.any_egress && operation.starts_with("egress "))
+    fn allow(&self, operation: &str, kind: Option<SpanKindPattern>) -> bool {
+        let server = || self.any_server || self.server.contains(operation);
+        let client = || {
+            self.client.contains(operation) || (self.any_egress && operation.starts_with("egress "))
+        };
+        match kind {
+            None => server() || client(),
+            Some(SpanKindPattern::Server) => server(),
+            Some(SpanKindPattern::Client) => client(),
+            Some(_) => false,
+        }
+    }
+
+    /// Every name, for did-you-mean.
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.server.iter().chain(&self.client).map(String::as_str)
+    }
+
+    /// "its server spans are named ...; its client spans ...", and that
+    /// there are no others when `other_kind` was asked for.
+    fn listed(&self, other_kind: bool) -> String {
+        let quoted =
+            |set: &BTreeSet<String>| set.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>();
+        let mut client = quoted(&self.client);
+        if self.any_egress {
+            client.push("\"egress <host>\"".into());
+        }
+        let mut parts = Vec::new();
+        if !self.server.is_empty() {
+            parts.push(format!(
+                "its server spans are named {}",
+                quoted(&self.server).join(", ")
+            ));
+        }
+        if !client.is_empty() {
+            parts.push(format!("its client spans {}", client.join(", ")));
+        }
+        let mut text = format!(
+            "{} (after a route's or a call's `operation`, else Envoy's defaults)",
+            parts.join("; ")
+        );
+        if other_kind {
+            text.push_str("; it makes no spans of other kinds");
+        }
+        text
     }
 }
 

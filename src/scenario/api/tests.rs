@@ -597,3 +597,27 @@ fn a_callee_continues_a_callers_trace_only_through_a_format_both_speak() {
     );
     assert!(!c("deaf").continues(c("edge")));
 }
+
+#[test]
+fn an_operation_of_the_wrong_kind_is_refused_in_a_check_that_holds_on_nothing() {
+    let err = error(&format!(
+        r#"{BASE}expect_spans("t", span("db", "ingress", #{{ kind: "client" }}), #{{ count: 0 }});"#
+    ));
+    assert!(
+        err.contains(r#"no client span of "db" (a service) can have operation "ingress""#),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#"its server spans are named "ingress""#),
+        "{err}"
+    );
+    let err = error(&format!(
+        r#"{BASE}expect_spans("t", span("api", "egress db", #{{ kind: "internal" }}), #{{ count: 0 }});"#
+    ));
+    assert!(err.contains("it makes no spans of other kinds"), "{err}");
+    load(&format!(
+        r#"{BASE}expect_spans("t", span("api", "egress db", #{{ kind: "client" }}), #{{ count: 0 }});
+        expect_spans("t", span("front", "egress x", #{{ kind: "client" }}), #{{ count: 0 }});"#
+    ))
+    .unwrap();
+}
