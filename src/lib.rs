@@ -31,7 +31,8 @@
 //! served until stopped, for topologies spread over machines), [`traces`]
 //! (traces from a query API, laid out), [`server`] (serving a handler with
 //! graceful shutdown), [`signals`] (SIGINT/SIGTERM), [`fuzzing`] (entry
-//! points for the fuzz targets), [`error`] (exit codes), [`alloc`] (the
+//! points for the fuzz targets), [`suggest`] ("did you mean" for
+//! misspelt names), [`error`] (exit codes), [`alloc`] (the
 //! binary's allocator, which bounds a script's memory), [`watch`] (the
 //! files `run --watch` watches, and when they changed).
 
@@ -56,6 +57,7 @@ pub mod scenario;
 pub mod serve;
 pub mod server;
 pub mod signals;
+pub mod suggest;
 pub mod traces;
 pub mod traffic;
 pub mod up;

@@ -23,7 +23,7 @@ use crate::traffic::trace_context::SentContext;
 use crate::traffic::{RequestRecord, TrafficRun};
 
 /// The service name of tracelab's client spans.
-pub const CLIENT_SERVICE: &str = crate::scenario::services::CLIENT_SERVICE;
+pub const CLIENT_SERVICE: &str = crate::scenario::names::CLIENT_SERVICE;
 /// Their process key in a trace.
 const PROCESS: &str = "tracelab-client";
 

@@ -192,18 +192,10 @@ fn misspelt_command(files: &[std::path::PathBuf]) -> Option<String> {
         return None;
     }
     let cli = <Cli as clap::CommandFactory>::command();
-    let (distance, name) = cli
-        .get_subcommands()
-        .map(|c| {
-            (
-                strsim::levenshtein(first, c.get_name()),
-                c.get_name().to_string(),
-            )
-        })
-        .min()?;
-    (distance <= 2 && distance < first.len()).then(|| {
-        format!("no scenario or command {first:?}: did you mean `tracelab {name}`? (see --help)")
-    })
+    let name = crate::suggest::nearest(first, cli.get_subcommands().map(|c| c.get_name()))?;
+    Some(format!(
+        "no scenario or command {first:?}: did you mean `tracelab {name}`? (see --help)"
+    ))
 }
 
 #[cfg(test)]

@@ -315,13 +315,8 @@ fn no_such_function(signature: &str) -> String {
             call.trim_start_matches(name)
         );
     }
-    let nearest = api::FUNCTIONS
-        .iter()
-        .map(|known| (strsim::levenshtein(name, known), known))
-        .min()
-        .filter(|(distance, _)| *distance <= 2 && distance * 3 <= name.len());
-    match nearest {
-        Some((_, known)) => format!(
+    match crate::suggest::nearest(name, api::FUNCTIONS.iter().copied()) {
+        Some(known) => format!(
             "no function {call}; did you mean {known}? See docs/scenarios.md for the functions"
         ),
         None => format!(

@@ -172,12 +172,12 @@ pub fn finish(path: &Path, draft: Draft) -> Result<Scenario, ScriptError> {
     }
 
     if let Some((origin, message)) =
-        super::services::unknown_service(&components, &targets, &expectations)
+        super::names::unknown_service(&components, &targets, &expectations)
     {
         return Err(error(origin, message));
     }
     if let Some((origin, message)) =
-        super::services::unknown_operation(&components, &traffic, &targets, &expectations)
+        super::names::unknown_operation(&components, &traffic, &targets, &expectations)
     {
         return Err(error(origin, message));
     }

@@ -19,20 +19,18 @@ use std::cell::Cell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rhai::{AST, Dynamic, Engine, FnPtr, Module, NativeCallContext, Shared};
 
 type SharedModule = Shared<Module>;
 
 use super::options::{ScriptResult, error_at, origin};
-use super::strict::SpanView;
+use super::strict::{span_value, tag_value};
 use crate::alloc::ScriptBudget;
 use crate::scenario::load::{Limits, describe};
 use crate::scenario::memory;
-use crate::scenario::model::{
-    Closure, ClosureError, Origin, ScriptPredicate, SpanFacts, Subject, TagValue,
-};
+use crate::scenario::model::{Closure, ClosureError, Origin, ScriptPredicate, SpanFacts, Subject};
 
 thread_local! {
     /// When the closure running on this thread must stop.
@@ -70,7 +68,7 @@ impl ClosureRuntime {
         }
         engine.disable_symbol("eval");
         engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
-        super::strict::refuse_silent_falses(&mut engine);
+        super::strict::register(&mut engine);
         let (wall_time, max_memory) = (limits.wall_time, limits.max_memory);
         engine.on_progress(move |_| {
             if counting && ScriptBudget::held() > max_memory {
@@ -269,37 +267,4 @@ fn span_words(facts: &SpanFacts) -> String {
         " on span {} {} [{}] of trace {}",
         facts.service, facts.operation, facts.span_id, facts.trace_id
     )
-}
-
-fn tag_value(value: &TagValue) -> Dynamic {
-    match value {
-        TagValue::Str(s) => s.clone().into(),
-        TagValue::Int(i) => (*i).into(),
-        TagValue::Float(f) => (*f).into(),
-        TagValue::Bool(b) => (*b).into(),
-    }
-}
-
-/// The span as a closure sees it: `service`, `operation`, `kind`,
-/// `error`, `duration_us`, `duration_ms`, `start_us`, `trace_id`,
-/// `span_id`, `parent_id` and `tags` (a map of typed values).
-fn span_value(facts: &SpanFacts) -> Dynamic {
-    let text = |s: &Option<String>| s.clone().map_or(Dynamic::UNIT, Dynamic::from);
-    Dynamic::from(SpanView {
-        service: facts.service.as_str().into(),
-        operation: facts.operation.as_str().into(),
-        kind: text(&facts.kind),
-        error: facts.error,
-        duration_us: facts.duration_us as rhai::INT,
-        duration_ms: Duration::from_micros(facts.duration_us).as_secs_f64() * 1000.0,
-        start_us: facts.start_us as rhai::INT,
-        trace_id: facts.trace_id.as_str().into(),
-        span_id: facts.span_id.as_str().into(),
-        parent_id: text(&facts.parent_id),
-        tags: facts
-            .tags
-            .iter()
-            .map(|(k, v)| (k.as_str().into(), tag_value(v)))
-            .collect(),
-    })
 }

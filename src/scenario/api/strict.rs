@@ -5,12 +5,16 @@
 //! `|s| s.duraton_us > 0` would match no span ever, and a check such as
 //! `#{ count: 0 }` over them would pass on nothing.
 //!
-//! The span is a [`SpanView`], a type with a getter per field, so that an
-//! unknown field fails on its own; maps the closure builds behave as
-//! usual. A tag the span lacks still reads as `()`, as documented: that is
+//! The span is a [`SpanView`] (made by [`span_value`]), a type with a
+//! getter per field, so that an unknown field fails on its own; maps the
+//! closure builds behave as usual. A tag the span lacks still reads as `()`, as documented: that is
 //! the span's answer, not a mistake in the script.
 
+use std::time::Duration;
+
 use rhai::{Dynamic, Engine, EvalAltResult, FLOAT, INT, ImmutableString, Map};
+
+use crate::scenario::model::{SpanFacts, TagValue};
 
 /// The span's fields, in the order the docs list them.
 pub const SPAN_FIELDS: [&str; 11] = [
@@ -65,29 +69,51 @@ impl SpanView {
     }
 }
 
+/// A tag's value with its Jaeger type.
+pub fn tag_value(value: &TagValue) -> Dynamic {
+    match value {
+        TagValue::Str(s) => s.clone().into(),
+        TagValue::Int(i) => (*i).into(),
+        TagValue::Float(f) => (*f).into(),
+        TagValue::Bool(b) => (*b).into(),
+    }
+}
+
+/// The span as a closure sees it: `service`, `operation`, `kind`,
+/// `error`, `duration_us`, `duration_ms`, `start_us`, `trace_id`,
+/// `span_id`, `parent_id` and `tags` (a map of typed values).
+pub fn span_value(facts: &SpanFacts) -> Dynamic {
+    let text = |s: &Option<String>| s.clone().map_or(Dynamic::UNIT, Dynamic::from);
+    Dynamic::from(SpanView {
+        service: facts.service.as_str().into(),
+        operation: facts.operation.as_str().into(),
+        kind: text(&facts.kind),
+        error: facts.error,
+        duration_us: facts.duration_us as INT,
+        duration_ms: Duration::from_micros(facts.duration_us).as_secs_f64() * 1000.0,
+        start_us: facts.start_us as INT,
+        trace_id: facts.trace_id.as_str().into(),
+        span_id: facts.span_id.as_str().into(),
+        parent_id: text(&facts.parent_id),
+        tags: facts
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), tag_value(v)))
+            .collect(),
+    })
+}
+
 const COMPARISONS: [&str; 6] = ["==", "!=", "<", "<=", ">", ">="];
 
-/// Make `engine` know spans and refuse comparisons across types.
-pub fn refuse_silent_falses(engine: &mut Engine) {
+/// Make `engine` know spans (a getter per field) and refuse comparisons
+/// across types.
+pub fn register(engine: &mut Engine) {
     engine.register_type_with_name::<SpanView>("span");
-    macro_rules! getters {
-        ($($field:ident),*) => {
-            $(engine.register_get(stringify!($field), |s: &mut SpanView| s.$field.clone());)*
-        };
+    for name in SPAN_FIELDS {
+        engine.register_get(name, move |s: &mut SpanView| {
+            s.field(name).expect("every listed field has a value")
+        });
     }
-    getters!(
-        service,
-        operation,
-        kind,
-        error,
-        duration_us,
-        duration_ms,
-        start_us,
-        trace_id,
-        span_id,
-        parent_id,
-        tags
-    );
     // `s["service"]` reads as `s.service`, as when the span was a map.
     engine.register_indexer_get(
         |s: &mut SpanView, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
@@ -179,7 +205,7 @@ mod tests {
 
     fn engine() -> Engine {
         let mut engine = Engine::new();
-        refuse_silent_falses(&mut engine);
+        register(&mut engine);
         engine
     }
 
@@ -269,6 +295,15 @@ mod tests {
             Ok(false)
         );
         assert!(eval("#{ a: 1 }.b").unwrap().is_unit());
+    }
+
+    #[test]
+    fn every_span_field_reads_as_a_property_and_an_index() {
+        for field in SPAN_FIELDS {
+            let same = eval(&format!("type_of(s.{field}) == type_of(s[\"{field}\"])"));
+            assert_eq!(same.map(|d| d.as_bool()), Ok(Ok(true)), "{field}");
+        }
+        assert_eq!(eval("s.duration_us").unwrap().as_int(), Ok(1500));
     }
 
     #[test]

@@ -250,13 +250,10 @@ impl Operations {
     }
 }
 
-/// "did you mean \"x\"? " for the nearest of `known` within two edits.
-fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
-    known
-        .map(|k| (strsim::levenshtein(name, k), k))
-        .min()
-        .filter(|(distance, _)| *distance <= 2 && distance * 3 <= name.len())
-        .map(|(_, k)| format!("did you mean {k:?}? "))
+/// "did you mean \"x\"? " for the nearest of `known`, if one is near.
+fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    crate::suggest::nearest(name, known)
+        .map(|k| format!("did you mean {k:?}? "))
         .unwrap_or_default()
 }
 
