@@ -165,19 +165,6 @@ expect_responses("t", #{ status: 503, at_least: 1, at_most: "90%" });
     );
 }
 
-/// A program that answers 200 and traces nothing.
-const SILENT: &str = r#"
-import http.server, os
-class Answer(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("content-length", "0")
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Answer).serve_forever()
-"#;
-
 #[test]
 fn a_program_that_answers_without_tracing_fails_reported_not_a_count_of_0_on_it() {
     let (dir, path) = scratch_scenario(
@@ -188,7 +175,7 @@ traffic("stock", #{ requests: 3, path: "/stock" });
 expect_spans("stock", span("inventory", "*", #{ error: true }), #{ count: 0, per: "traffic", name: "inventory never errors" });
 "#,
     );
-    std::fs::write(dir.path().join("silent.py"), SILENT).unwrap();
+    std::fs::write(dir.path().join("silent.py"), python_answering_200("")).unwrap();
     let out = tracelab(&["run", path_str(&path)]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));

@@ -13,7 +13,7 @@ use common::*;
 /// A Python program (standard library only) that writes what tracelab told
 /// it to `$OUT/env.json`, notes SIGTERM in `$OUT/stopped`, and answers 200.
 const RECORDER: &str = r#"
-import http.server, json, os, signal, sys
+import json, signal, sys
 out = os.environ["OUT"]
 keep = {k: v for k, v in os.environ.items() if k == "PORT" or k.startswith(("OTEL_", "TRACELAB_"))}
 keep["cwd"] = os.getcwd()
@@ -23,14 +23,6 @@ def stop(*_):
     open(os.path.join(out, "stopped"), "w").write("SIGTERM")
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
-class Answer(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("content-length", "0")
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Answer).serve_forever()
 "#;
 
 fn scenario_with(process_options: &str, out: &Path) -> String {
@@ -55,7 +47,11 @@ fn run_recorder(
     let out = tempfile::tempdir().unwrap();
     let (dir, path) =
         scratch_scenario("recorder.rhai", &scenario_with(process_options, out.path()));
-    std::fs::write(dir.path().join("recorder.py"), RECORDER).unwrap();
+    std::fs::write(
+        dir.path().join("recorder.py"),
+        python_answering_200(RECORDER),
+    )
+    .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_tracelab"))
         .args(["run", "-v", path_str(&path)])
         .env("NO_COLOR", "1")

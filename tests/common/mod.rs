@@ -410,3 +410,21 @@ pub fn span_sender() -> Option<PathBuf> {
     );
     Some(PathBuf::from(stdout(&output).trim()))
 }
+
+/// A Python program (standard library only) that runs `prelude`, then
+/// answers every GET on `$PORT` with an empty 200 and traces nothing.
+pub fn python_answering_200(prelude: &str) -> String {
+    format!(
+        r#"import http.server, os
+{prelude}
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Answer).serve_forever()
+"#
+    )
+}
